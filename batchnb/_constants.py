@@ -1,0 +1,24 @@
+"""Constants shared by the client and the embedded local service.
+
+This is the only module both sides import: the local service must stay reachable
+by HTTP alone, exactly as Azure Batch is.
+"""
+
+BATCH_API_VERSION = "2025-06-01"
+BATCH_SCOPE = "https://batch.core.windows.net//.default"
+STORAGE_SCOPE = "https://storage.azure.com/.default"
+
+LOCAL_ACCOUNT_NAME = "batchnblocal"
+LOCAL_REGION = "local"
+# Azurite's well-known development account (documented publicly by Azurite; not a secret).
+AZURITE_ACCOUNT_NAME = "devstoreaccount1"
+AZURITE_ACCOUNT_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+AZURITE_VERSION = "3.35.0"
+
+# Admin routes of the local service (not part of the Batch API): fault injection, health.
+LOCAL_ADMIN_PREFIX = "/_local"
+
+# Where the node-side utilization sampler appends JSON lines (relative to AZ_BATCH_NODE_SHARED_DIR).
+METRICS_FILE_NAME = "batchnb-metrics.jsonl"
