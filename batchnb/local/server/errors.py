@@ -1,0 +1,32 @@
+"""The Batch error the service answers with: status, code, message, values."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    def __init__(self, status: int, code: str, message: str, values: dict[str, str] | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.values = values or {}
+        self.headers = headers or {}
+
+
+def bad_value(prop: str, value: object, reason: str, code: str = "InvalidPropertyValue") -> ServiceError:
+    return ServiceError(400, code, "The value provided for one of the properties in the request body is invalid.",
+                        {"PropertyName": prop, "PropertyValue": str(value)[:200], "Reason": reason})
+
+
+def missing(prop: str) -> ServiceError:
+    return ServiceError(400, "MissingRequiredProperty", "A required property was not specified in the request body.",
+                        {"PropertyName": prop})
+
+
+def not_found(code: str, what: str) -> ServiceError:
+    return ServiceError(404, code, f"The specified {what} does not exist.")
+
+
+def conflict(code: str, message: str) -> ServiceError:
+    return ServiceError(409, code, message)
