@@ -1,0 +1,10 @@
+"""The embedded local Batch service: `start()` it (or reuse the running one), `status()`, `stop()`.
+
+The service itself (`batchnb.local.server`) is a separate process reached only over HTTP.
+"""
+
+from __future__ import annotations
+
+from .daemon import LocalService, LocalServiceError, default_state_dir, restart_server, start, status, stop
+
+__all__ = ["LocalService", "LocalServiceError", "default_state_dir", "restart_server", "start", "status", "stop"]
