@@ -15,13 +15,10 @@ users do not have to learn the formula language for the common case. Presets:
     ``min_nodes`` dedicated nodes are always kept (a reliable floor), and demand above that is
     served by spot nodes, up to ``max_nodes`` nodes in total.
 
-The formulas use only ``$PendingTasks.GetSample(1)``, ``max``, ``min``, arithmetic and the
+The formulas use only ``$PendingTasks.GetSample(1)``, ``max``, ``min``, ``ceil``, arithmetic and
 assignments to ``$TargetDedicatedNodes``, ``$TargetLowPriorityNodes`` and
-``$NodeDeallocationOption``: the subset the local service evaluates, and valid on Azure.
-The node count ``(pending + slots - 1) / slots`` can be fractional. If the service truncates a
-fractional target (expected, not verified), that is exactly ``ceil(pending / slots)``; if it rounds,
-the pool gets at most one node more than needed. ``ceil`` is avoided on purpose so that the
-formulas stay inside the subset above.
+``$NodeDeallocationOption``: valid on Azure, and inside the subset the local service evaluates
+(``batchnb.local.model.autoscale``; the unit tests run every preset through it).
 """
 
 from __future__ import annotations
@@ -49,7 +46,7 @@ def _demand(task_slots_per_node: int) -> list[str]:
     if task_slots_per_node == 1:
         lines.append("$demand = $pending")
     else:
-        lines.append(f"$demand = ($pending + {task_slots_per_node - 1}) / {task_slots_per_node}")
+        lines.append(f"$demand = ceil($pending / {task_slots_per_node})")
     return lines
 
 

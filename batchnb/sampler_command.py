@@ -69,8 +69,10 @@ def parse_metrics_lines(data: bytes, *, carry: bytes = b"") -> tuple[list[dict],
     """Parse sampler JSON lines read through a byte range.
 
     ``carry`` is the unfinished last line of the previous read; the new one is returned alongside
-    the parsed samples. Lines that are not JSON objects (e.g. a read that started mid-line after
-    the file was rotated) are skipped rather than failing the refresh.
+    the parsed samples. The sampler rotates its file at a size cap: when the file is shorter than
+    the reader's offset, read again from 0 with an empty carry. Lines that are not JSON objects
+    (e.g. a fragment from a read that straddled a rotation) are skipped rather than failing the
+    refresh.
     """
     buf = carry + data
     cut = buf.rfind(b"\n")

@@ -290,7 +290,8 @@ class PoolSpec:
             preset_formula(self.autoscale, max_nodes=1)  # raises "not a preset", with close matches
         else:
             if self.autoscale_max_nodes is not None or self.autoscale_min_nodes:
-                raise ValidationError("autoscale_max_nodes", "only applies to autoscale presets",
+                given = "autoscale_max_nodes" if self.autoscale_max_nodes is not None else "autoscale_min_nodes"
+                raise ValidationError(given, "only applies to autoscale presets",
                                       fix="put the bounds in your formula, or use a preset such as 'queue'")
             if len(self.autoscale) > MAX_FORMULA_LENGTH:
                 raise ValidationError("autoscale", f"the formula is {len(self.autoscale)} characters long",

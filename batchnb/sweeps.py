@@ -79,7 +79,7 @@ class TaskList(Sequence[TaskSpec]):
         if isinstance(index, slice):
             tasks = self._tasks[index]
             kept = {t.id for t in tasks}
-            return TaskList(tasks, params=[r for r in self._params if r["task_id"] in kept])
+            return TaskList(tasks, params=[r for r in self._params if r.get("task_id") in kept])
         return self._tasks[index]
 
     def __len__(self) -> int:
@@ -131,6 +131,9 @@ class TaskList(Sequence[TaskSpec]):
         if "depends_on" in task_options:
             raise ValidationError("with_merge", "sets depends_on itself",
                                   fix="drop depends_on; the merge task depends on every task in the list")
+        if isinstance(id, str) and id.lower() in {i.lower() for i in self.ids}:
+            raise ValidationError("with_merge.id", f"{id!r} is already a task in the list",
+                                  fix="give the merge task another id, e.g. with_merge(..., id='merge-all')")
         merge = TaskSpec(id, command_line, depends_on=_dependency_list(self.ids), **task_options)
         return TaskList([*self._tasks, merge], params=self._params)
 

@@ -6,5 +6,6 @@ The service itself (`batchnb.local.server`) is a separate process reached only o
 from __future__ import annotations
 
 from .daemon import LocalService, LocalServiceError, default_state_dir, restart_server, start, status, stop
+from .faults_client import inject_faults
 
-__all__ = ["LocalService", "LocalServiceError", "default_state_dir", "restart_server", "start", "status", "stop"]
+__all__ = ["LocalService", "LocalServiceError", "default_state_dir", "inject_faults", "restart_server", "start", "status", "stop"]

@@ -71,6 +71,6 @@ def utilization_figure(util: pd.DataFrame, *, per_node: bool = True, max_nodes: 
         fig.update_yaxes(title_text=label, range=[0, 100], row=row, col=1)
     title = f"Node utilization · {len(node_ids):,} nodes" if len(node_ids) else "No utilization samples yet"
     fig.update_layout(**BASE_LAYOUT, title={"text": title}, hovermode="x unified",
-                      legend={"orientation": "h", "y": -0.12})  # fmt: skip
+                      legend={"orientation": "h", "y": -0.2})  # fmt: skip
     fig.update_xaxes(title_text="time (UTC)", row=2, col=1)
     return keyed(fig)

@@ -101,3 +101,15 @@ def stdout(client: BatchClient, job_id: str, task_id: str, name: str = "stdout.t
 
 def error_code(exc: HttpResponseError) -> str | None:
     return exc.error.code if exc.error is not None else None
+
+
+def raw(client: BatchClient, method: str, path: str, *, api_version: str | None = "2025-06-01", **kwargs):
+    """A signed request outside the SDK's operations; returns the response, error or not."""
+    from azure.core.rest import HttpRequest
+
+    if api_version:
+        path += ("&" if "?" in path else "?") + f"api-version={api_version}"
+    try:
+        return client.send_request(HttpRequest(method, path, **kwargs))
+    except HttpResponseError as exc:
+        return exc.response

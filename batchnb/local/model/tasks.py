@@ -226,6 +226,8 @@ class TaskOps:
                                    "maxTaskRetryCount": 0,
                                    **{k: v for k, v in constraints.items() if v is not None}}
         self.touch(task)
+        if task.doc["state"] in ("running", "preparing") and constraints.get("maxWallClockTime"):
+            self.spawn(self.scheduler.watch_wall_clock(task), name=f"wallclock-{task.key}")
         return task
 
     def terminate_task(self, job_id: str, task_id: str) -> Task:
@@ -318,6 +320,11 @@ class TaskOps:
 def _terminated_failure() -> dict:
     return {"category": "usererror", "code": "TaskEnded", "message": "The task was terminated by a request.",
             "details": [{"name": "Message", "value": "The task was terminated by a request."}]}
+
+
+def _wall_clock_failure() -> dict:
+    return {"category": "usererror", "code": "TaskEnded", "message": "The task exceeded its maximum wall clock "
+            "time", "details": [{"name": "Message", "value": "The task exceeded its maximum wall clock time"}]}
 
 
 def _sets_job_action(exit_conditions: dict) -> bool:

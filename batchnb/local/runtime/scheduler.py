@@ -217,12 +217,16 @@ class Scheduler:
                 node.doc["totalTasksSucceeded"] = node.doc.get("totalTasksSucceeded", 0) + 1
             svc.complete_task(task, exit_code=outcome.exit_code, failure=outcome.failure, kind=outcome.kind,
                               end=clock.iso(outcome.end_time))
+        self._record_on_node(node, task)
+        svc.refresh_node_state(node)
+        svc.wake()
+
+    @staticmethod
+    def _record_on_node(node: Node, task: Task) -> None:
         recent = node.doc.setdefault("recentTasks", [])
         recent.insert(0, {"taskUrl": task.doc["url"], "jobId": task.job.id, "taskId": task.id,
                           "taskState": task.doc["state"], "executionInfo": dict(task.doc["executionInfo"])})
         del recent[5:]
-        svc.refresh_node_state(node)
-        svc.wake()
 
     def _release(self, task: Task) -> None:
         node = task.node
@@ -257,6 +261,7 @@ class Scheduler:
         """Stop a running task now: requeue it, complete it as terminated, or drop it (delete)."""
         svc = self.svc
         run = task.run
+        node = task.node
         self._release(task)
         if run is not None:
             run.cancel()  # the executor kills the process tree
@@ -268,10 +273,30 @@ class Scheduler:
                 doc.pop("nodeInfo", None)
             svc.move_task(task, "active", update)
             svc.enqueue(task)
-        elif how == "terminate":
-            from ..model.tasks import _terminated_failure
-            svc.complete_task(task, exit_code=None, failure=_terminated_failure(), kind="terminate")
+        elif how in ("terminate", "timeout"):
+            from ..model.tasks import _terminated_failure, _wall_clock_failure
+            failure = _wall_clock_failure() if how == "timeout" else _terminated_failure()
+            svc.complete_task(task, exit_code=None, failure=failure, kind=how)
+            if node is not None:  # it ran there, so it counts among the node's tasks
+                node.doc["totalTasksRun"] = node.doc.get("totalTasksRun", 0) + 1
+                self._record_on_node(node, task)
+                svc.save(node)
         svc.wake()
+
+    async def watch_wall_clock(self, task: Task) -> None:
+        """Apply a maxWallClockTime that was changed while the task runs (the executor knows only
+        the limit the run started with)."""
+        run = task.run
+        while task.run is run and run is not None and task.doc["state"] in ("running", "preparing"):
+            limit = clock.parse_duration(task.doc["constraints"].get("maxWallClockTime"))
+            started = (task.doc.get("executionInfo") or {}).get("startTime")
+            if limit is None or not started:
+                return
+            left = (clock.parse_iso(started) + limit - clock.now()).total_seconds()
+            if left <= 0:
+                self.stop_task(task, "timeout")
+                return
+            await asyncio.sleep(min(left, 1.0))
 
     def evict(self, node: Node, how: str) -> None:
         for task in list(node.running.values()):

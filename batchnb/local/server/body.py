@@ -16,7 +16,16 @@ async def read_json(request: web.Request, *, limit: int = MAX_BODY) -> dict:
     if length is not None and length > limit:
         raise ServiceError(413, "RequestBodyTooLarge", f"The request body is too large and exceeds the maximum "
                            f"permissible limit of {limit} bytes.")
-    raw = await request.content.read(limit + 1)
+    # StreamReader.read(n) returns what has arrived so far, not n bytes: read to the end (or past the limit).
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await request.content.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    raw = b"".join(chunks)
     if len(raw) > limit:
         raise ServiceError(413, "RequestBodyTooLarge", f"The request body is too large and exceeds the maximum "
                            f"permissible limit of {limit} bytes.")

@@ -48,7 +48,7 @@ def test_autoscale_pool_sends_formula_not_counts():
     formula = body["autoScaleFormula"]
     assert formula == preset_formula("queue", max_nodes=8, task_slots_per_node=2)
     assert "$TargetDedicatedNodes = max(0, min(8, $demand))" in formula
-    assert "($pending + 1) / 2" in formula
+    assert "ceil($pending / 2)" in formula
     assert "$NodeDeallocationOption = taskcompletion" in formula
     assert body["autoScaleEvaluationInterval"] in ("PT5M", "PT05M00S")
 

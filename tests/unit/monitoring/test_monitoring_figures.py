@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-from conftest import synthetic_nodes, synthetic_tasks, task_row
+from monitoring_data import synthetic_nodes, synthetic_tasks, task_row
 
 from batchnb import frames, plots
 from batchnb.plots._style import NODE_CATEGORIES

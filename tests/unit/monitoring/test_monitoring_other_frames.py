@@ -37,8 +37,9 @@ def test_nodes_frame_types_every_node_state_and_sorts_by_id():
 
 def test_nodes_frame_from_sdk_model():
     node = models.BatchNode({"id": "tvm-1", "state": "idle", "isDedicated": True, "totalTasksRun": 0})
-    df = frames.nodes_frame([node.as_dict()])
-    assert df.loc["tvm-1", "state"] == "idle" and df.loc["tvm-1", "is_dedicated"]
+    for rows in ([node.as_dict()], [node]):
+        df = frames.nodes_frame(rows)
+        assert df.loc["tvm-1", "state"] == "idle" and df.loc["tvm-1", "is_dedicated"]
 
 
 def test_counts_history_accepts_rest_body_sdk_model_and_bare_counts():

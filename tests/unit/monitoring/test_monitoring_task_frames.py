@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import pytest
 from azure.batch import models
-from conftest import T0, synthetic_tasks, task_row
+from monitoring_data import T0, synthetic_tasks, task_row
 
 from batchnb import frames
 
@@ -46,10 +46,11 @@ def test_rows_from_sdk_models_as_dict():
             "nodeInfo": {"nodeId": "tvm-1"},
         }
     )  # fmt: skip
-    df = frames.tasks_frame([task.as_dict()])
-    row = df.loc["t1"]
-    assert (row["state"], row["result"], row["retry_count"], row["requeue_count"]) == ("completed", "success", 1, 2)
-    assert row["duration"] == pd.Timedelta(minutes=1)
+    # SDK models are mappings with REST keys, so a watcher can pass them without converting.
+    for rows in ([task.as_dict()], [task]):
+        row = frames.tasks_frame(rows).loc["t1"]
+        assert (row["state"], row["result"], row["retry_count"], row["requeue_count"]) == ("completed", "success", 1, 2)
+        assert row["duration"] == pd.Timedelta(minutes=1) and row["node_id"] == "tvm-1"
 
 
 def test_empty_frame_is_typed_and_merge_into_it():
@@ -61,14 +62,16 @@ def test_empty_frame_is_typed_and_merge_into_it():
 
 def test_merge_updates_in_place_appends_new_and_last_row_wins():
     df = frames.tasks_frame([task_row(i, "running") for i in range(5)])
+    df["note"] = "mine"  # a column the user added survives refreshes
     same = frames.merge_tasks(df, [task_row(1, exit_code=2), task_row(1)])  # last duplicate wins
     assert same is df  # no new ids: updated in place
+    assert (df["note"] == "mine").all()
     assert df.loc["task-0000001", "state"] == "completed" and df.loc["task-0000001", "exit_code"] == 0
 
     grown = frames.merge_tasks(df, [task_row(7, "active"), task_row(2)])
     assert list(grown.index) == [f"task-{i:07d}" for i in (0, 1, 2, 3, 4, 7)]
     assert grown.loc["task-0000002", "state"] == "completed"
-    assert grown.dtypes.equals(df.dtypes)
+    assert grown[list(frames.TASK_COLUMNS)].dtypes.equals(df[list(frames.TASK_COLUMNS)].dtypes)
 
 
 def test_merge_clears_failure_when_a_task_is_reactivated():

@@ -94,16 +94,18 @@ class Azurite:
 
 
 @pytest.fixture(scope="session")
-def azurite() -> Iterator[Azurite]:
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")
     main = _azurite_blob_main()
     port = _free_port()
+    log_path = tmp_path_factory.mktemp("azurite") / "azurite.log"
+    log = open(log_path, "wb")  # a file, not a pipe: a full pipe would stall the server
     proc = subprocess.Popen(
         [node, str(main), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--silent",
          "--skipApiVersionCheck", "--disableTelemetry", "--inMemoryPersistence"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=log, stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 30
@@ -113,7 +115,7 @@ def azurite() -> Iterator[Azurite]:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"Azurite did not start: {proc.stderr.read().decode(errors='replace')}")
+                    raise RuntimeError(f"Azurite did not start: {log_path.read_text(errors='replace')}")
                 time.sleep(0.05)
         yield Azurite(port)
     finally:
@@ -123,6 +125,7 @@ def azurite() -> Iterator[Azurite]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 @pytest.fixture

@@ -212,3 +212,48 @@ def test_sas_without_write_permission_is_access_denied(node_root: Path, make_env
     assert outcome.failure["code"] == "FileUploadAccessDenied"
     assert outcome.kind == "fileupload"
     assert "sig=" not in json.dumps(outcome.failure)
+
+
+@pytest.fixture
+def web_server(tmp_path: Path):
+    """A plain HTTP server (not Blob storage) serving tmp_path/www on loopback."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.RequestHandlerClass.log_message = lambda *args: None
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_plain_http_url_resource(node_root: Path, make_env, web_server) -> None:
+    root, base_url = web_server
+    (root / "tool.py").write_text("print('tool ran')\n")
+    run = _task(node_root, make_env, "python tool.py", resource_files=[{"httpUrl": f"{base_url}/tool.py"}])
+    outcome = _run(run)
+    assert outcome.failure is None, outcome.failure
+    assert (run.task_dir / "stdout.txt").read_text() == "tool ran\n"
+
+    outcome = _run(_task(node_root, make_env, resource_files=[{"httpUrl": f"{base_url}/missing.py",
+                                                                "filePath": "m.py"}]))
+    assert outcome.failure["code"] == "BlobNotFound"
+
+
+def test_retry_replaces_a_read_only_resource(node_root: Path, make_env, azurite) -> None:
+    container = azurite.new_container()
+    azurite.put(container, "r.txt", b"v1")
+    resource = {"httpUrl": azurite.blob_sas_url(container, "r.txt"), "filePath": "r.txt", "fileMode": "0444"}
+    run = _task(node_root, make_env, resource_files=[resource])
+    assert _run(run).failure is None
+    azurite.put(container, "r.txt", b"v2")
+    assert _run(run).failure is None
+    assert (run.task_dir / "wd" / "r.txt").read_bytes() == b"v2"

@@ -1,0 +1,127 @@
+"""``PoolHandle``: a live view of one pool, found again by id after a kernel restart."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+from azure.batch import models as batch_models
+
+from batchnb._sdk_calls import Deadline, as_rows, call
+from batchnb.errors import BatchnbError, NotFoundError
+from batchnb.frames import NODE_SELECT_FIELDS, nodes_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from batchnb.session import Session
+
+__all__ = ["PoolHandle"]
+
+# Node states in which a node will not change on its own any time soon: waiting for these is
+# what "the pool is ready" means to a user (a failed start task must not hang a wait).
+_SETTLED_NODE_STATES = frozenset({"idle", "running", "starttaskfailed", "unusable", "offline", "preempted",
+                                  "deallocated"})
+
+
+def _state(value: Any) -> str | None:
+    return None if value is None else str(getattr(value, "value", value)).lower()
+
+
+class PoolHandle:
+    """A pool by id. Holds no state but the last ``refresh()``; every method asks the service."""
+
+    def __init__(self, session: Session, pool_id: str, info: batch_models.BatchPool | None = None) -> None:
+        self.session = session
+        self.id = pool_id
+        self._info = info
+
+    # ------------------------------------------------------------------------------- reading
+    def refresh(self) -> PoolHandle:
+        """Fetch the pool's current properties (``info``)."""
+        self._info = self.session.get_pool(self.id)
+        return self
+
+    @property
+    def info(self) -> batch_models.BatchPool:
+        """The SDK's ``BatchPool`` from the last refresh (fetched on first use)."""
+        if self._info is None:
+            self.refresh()
+        assert self._info is not None
+        return self._info
+
+    @property
+    def state(self) -> str | None:
+        """``active`` or ``deleting`` (refreshed on each access)."""
+        return _state(self.refresh().info.state)
+
+    @property
+    def allocation_state(self) -> str | None:
+        """``steady``, ``resizing`` or ``stopping`` (refreshed on each access)."""
+        return _state(self.refresh().info.allocation_state)
+
+    def nodes(self) -> pd.DataFrame:
+        """The pool's compute nodes as a typed DataFrame indexed by node id (see batchnb.frames)."""
+        client = self.session.batch_client
+        rows = call(f"list the nodes of pool {self.id!r}",
+                    lambda: as_rows(client.list_nodes(self.id, select=list(NODE_SELECT_FIELDS))))
+        return nodes_frame(rows)
+
+    # ------------------------------------------------------------------------------- changing
+    def resize(self, *, dedicated_nodes: int | None = None, spot_nodes: int | None = None,
+               wait: bool = False, timeout: float = 900) -> PoolHandle:
+        """Change the node counts (see :meth:`Session.resize_pool`)."""
+        self.session.resize_pool(self.id, dedicated_nodes=dedicated_nodes, spot_nodes=spot_nodes,
+                                 wait=wait, timeout=timeout)
+        return self
+
+    def delete(self, *, wait: bool = False, timeout: float = 900) -> None:
+        """Delete the pool (its nodes go away; running tasks are requeued)."""
+        self.session.delete_pool(self.id, wait=wait, timeout=timeout)
+
+    def wait_steady(self, *, timeout: float = 900, poll: float = 5.0, nodes_ready: bool = True) -> PoolHandle:
+        """Wait until the pool stops resizing, and (``nodes_ready``) until every node has settled
+        (idle, running, or failed its start task). Raises BatchTimeoutError at ``timeout`` seconds,
+        and BatchnbError with the service's reason if the resize failed (quota, image...)."""
+        deadline = Deadline(timeout, poll=poll)
+        while True:
+            info = self.refresh().info
+            if _state(info.allocation_state) == "steady":
+                if info.resize_errors:
+                    errors = "; ".join(f"{e.code}: {e.message}" for e in info.resize_errors)
+                    raise BatchnbError(f"Pool {self.id!r} stopped resizing with errors: {errors}",
+                                       code=info.resize_errors[0].code or "ResizeError",
+                                       fix="check quotas and the pool's vm size and image, then resize again")
+                if not nodes_ready or self._nodes_settled(info):
+                    return self
+            if deadline.expired():
+                raise deadline.timeout_error(
+                    f"pool {self.id!r} to be steady with its nodes ready",
+                    fix="wait again with a longer timeout, or look at pool.nodes() for nodes stuck starting")
+            deadline.sleep()
+
+    def _nodes_settled(self, info: batch_models.BatchPool) -> bool:
+        target = (info.current_dedicated_nodes or 0) + (info.current_low_priority_nodes or 0)
+        client = self.session.batch_client
+        states = call(f"list the nodes of pool {self.id!r}",
+                      lambda: [_state(n.state) for n in client.list_nodes(self.id, select=["id", "state"])])
+        return len(states) >= target and all(s in _SETTLED_NODE_STATES for s in states)
+
+    def exists(self) -> bool:
+        try:
+            self.refresh()
+        except NotFoundError:
+            return False
+        return True
+
+    # ------------------------------------------------------------------------------- display
+    def __repr__(self) -> str:
+        if self._info is None:
+            return f"PoolHandle({self.id!r})"
+        i = self._info
+        return (f"PoolHandle({self.id!r}, state={_state(i.state)!r}, allocation={_state(i.allocation_state)!r}, "
+                f"vm_size={i.vm_size!r}, dedicated={i.current_dedicated_nodes}/{i.target_dedicated_nodes}, "
+                f"spot={i.current_low_priority_nodes}/{i.target_low_priority_nodes})")
+
+    def _repr_html_(self) -> str:
+        return f"<code>{html.escape(repr(self))}</code>"

@@ -1,0 +1,95 @@
+"""Shared plumbing of the benchmark scripts: a throwaway local service, an SDK client, pools, stats.
+
+Each benchmark starts its own service in a temporary state directory so that figures never
+depend on what an earlier run left behind, and stops it (Azurite included) when done.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+from azure.batch import BatchClient
+from azure.batch import models as m
+from azure.core.credentials import AzureNamedKeyCredential
+
+from batchnb import local
+from batchnb.local import LocalService
+from batchnb.local.server.sharedkey import sign
+
+_IMAGE = m.VirtualMachineConfiguration(
+    image_reference=m.BatchVmImageReference(publisher="canonical", offer="0001-com-ubuntu-server-jammy",
+                                            sku="22_04-lts"),
+    node_agent_sku_id="batch.node.ubuntu 22.04")
+
+
+@contextmanager
+def local_service() -> Iterator[LocalService]:
+    with tempfile.TemporaryDirectory(prefix="batchnb-bench-") as tmp:
+        state_dir = Path(tmp) / "state"
+        service = local.start(state_dir=state_dir, node_boot_seconds=0.2, quiet=True)
+        try:
+            yield service
+        finally:
+            local.stop(state_dir=state_dir)
+
+
+def client_for(service: LocalService) -> BatchClient:
+    return BatchClient(service.batch_url, AzureNamedKeyCredential(service.account_name, service.account_key))
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.1, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def make_pool(client: BatchClient, pool_id: str, *, nodes: int, slots: int) -> None:
+    """Create a pool and wait until all its nodes are idle (not timed by any benchmark)."""
+    client.create_pool(m.BatchPoolCreateOptions(
+        id=pool_id, vm_size="standard_d2s_v3", virtual_machine_configuration=_IMAGE,
+        target_dedicated_nodes=nodes, task_slots_per_node=slots))
+    if nodes:
+        wait_for(lambda: sum(n.state == "idle" for n in client.list_nodes(pool_id)) == nodes, 60,
+                 what=f"{nodes} idle nodes")
+
+
+def make_job(client: BatchClient, job_id: str, pool_id: str) -> None:
+    client.create_job(m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id)))
+
+
+def trivial_tasks(count: int, command_line: str = "true") -> list[m.BatchTaskCreateOptions]:
+    return [m.BatchTaskCreateOptions(id=f"t{i:06d}", command_line=command_line) for i in range(count)]
+
+
+def server_stats(service: LocalService) -> dict:
+    """The server's admin statistics (memory, entity counts), over a Shared Key signed request."""
+    path = "/_local/stats"
+    headers = {"ocp-date": formatdate(usegmt=True)}
+    headers["Authorization"] = sign("GET", path, "", headers, service.account_name, service.account_key)
+    request = urllib.request.Request(service.batch_url.rstrip("/") + path, headers=headers)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def mib(nbytes: int | None) -> str:
+    return "n/a" if nbytes is None else f"{nbytes / 2**20:.0f} MiB"
+
+
+def print_table(title: str, rows: list[tuple[str, str]]) -> None:
+    width = max(len(name) for name, _ in rows)
+    print(title)
+    print("-" * (width + 24))
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")

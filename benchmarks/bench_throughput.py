@@ -1,0 +1,86 @@
+"""Throughput: N trivial tasks (`true`) on a pool of 2 nodes x 4 slots, against `xargs -P 8`.
+
+The local service is timed from the first task submission (SDK `create_tasks`) to the moment the
+job's task counts say all N completed; xargs runs the same N command lines, 8 at a time, with no
+shell. Both run in this one process's session on the same machine, so the ratio is meaningful
+even when the absolute rates are not. Target: the service reaches >= 0.5 of xargs' rate.
+
+    python benchmarks/bench_throughput.py            # 10,000 tasks
+    python benchmarks/bench_throughput.py --quick    # 400 tasks (CI smoke run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import (client_for, local_service, make_job, make_pool, mib, print_table,  # noqa: E402
+                     server_stats, trivial_tasks, wait_for)
+
+COMMAND_LINE = "true"
+NODES, SLOTS = 2, 4
+TARGET_RATIO = 0.5
+
+
+def run_xargs(count: int, parallel: int) -> float:
+    """Seconds for xargs to run `count` copies of the command line, `parallel` at a time."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as lines:
+        lines.write("".join(f"{i}\n" for i in range(count)))
+        lines.flush()
+        # One run of the program per input line (`true 0`, `true 1`, ...), exec'd without a shell:
+        # GNU xargs cannot take the program itself from its input.
+        argv = ["xargs", "-P", str(parallel), "-n", "1", COMMAND_LINE]
+        with open(lines.name) as stdin:
+            start = time.perf_counter()
+            subprocess.run(argv, stdin=stdin, check=True)
+            return time.perf_counter() - start
+
+
+def run_service(count: int) -> tuple[float, int, dict]:
+    """Seconds from submission to all completed, the number that succeeded, and server stats."""
+    with local_service() as service:
+        client = client_for(service)
+        try:
+            make_pool(client, "bench-pool", nodes=NODES, slots=SLOTS)
+            make_job(client, "bench-job", "bench-pool")
+            tasks = trivial_tasks(count, COMMAND_LINE)
+            start = time.perf_counter()
+            client.create_tasks("bench-job", tasks, max_concurrency=8)
+            counts = wait_for(lambda: (c := client.get_job_task_counts("bench-job").task_counts).completed >= count
+                              and c, timeout=max(120.0, count / 20), interval=0.05, what=f"{count} tasks completed")
+            elapsed = time.perf_counter() - start
+            return elapsed, counts.succeeded, server_stats(service)
+        finally:
+            client.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small smoke run (400 tasks)")
+    parser.add_argument("--tasks", type=int, default=None, help="number of tasks (default 10,000)")
+    args = parser.parse_args(argv)
+    count = args.tasks or (400 if args.quick else 10_000)
+
+    xargs_s = run_xargs(count, NODES * SLOTS)
+    service_s, succeeded, stats = run_service(count)
+    xargs_rate, service_rate = count / xargs_s, count / service_s
+    ratio = service_rate / xargs_rate
+    print_table(f"Throughput: {count:,} x `{COMMAND_LINE}`, {NODES} nodes x {SLOTS} slots vs xargs -P {NODES * SLOTS}", [
+        ("xargs -P 8", f"{xargs_s:8.2f} s  {xargs_rate:8.0f} tasks/s"),
+        ("local service", f"{service_s:8.2f} s  {service_rate:8.0f} tasks/s  ({succeeded:,} succeeded)"),
+        ("ratio service/xargs", f"{ratio:8.2f}   (target >= {TARGET_RATIO})"),
+        ("server RSS after", f"{mib(stats.get('rssBytes'))}  (peak {mib(stats.get('maxRssBytes'))})"),
+    ])
+    if succeeded != count:
+        print(f"WARNING: only {succeeded} of {count} tasks succeeded", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

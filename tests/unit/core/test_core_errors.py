@@ -1,0 +1,157 @@
+"""SDK exceptions become batchnb errors with the service code, request id and a fix; no secrets."""
+
+from __future__ import annotations
+
+import pickle
+import socket
+
+import pytest
+from azure.core.exceptions import AzureError
+
+from batchnb.errors import (
+    AuthError,
+    BatchnbError,
+    BatchTimeoutError,
+    ConflictError,
+    NotFoundError,
+    ServiceUnavailableError,
+    TaskFailedError,
+    TaskSubmissionError,
+    ValidationError,
+    from_azure_error,
+)
+from batchnb.redact import redact, register_secret
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def batch_error(code: str, message: str, values: list | None = None) -> dict:
+    # The real service appends the request id and time to every message.
+    body = {"code": code, "message": {"lang": "en-US",
+                                      "value": f"{message}\nRequestId:9f1c2d3e-0000-4000-8000-abcdefabcdef\n"
+                                               "Time:2025-01-01T00:00:00.0000000Z"}}
+    if values:
+        body["values"] = values
+    return body
+
+
+def call(stub, fn):
+    try:
+        fn(stub.client())
+    except AzureError as exc:
+        return from_azure_error(exc, action="get pool 'p1'")
+    raise AssertionError("the SDK did not raise")
+
+
+@pytest.mark.parametrize("status,code,kind,fix", [
+    (404, "PoolNotFound", NotFoundError, "create it first"),
+    (409, "PoolExists", ConflictError, "session.pool(id)"),
+    (409, "PoolBeingResized", ConflictError, "steady"),
+    (403, "AuthenticationFailed", AuthError, "account name and key"),
+    (401, "InvalidAuthenticationInfo", AuthError, "credentials"),
+    (429, "TooManyRequests", ServiceUnavailableError, "throttling"),
+    (503, "ServerBusy", ServiceUnavailableError, "wait and retry"),
+    (500, "OperationTimedOut", BatchTimeoutError, "retry"),
+    (500, "InternalError", BatchnbError, "report the request id"),
+    (400, "InvalidPropertyValue", BatchnbError, None),
+])
+def test_service_errors_are_translated(stub_batch, status, code, kind, fix):
+    stub_batch.reply(status, batch_error(code, "The value provided for one of the properties is invalid."))
+    error = call(stub_batch, lambda c: c.get_pool("p1"))
+    assert type(error) is kind
+    assert error.code == code and error.status == status and error.is_service_error
+    assert error.request_id == "11111111-2222-3333-4444-555555555555"  # from the response header
+    text = str(error)
+    assert text.startswith("Could not get pool 'p1': The value provided")
+    assert "RequestId:" not in text and "\n" not in text  # the trailer is reported once, as a tag
+    assert text.endswith(f"[{code}, HTTP {status}, request id 11111111-2222-3333-4444-555555555555]")
+    if fix:
+        assert "Fix: " in text and fix in text
+    assert error.sdk_error is not None and error.action == "get pool 'p1'"
+
+
+def test_retry_after_and_details(stub_batch):
+    stub_batch.reply(503, batch_error("ServerBusy", "Server busy.",
+                                      [{"key": "Reason", "value": "maintenance"}]), {"Retry-After": "7"})
+    error = call(stub_batch, lambda c: c.get_pool("p1"))
+    assert isinstance(error, ServiceUnavailableError) and error.retry_after == 7.0
+    assert error.details == {"Reason": "maintenance"}
+
+
+def test_auth_failure_details_are_scrubbed(stub_batch):
+    stub_batch.reply(403, batch_error(
+        "AuthenticationFailed", "Server failed to authenticate the request.",
+        [{"key": "AuthenticationErrorDetail",
+          "value": "The MAC signature found in the HTTP request 'SharedKey acct:c2lnbmF0dXJlLXNlY3JldA==' "
+                   "is not the same as any computed signature."}]))
+    error = call(stub_batch, lambda c: c.get_pool("p1"))
+    assert isinstance(error, AuthError)
+    assert "c2lnbmF0dXJlLXNlY3JldA" not in repr(error.details)
+    assert "SharedKey acct:***" in error.details["AuthenticationErrorDetail"]
+
+
+def test_unreachable_endpoint_is_service_unavailable():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    from azure.batch import BatchClient
+    from azure.core.credentials import AzureNamedKeyCredential
+
+    client = BatchClient(f"http://127.0.0.1:{port}", AzureNamedKeyCredential("acct", "a2V5a2V5a2V5a2V5"),
+                         retry_total=0)
+    try:
+        client.get_pool("p1")
+    except AzureError as exc:
+        error = from_azure_error(exc, action="get pool 'p1'", endpoint=f"http://127.0.0.1:{port}")
+    assert isinstance(error, ServiceUnavailableError) and isinstance(error, ConnectionError)
+    assert error.code == "batchnb.Unreachable" and not error.is_service_error
+    assert f"could not reach http://127.0.0.1:{port}" in str(error)
+    assert "batchnb local status" in str(error)
+
+
+def test_bearer_over_http_is_an_auth_error():
+    from azure.core.exceptions import ServiceRequestError
+
+    exc = ServiceRequestError("Bearer token authentication is not permitted for non-TLS protected (non-https) URLs.")
+    error = from_azure_error(exc, action="list pools")
+    assert isinstance(error, AuthError) and "https" in error.fix
+
+
+def test_redact_shapes_and_registered_secrets():
+    register_secret("my-account-key-value-1234567890==")
+    text = ("url https://a.blob.core.windows.net/c/b?sv=2024&sig=abc%2Bdef%3D&se=x "
+            "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=Zm9vYmFy==;EndpointSuffix=core "
+            "SharedAccessSignature=sv=1&sig=zzz; Authorization: SharedKey acct:bWFj= and Bearer eyJ0eXAi.eyJ.sig "
+            "key my-account-key-value-1234567890== end; sig%3DENCODED&x")
+    out = redact(text)
+    for secret in ("abc%2Bdef", "Zm9vYmFy", "zzz", "bWFj", "eyJ0eXAi", "my-account-key-value", "ENCODED"):
+        assert secret not in out, secret
+    assert "sig=***&se=x" in out and "AccountKey=***;EndpointSuffix=core" in out
+    assert "AccountName=a" in out  # what is not secret stays readable
+    register_secret("short")  # too short to register: would mangle ordinary words
+    assert redact("short story") == "short story"
+
+
+def test_errors_redact_and_stay_one_line():
+    register_secret("ANOTHER-REGISTERED-SECRET-42")
+    error = BatchnbError("failed with\nANOTHER-REGISTERED-SECRET-42 inside", fix="rotate the key")
+    assert str(error) == "failed with *** inside. Fix: rotate the key."
+
+
+def test_task_errors_carry_what_callers_report():
+    error = TaskSubmissionError("3 of 5 tasks were not added before the deadline",
+                                added=["a", "b"], not_added=["c", "d", "e"],
+                                failures={"c": "ServerBusy: busy"})
+    assert error.not_added == ["c", "d", "e"] and error.failures == {"c": "ServerBusy: busy"}
+    failed = TaskFailedError("task 't1' failed", job_id="j", task_id="t1", exit_code=2,
+                             failure_code="FailureExitCode", stderr_tail="Traceback...\nValueError: x")
+    assert failed.exit_code == 2 and "\n" in failed.stderr_tail and "\n" not in str(failed)
+    assert isinstance(BatchTimeoutError("waited 600 s"), TimeoutError)
+
+
+def test_errors_survive_pickling():
+    error = ValidationError("task.id", "bad", fix="fix it")
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is ValidationError and copy.field == "task.id" and str(copy) == str(error)
+    sub = pickle.loads(pickle.dumps(TaskSubmissionError("x", added=["a"], not_added=["b"])))
+    assert sub.not_added == ["b"]
