@@ -68,3 +68,10 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY, *_SUBMODULES})
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext batchnb``: the ``%batch`` magics (imported only now, to keep ``import batchnb`` light)."""
+    from batchnb.magics import load_ipython_extension as load
+
+    load(ipython)

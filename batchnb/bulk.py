@@ -174,7 +174,8 @@ class _Run:
             for item in pending:
                 task_id = item[0]
                 r = by_id.get(task_id)
-                status = str(getattr(r, "status", "") or "").lower() if r is not None else "servererror"
+                raw = getattr(r, "status", None) if r is not None else "servererror"
+                status = str(getattr(raw, "value", raw) or "").lower()
                 code = getattr(getattr(r, "error", None), "code", None) if r is not None else "NoResult"
                 message = getattr(getattr(r, "error", None), "message", None) if r is not None else None
                 if status == "success":

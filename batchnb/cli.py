@@ -1,4 +1,4 @@
-"""The `batchnb` command line: `batchnb local up|env|status|down`.
+"""The `batchnb` command line: `batchnb local up|env|status|down` and `batchnb quickstart`.
 
 `local up` and `local env` are the places where the account key is shown: the user asked for it, to
 paste into another tool. Nothing else prints it.
@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     down = local_commands.add_parser("down", parents=[state], help="stop the service")
     down.set_defaults(handler=_down)
+
+    quickstart = commands.add_parser(
+        "quickstart", help="run notebooks/quickstart.ipynb on the local service; write out/quickstart.{ipynb,html}")
+    from .quickstart import add_arguments as quickstart_arguments
+
+    quickstart_arguments(quickstart)
+    quickstart.set_defaults(handler=_quickstart)
     return parser
 
 
@@ -122,6 +129,12 @@ def _down(args: argparse.Namespace) -> int:
     stopped = local.stop(state_dir=args.state_dir)
     print("Local Batch service stopped" if stopped else "Local Batch service was not running")
     return 0
+
+
+def _quickstart(args: argparse.Namespace) -> int:
+    from .quickstart import run
+
+    return run(args)
 
 
 def _settings(service: LocalService) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from azure.batch import models as batch_models
 
 from batchnb._sdk_calls import Deadline, call
-from batchnb.connect import ConnectionSettings, SettingsError, resolve_settings
+from batchnb.settings import ConnectionSettings, SettingsError, account_from_endpoint, resolve_settings
 from batchnb.errors import ConflictError, NotFoundError
 from batchnb.job_handle import JobHandle
 from batchnb.pool_handle import PoolHandle
@@ -280,7 +280,8 @@ class Session:
         """Terminate a job (``wait=True``: until it is completed). A completed job is left alone."""
         from azure.batch.models._models import BatchJobTerminateOptions
 
-        options = BatchJobTerminateOptions(termination_reason=reason) if reason else None
+        # Always a body: the SDK fails to serialise a terminate request without one.
+        options = BatchJobTerminateOptions(termination_reason=reason or "UserTerminate")
         try:
             self._call(f"terminate job {job_id!r}", self.batch_client.begin_terminate_job, job_id, options,
                        polling_interval=30)
@@ -386,20 +387,13 @@ def _connect_local(settings: ConnectionSettings) -> Session:
     return session
 
 
-def _account_from_endpoint(endpoint: str) -> str | None:
-    from urllib.parse import urlsplit
-
-    host = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}").hostname or ""
-    return host.split(".")[0] if host.endswith(".batch.azure.com") else None
-
-
 def _connect_azure(settings: ConnectionSettings, credential: TokenCredential | None) -> Session:
     from azure.batch import BatchClient
 
     endpoint = settings.endpoint or ""
     if "://" not in endpoint:
         endpoint = "https://" + endpoint
-    account = settings.account or _account_from_endpoint(endpoint) or "(unknown)"
+    account = settings.account or account_from_endpoint(endpoint) or "(unknown)"
     token_credential = credential
     if settings.access_key:
         from azure.core.credentials import AzureNamedKeyCredential

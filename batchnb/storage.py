@@ -108,6 +108,14 @@ def _md5_of_file(path: str) -> bytes:
     return digest.digest()
 
 
+def _size(path: str) -> int:
+    # A file that vanished or cannot be read fails on its own later, with its reason.
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def _expiry(expiry: dt.timedelta | dt.datetime | float | None) -> dt.datetime:
     now = dt.datetime.now(dt.UTC)
     if expiry is None:
@@ -238,7 +246,8 @@ class Storage:
                 md5 = props.content_settings.content_md5 if props.content_settings else None
                 existing[props.name] = (props.size, bytes(md5) if md5 else None)
 
-        total = sum(os.path.getsize(p) for p, _ in pairs)
+        sizes = {local: _size(local) for local, _ in pairs}
+        total = sum(sizes.values())
         bar = _progress(total, f"upload to {container}", enabled=progress)
 
         def one(pair: tuple[str, str]) -> UploadItem:
@@ -256,8 +265,8 @@ class Storage:
                 message = redact(exc if isinstance(exc, OSError) else _storage_error(exc, f"upload {blob!r}"))
                 return UploadItem(local, blob, 0, "failed", " ".join(message.split())[:500])
 
-        small = [p for p in pairs if os.path.getsize(p[0]) < LARGE_FILE_BYTES]
-        large = [p for p in pairs if os.path.getsize(p[0]) >= LARGE_FILE_BYTES]
+        small = [p for p in pairs if sizes[p[0]] < LARGE_FILE_BYTES]
+        large = [p for p in pairs if sizes[p[0]] >= LARGE_FILE_BYTES]
         outcomes: dict[str, UploadItem] = {}
         try:
             if small:

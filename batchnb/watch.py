@@ -282,7 +282,11 @@ class _Poller:
         """Schedule :meth:`run` on the current event loop (the kernel's) and return at once."""
         if self._task is not None and not self._task.done():
             return self._task
-        loop = asyncio.get_event_loop()
+        try:
+            loop = asyncio.get_running_loop()  # in a notebook cell: the kernel's loop
+        except RuntimeError:
+            raise RuntimeError("start() needs a running asyncio loop (a Jupyter kernel); "
+                               "in a script use refresh() or wait()") from None
         self._task = loop.create_task(self.run(interval, on_update))
         return self._task
 

@@ -51,11 +51,12 @@ def test_exit_code_and_failure_info(client, shared_pool) -> None:
     assert t.execution_info.failure_info.category == "usererror"
 
 
-def test_retries_up_to_max_task_retry_count(client, shared_pool) -> None:
+def test_retries_up_to_max_task_retry_count(client, shared_pool, tmp_path) -> None:
     job_id = make_job(client, shared_pool)
-    # fails twice, then succeeds: the counter lives in the task's working dir, which survives a retry
-    code = ("import os, sys; n = int(open('n').read()) if os.path.exists('n') else 0; open('n', 'w').write(str(n + 1)); "
-            "sys.exit(0 if n >= 2 else 1)")
+    # fails twice, then succeeds; a retry may run on the other node, so the counter lives outside both
+    n = str(tmp_path / "n")
+    code = (f"import os, sys; n = int(open({n!r}).read()) if os.path.exists({n!r}) else 0; "
+            f"open({n!r}, 'w').write(str(n + 1)); sys.exit(0 if n >= 2 else 1)")
     client.create_task(job_id, task("flaky", py(code), constraints=m.BatchTaskConstraints(max_task_retry_count=3)))
     client.create_task(job_id, task("hopeless", "false", constraints=m.BatchTaskConstraints(max_task_retry_count=2)))
     flaky = wait_task(client, job_id, "flaky")

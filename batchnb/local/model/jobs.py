@@ -273,6 +273,7 @@ class JobOps:
         job.tasks = {t.key: t for t in tasks}
         for task in tasks:
             if task.doc["state"] in ("running", "preparing"):
+                self.scheduler.kill_orphan(task)
                 info = task.doc.setdefault("executionInfo", {"retryCount": 0, "requeueCount": 0})
                 info["requeueCount"] = info.get("requeueCount", 0) + 1
                 info["lastRequeueTime"] = clock.iso(clock.now())

@@ -35,9 +35,11 @@ import shlex
 import shutil
 import signal
 import subprocess
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -120,21 +122,18 @@ async def run_task(
     deadline = None if run.max_wall_clock_seconds is None else loop.time() + run.max_wall_clock_seconds
     task_dir = Path(run.task_dir)
     wd = task_dir / "wd"
-    try:
-        _make_dirs(task_dir, wd)
-    except OSError:
-        failure = _failure("ResourceDirectoryCreateFailed", "The task working directory could not be created",
-                           category="servererror")
-        return RunOutcome(None, failure, "preprocessing", start, _now())
-
+    dirs_made = False
     if run.resource_files:
-        failure = await asyncio.to_thread(
-            _download_resource_files, wd, run.resource_files, run.auto_storage_connection_string
-        )
+        failure = _make_dirs_or_failure(task_dir, wd)
+        if failure is None:
+            failure = await asyncio.to_thread(
+                _download_resource_files, wd, run.resource_files, run.auto_storage_connection_string
+            )
         if failure is not None:
             return RunOutcome(None, failure, "preprocessing", start, _now())
+        dirs_made = True
 
-    proc, failure = await _spawn(run.command_line, task_dir, wd, run.env)
+    proc, failure = await _spawn(run.command_line, task_dir, wd, run.env, make_dirs=not dirs_made)
     if proc is None:
         return RunOutcome(None, failure, "preprocessing", start, _now())
     if on_process_started is not None:
@@ -191,6 +190,15 @@ def _make_dirs(task_dir: Path, wd: Path) -> None:
         wd.mkdir(parents=True, exist_ok=True)
 
 
+def _make_dirs_or_failure(task_dir: Path, wd: Path) -> dict | None:
+    try:
+        _make_dirs(task_dir, wd)
+    except OSError:
+        return _failure("ResourceDirectoryCreateFailed", "The task working directory could not be created",
+                        category="servererror")
+    return None
+
+
 def _exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
@@ -221,50 +229,6 @@ def _not_found(argv0: str) -> dict:
 def _log_failure(exc: OSError) -> dict:
     return _failure("CommandLaunchFailed", "The task's stdout/stderr files could not be created",
                     [{"name": "Message", "value": exc.strerror or type(exc).__name__}], category="servererror")
-
-
-async def _spawn(
-    command_line: str, task_dir: Path, wd: Path, env: dict[str, str]
-) -> tuple[_Process | None, dict | None]:
-    # The logs exist from here on, even when the program cannot start, as on a real node.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
-    try:
-        out_fd = os.open(task_dir / "stdout.txt", flags, 0o664)
-    except OSError as exc:
-        return None, _log_failure(exc)
-    try:
-        err_fd = os.open(task_dir / "stderr.txt", flags, 0o664)
-    except OSError as exc:
-        os.close(out_fd)
-        return None, _log_failure(exc)
-    try:
-        try:
-            argv = shlex.split(command_line, posix=True)
-        except ValueError as exc:
-            return None, _failure(
-                "CommandLaunchFailed",
-                "The command line could not be parsed",
-                [{"name": "Message", "value": str(exc)}],
-            )
-        if not argv:
-            return None, _not_found("")
-        program = _resolve_program(argv[0], wd, env)
-        if program is None:
-            return None, _not_found(argv[0])
-        try:
-            proc = await _start_process([program, *argv[1:]], wd, env, out_fd, err_fd)
-        except (FileNotFoundError, PermissionError, NotADirectoryError):
-            return None, _not_found(argv[0])
-        except OSError as exc:
-            return None, _failure(
-                "CommandLaunchFailed",
-                "The command program could not be started",
-                [{"name": "Message", "value": exc.strerror or type(exc).__name__}],
-            )
-        return proc, None
-    finally:
-        os.close(out_fd)
-        os.close(err_fd)
 
 
 class _Process(Protocol):
@@ -322,20 +286,171 @@ def _pidfd_supported() -> bool:
 _USE_PIDFD = _pidfd_supported()
 
 
-async def _start_process(argv: list[str], wd: Path, env: dict[str, str], out_fd: int, err_fd: int) -> _Process:
+_LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_logs(task_dir: Path) -> tuple[int, int]:
+    """stdout.txt and stderr.txt of the task, created (or truncated) before the program starts.
+
+    The logs exist from here on, even when the program cannot start, as on a real node.
+    """
+    out_fd = os.open(os.path.join(task_dir, "stdout.txt"), _LOG_FLAGS, 0o664)
+    try:
+        err_fd = os.open(os.path.join(task_dir, "stderr.txt"), _LOG_FLAGS, 0o664)
+    except BaseException:
+        os.close(out_fd)
+        raise
+    return out_fd, err_fd
+
+
+def _program_argv(command_line: str, wd: Path, env: dict[str, str]) -> tuple[list[str] | None, dict | None]:
+    """The argv to exec (program resolved as the node agent does), or the failure to report."""
+    try:
+        argv = shlex.split(command_line, posix=True)
+    except ValueError as exc:
+        return None, _failure(
+            "CommandLaunchFailed",
+            "The command line could not be parsed",
+            [{"name": "Message", "value": str(exc)}],
+        )
+    if not argv:
+        return None, _not_found("")
+    program = _resolve_program(argv[0], wd, env)
+    if program is None:
+        return None, _not_found(argv[0])
+    return [program, *argv[1:]], None
+
+
+def _start_failure(argv0: str, exc: OSError) -> dict:
+    if isinstance(exc, (FileNotFoundError, PermissionError, NotADirectoryError)):
+        return _not_found(argv0)
+    return _failure(
+        "CommandLaunchFailed",
+        "The command program could not be started",
+        [{"name": "Message", "value": exc.strerror or type(exc).__name__}],
+    )
+
+
+_devnull_lock = threading.Lock()
+_devnull: int | None = None
+
+
+def _devnull_fd() -> int:
+    """One read-only /dev/null shared by every task's stdin (Popen would open one per child)."""
+    global _devnull
+    with _devnull_lock:
+        if _devnull is None:
+            _devnull = os.open(os.devnull, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        return _devnull
+
+
+def _popen_options(wd: Path, env: dict[str, str], out_fd: int, err_fd: int) -> dict:
     # Its own session and process group: cancellation and the wall clock limit kill the
-    # whole tree, and a terminal's signals never reach it.
-    options = dict(cwd=wd, env=env, stdin=subprocess.DEVNULL, stdout=out_fd, stderr=err_fd,
-                   start_new_session=True)
-    if _USE_PIDFD:
-        popen = subprocess.Popen(argv, **options)
+    # whole tree, and a terminal's signals never reach it. (CPython still uses vfork with
+    # these options; it needs no preexec_fn, user, group or extra_groups.)
+    return dict(cwd=wd, env=env, stdin=_devnull_fd() if os.name != "nt" else subprocess.DEVNULL,
+                stdout=out_fd, stderr=err_fd, start_new_session=True)
+
+
+def _launch(command_line: str, task_dir: Path, wd: Path, env: dict[str, str],
+            make_dirs: bool) -> tuple[subprocess.Popen | None, dict | None]:
+    """Directories, logs, program lookup and the child itself: all blocking, run in a worker thread.
+
+    With thousands of tiny tasks this is most of the per-task cost (mkdir/open on a slow disk, and
+    vfork, which holds the calling thread until the child has exec'd); in a thread it overlaps
+    with the event loop's own work (CPython drops the GIL around vfork and these syscalls).
+    """
+    if make_dirs:
+        failure = _make_dirs_or_failure(task_dir, wd)
+        if failure is not None:
+            return None, failure
+    try:
+        out_fd, err_fd = _open_logs(task_dir)
+    except OSError as exc:
+        return None, _log_failure(exc)
+    try:
+        argv, failure = _program_argv(command_line, wd, env)
+        if argv is None:
+            return None, failure
         try:
-            return _PidfdProcess(popen, asyncio.get_running_loop())
-        except BaseException:
-            popen.kill()
-            popen.wait()
-            raise
-    return await asyncio.create_subprocess_exec(*argv, **options)
+            return subprocess.Popen(argv, **_popen_options(wd, env, out_fd, err_fd)), None
+        except OSError as exc:
+            return None, _start_failure(shlex.split(command_line)[0], exc)
+    finally:
+        os.close(out_fd)
+        os.close(err_fd)
+
+
+# A few threads are enough to keep 8+ slots busy; more would only contend for the GIL.
+_LAUNCH_THREADS = 4
+_launcher: ThreadPoolExecutor | None = None
+_orphans: set[asyncio.Task] = set()
+
+
+def _launch_pool() -> ThreadPoolExecutor:
+    global _launcher
+    if _launcher is None:
+        _launcher = ThreadPoolExecutor(max_workers=_LAUNCH_THREADS, thread_name_prefix="task-launch")
+    return _launcher
+
+
+def _kill_orphan(launched: asyncio.Future) -> None:
+    """The task was cancelled while its launch was in flight: kill whatever the launch started."""
+    if launched.cancelled() or launched.exception() is not None:
+        return
+    popen = launched.result()[0]
+    if popen is None:
+        return
+    killer = asyncio.ensure_future(_terminate_tree(_PidfdProcess(popen, asyncio.get_running_loop())))
+    _orphans.add(killer)
+    killer.add_done_callback(_orphans.discard)
+
+
+async def _spawn(
+    command_line: str, task_dir: Path, wd: Path, env: dict[str, str], *, make_dirs: bool
+) -> tuple[_Process | None, dict | None]:
+    loop = asyncio.get_running_loop()
+    if not _USE_PIDFD:
+        return await _spawn_on_loop(command_line, task_dir, wd, env, make_dirs=make_dirs)
+    launched = loop.run_in_executor(_launch_pool(), _launch, command_line, task_dir, wd, env, make_dirs)
+    try:
+        popen, failure = await asyncio.shield(launched)
+    except asyncio.CancelledError:
+        launched.add_done_callback(_kill_orphan)
+        raise
+    if popen is None:
+        return None, failure
+    try:
+        return _PidfdProcess(popen, loop), None
+    except BaseException:
+        popen.kill()
+        popen.wait()
+        raise
+
+
+async def _spawn_on_loop(
+    command_line: str, task_dir: Path, wd: Path, env: dict[str, str], *, make_dirs: bool
+) -> tuple[_Process | None, dict | None]:
+    """Without pidfds (not Linux): asyncio's own child watching, everything on the loop."""
+    if make_dirs:
+        failure = _make_dirs_or_failure(task_dir, wd)
+        if failure is not None:
+            return None, failure
+    try:
+        out_fd, err_fd = _open_logs(task_dir)
+    except OSError as exc:
+        return None, _log_failure(exc)
+    try:
+        argv, failure = _program_argv(command_line, wd, env)
+        if argv is None:
+            return None, failure
+        try:
+            return await asyncio.create_subprocess_exec(*argv, **_popen_options(wd, env, out_fd, err_fd)), None
+        except OSError as exc:
+            return None, _start_failure(shlex.split(command_line)[0], exc)
+    finally:
+        os.close(out_fd)
+        os.close(err_fd)
 
 
 def _signal_tree(proc: _Process, sig: int) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import os
+import signal
 from itertools import cycle
 
 from ..model import clock
@@ -19,6 +21,11 @@ from .executor import RunOutcome, TaskRun, run_task
 log = logging.getLogger("batchnb.local.scheduler")
 TICK_SECONDS = 1.0
 AUTOSCALE_CAP_SECONDS = 10.0
+# Scheduler-made changes (task started/finished, node state) are committed at most once per
+# interval instead of once per pass: with thousands of tiny tasks one commit per completion
+# costs more than the task. Nothing acknowledged is at risk: every request commits whatever is
+# pending before it answers, so a client never sees a state that is not on disk yet.
+FLUSH_INTERVAL_SECONDS = 0.05
 
 
 class Scheduler:
@@ -28,6 +35,7 @@ class Scheduler:
         self._loop_task: asyncio.Task | None = None
         self._tick_task: asyncio.Task | None = None
         self._prep_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._flush_handle: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         self._loop_task = asyncio.get_running_loop().create_task(self._loop(), name="scheduler")
@@ -38,6 +46,10 @@ class Scheduler:
         for t in (self._loop_task, self._tick_task):
             if t:
                 t.cancel()
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+            self._flush_now()
 
     def wake(self) -> None:
         self._wake.set()
@@ -48,10 +60,21 @@ class Scheduler:
             self._wake.clear()
             try:
                 self.schedule_pass()
-                self.svc.flush()
+                self._flush_soon()
             except Exception:  # a bug in one pass must not stop scheduling for good
                 log.exception("scheduling pass failed")
             await asyncio.sleep(0)  # let completions batch up
+
+    def _flush_soon(self) -> None:
+        if self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_later(FLUSH_INTERVAL_SECONDS, self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._flush_handle = None
+        try:
+            self.svc.flush()
+        except Exception:
+            log.exception("committing the scheduler's changes failed")
 
     async def _ticker(self) -> None:
         while True:
@@ -187,7 +210,7 @@ class Scheduler:
                       max_wall_clock_seconds=limit.total_seconds() if limit else None,
                       auto_storage_connection_string=svc.config.storage_connection_string)
         try:
-            outcome = await run_task(run)
+            outcome = await run_task(run, on_process_started=lambda pid: self._note_pid(task, pid, tdir))
         except asyncio.CancelledError:
             return  # whoever cancelled has already moved the task on
         except Exception as exc:  # the runtime itself failed: a server error, the task is retried elsewhere
@@ -198,6 +221,28 @@ class Scheduler:
         if task.run is not me:
             return
         self._finish(task, node, outcome)
+
+    def _note_pid(self, task: Task, pid: int, tdir) -> None:
+        # Persisted so that a restarted service can stop what a killed one left running.
+        task.x["pid"] = pid
+        task.x["wd"] = str(tdir / "wd")
+        self.svc.save(task)
+        self.svc.wake()  # the pass that follows commits it soon, batched with other starts
+
+    @staticmethod
+    def kill_orphan(task: Task) -> None:
+        """After a crash of the service, the process group of a task that was running lives on;
+        kill it before the task runs again. The pid is trusted only while /proc shows it still
+        works in the task's directory (pids are reused)."""
+        pid, wd = task.x.pop("pid", None), task.x.pop("wd", None)
+        if not pid or not wd:
+            return
+        try:
+            if os.readlink(f"/proc/{pid}/cwd") != wd or os.getpgid(pid) != pid:
+                return
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
     def _finish(self, task: Task, node: Node, outcome: RunOutcome) -> None:
         svc = self.svc
@@ -231,6 +276,8 @@ class Scheduler:
     def _release(self, task: Task) -> None:
         node = task.node
         task.run = None
+        task.x.pop("pid", None)
+        task.x.pop("wd", None)
         if node is None:
             return
         if node.running.pop(task.key, None) is not None:

@@ -63,7 +63,9 @@ def list_state(request: web.Request) -> dict:
         if e != "stats":
             raise _bad_query("$expand", q["$expand"], "Only 'stats' can be expanded.")
     return {"f": q.get("$filter") or None, "s": [s.strip() for s in select_text.split(",") if s.strip()]
-            if select_text else None, "e": expand, "m": max_results, "a": 0}
+            if select_text else None, "e": expand, "m": max_results, "a": 0,
+            # file lists: the next page must list the same (recursive) tree
+            "r": (q.get("recursive") or "").lower() == "true"}
 
 
 def compile_filter(text: str | None, allowed: dict):

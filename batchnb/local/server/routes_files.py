@@ -11,7 +11,7 @@ from aiohttp import web
 from ..runtime import node_files
 from . import odata
 from .errors import ServiceError
-from .listing import page
+from .listing import list_state, page
 
 
 def _raw_file_path(request: web.Request) -> str:
@@ -43,7 +43,7 @@ def register(app: web.Application, svc) -> None:
         @_file_api
         async def list_files(request):
             base, prefix = base_of(request)
-            recursive = (request.query.get("recursive") or "").lower() == "true"
+            recursive = bool(list_state(request).get("r"))  # from the token on later pages
             files = await asyncio.to_thread(node_files.list_files, base, recursive=recursive, url_prefix=prefix) \
                 if base.exists() else []
             return web.json_response(page(request, list(enumerate(files)), allowed=odata.FILE_FILTER_PROPS,

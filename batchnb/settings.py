@@ -36,7 +36,7 @@ from typing import Any
 from batchnb.errors import BatchnbError
 from batchnb.redact import register_secret
 
-__all__ = ["ConnectionSettings", "SettingsError", "profile_path", "resolve_settings"]
+__all__ = ["ConnectionSettings", "SettingsError", "account_from_endpoint", "profile_path", "resolve_settings"]
 
 PROFILE_ENV = "BATCHNB_PROFILE"
 PROFILE_FILE_ENV = "BATCHNB_PROFILES_FILE"
@@ -157,7 +157,7 @@ def resolve_settings(profile: str | None = None, **kwargs: Any) -> ConnectionSet
                                   source=source)
 
     settings = ConnectionSettings(
-        account=values.get("account"),
+        account=values.get("account") or account_from_endpoint(values.get("endpoint") or ""),
         endpoint=values.get("endpoint"),
         access_key=values.get("access_key"),
         storage_connection_string=values.get("storage_connection_string"),
@@ -169,6 +169,16 @@ def resolve_settings(profile: str | None = None, **kwargs: Any) -> ConnectionSet
     )
     _check_complete(settings)
     return settings
+
+
+def account_from_endpoint(endpoint: str) -> str | None:
+    """``mybatch`` from ``https://mybatch.westeurope.batch.azure.com`` (None for other hosts)."""
+    from urllib.parse import urlsplit
+
+    if not endpoint:
+        return None
+    host = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}").hostname or ""
+    return host.split(".")[0] if host.endswith(".batch.azure.com") else None
 
 
 def _profile_defines(name: str) -> bool:

@@ -1,0 +1,48 @@
+"""One plotly FigureWidget kept current from freshly built figures, without re-creating the widget."""
+
+from __future__ import annotations
+
+import time
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+
+from batchnb.plots import update_in_place
+
+from ._figure_state import sync_figure_state
+
+
+class LiveFigure:
+    """A box holding a FigureWidget; :meth:`show` copies a new figure's data into it.
+
+    The copy happens inside one ``batch_update()`` (one message to the browser, the user's zoom
+    kept). When the new figure has a different trace layout (e.g. the timeline switched to
+    WebGL), a new FigureWidget replaces the old one in the box.
+    """
+
+    def __init__(self, css_class: str, *, height: int = 360) -> None:
+        self.height = height
+        self.widget: go.FigureWidget | None = None
+        self.box = widgets.Box(layout=widgets.Layout(width="100%", min_height=f"{height}px"))
+        self.box.add_class("batchnb-figure")
+        self.box.add_class(css_class)
+        self.last_seconds = 0.0  # build + update time of the last show(), for adaptive refresh
+        self.updated_at = 0.0
+
+    def show(self, fig: go.Figure, *, build_seconds: float = 0.0) -> None:
+        start = time.perf_counter()
+        fig.update_layout(height=self.height)
+        if self.widget is None or not update_in_place(self.widget, fig):
+            old = self.widget
+            self.widget = go.FigureWidget(fig)
+            self.box.children = (self.widget,)
+            if old is not None:
+                old.close()
+        sync_figure_state(self.widget)
+        self.last_seconds = build_seconds + time.perf_counter() - start
+        self.updated_at = time.monotonic()
+
+    def close(self) -> None:
+        if self.widget is not None:
+            self.widget.close()
+        self.box.close()

@@ -1,0 +1,35 @@
+"""Fixtures for the core API tests: a Session on the shared local service and one ready pool."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+import batchnb
+from batchnb.local import LocalService
+from batchnb.session import Session
+
+CORE_POOL = "core-pool"
+
+
+@pytest.fixture(scope="session")
+def session(local_service: LocalService) -> Iterator[Session]:
+    s = batchnb.connect("local", state_dir=str(local_service.state_dir))
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture(scope="session")
+def pool(session: Session) -> batchnb.PoolHandle:
+    spec = batchnb.PoolSpec(CORE_POOL, vm_size="standard_d2s_v3", dedicated_nodes=2, task_slots_per_node=4)
+    return session.create_pool(spec, wait=True, timeout=120)
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short random suffix for job ids and blob prefixes, so tests never see each other's data."""
+    return uuid.uuid4().hex[:8]
