@@ -112,8 +112,24 @@ class JobHandle:
 
     def tasks(self, *, filter: str | None = None) -> pd.DataFrame:
         """Every task as a typed DataFrame indexed by task id: state, exit code, result,
-        retry/requeue counts, node, times, failure code and message (see batchnb.frames)."""
+        retry/requeue counts, node, times, failure code and message (see batchnb.frames).
+
+        Without a filter the table comes from the job's watcher: the first call loads every task,
+        later calls fetch only the tasks whose state changed since (cost follows the changes)."""
+        if filter is None:
+            from batchnb.watch import watcher_for
+
+            watcher = watcher_for(self._client, self.id)
+            call(f"refresh the tasks of job {self.id!r}", watcher.refresh)
+            return watcher.tasks.copy()
         return tasks_frame(self._list_task_rows(TASK_SELECT_FIELDS, filter))
+
+    def monitor(self, *, interval: float = 2.0):
+        """A live view of the job (progress, figures, failed tasks with stderr, retry/terminate);
+        the cell returns at once and the view keeps updating from the kernel's event loop."""
+        from batchnb.widgets import monitor_job
+
+        return monitor_job(self, interval=interval)
 
     def failures(self, *, tail: int = _DEFAULT_FAILURE_TAIL) -> pd.DataFrame:
         """Failed tasks with their failure code, exit code and the end of their stderr."""

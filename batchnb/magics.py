@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import keyword
 import shlex
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -216,8 +217,14 @@ def run_batch_line(shell: InteractiveShell | None, line: str, cell: str | None =
         if shell is not None:
             shell.user_ns[out] = result
         print(f"-> {out}")
-        return None
+        # A live view is stored AND shown: a monitor nobody can see is no use.
+        return result if _is_widget(result) else None
     return result
+
+
+def _is_widget(value: Any) -> bool:
+    widgets = sys.modules.get("ipywidgets")  # never imported just for this check
+    return widgets is not None and isinstance(value, widgets.Widget)
 
 
 @magics_class

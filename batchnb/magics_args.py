@@ -50,7 +50,7 @@ help_option = argument("-h", "--help", action="store_true", help="show this help
 
 out_option = argument(
     "-o", "--out", metavar="NAME", default=None,
-    help="store the result object in the notebook's namespace as NAME (and do not display it)")
+    help="store the result object in the notebook's namespace as NAME (live views are still shown)")
 
 timeout_option = argument("--timeout", type=float, default=None, metavar="SECONDS",
                           help="give up waiting after SECONDS (the operation itself goes on)")

@@ -60,6 +60,12 @@ class PoolHandle:
         """``steady``, ``resizing`` or ``stopping`` (refreshed on each access)."""
         return _state(self.refresh().info.allocation_state)
 
+    def monitor(self, *, interval: float = 5.0, metrics: bool = True):
+        """A live view of the pool: node heatmap, utilization from the node sampler, resize control."""
+        from batchnb.widgets import monitor_pool
+
+        return monitor_pool(self, interval=interval, metrics=metrics)
+
     def nodes(self) -> pd.DataFrame:
         """The pool's compute nodes as a typed DataFrame indexed by node id (see batchnb.frames)."""
         client = self.session.batch_client

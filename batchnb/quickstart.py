@@ -57,7 +57,9 @@ def _kernel_manager(spec_root: Path) -> Any:
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "batchnb quickstart", "language": "python"}))
     ksm = KernelSpecManager(kernel_dirs=[str(spec_root)])
-    return AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm)
+    # IPC sockets in the temp dir: local-only, and no "running over TCP without encryption" warning.
+    return AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm, transport="ipc",
+                              ip=str(spec_root / "kernel-ipc"))
 
 
 def _text(value: Any) -> str:

@@ -30,9 +30,20 @@ _IMAGE = m.VirtualMachineConfiguration(
     node_agent_sku_id="batch.node.ubuntu 22.04")
 
 
+def default_state_parent() -> Path:
+    """Where benchmark services keep their state: beside the user's own local service state.
+
+    That is the disk the service really writes node directories to. (A shared /tmp that other
+    programs fill and empty all the time can make each new file cost milliseconds on ext4.)
+    """
+    return local.default_state_dir().parent
+
+
 @contextmanager
-def local_service() -> Iterator[LocalService]:
-    with tempfile.TemporaryDirectory(prefix="batchnb-bench-") as tmp:
+def local_service(state_parent: Path | None = None) -> Iterator[LocalService]:
+    parent = Path(state_parent) if state_parent else default_state_parent()
+    parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench-", dir=parent) as tmp:
         state_dir = Path(tmp) / "state"
         service = local.start(state_dir=state_dir, node_boot_seconds=0.2, quiet=True)
         try:
@@ -43,6 +54,12 @@ def local_service() -> Iterator[LocalService]:
 
 def client_for(service: LocalService) -> BatchClient:
     return BatchClient(service.batch_url, AzureNamedKeyCredential(service.account_name, service.account_key))
+
+
+def add_state_parent_option(parser) -> None:
+    parser.add_argument("--state-parent", type=Path, default=None,
+                        help="directory for the throwaway service state (default: beside the local service's "
+                             f"own state, {default_state_parent()})")
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.1, what: str = "condition") -> Any:

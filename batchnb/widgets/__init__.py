@@ -8,11 +8,11 @@ Importing this package needs ipywidgets and plotly; ``import batchnb`` does not.
 
 from __future__ import annotations
 
-from ._figure_state import sync_figure_state
+from ._figure_state import FullStateFigureWidget, sync_figure_state
 from .entry import monitor_job, monitor_pool
 from .job_monitor import JobMonitor
 from .log_tail import LogTail
 from .pool_form import PoolForm
 from .pool_monitor import PoolMonitor
 
-__all__ = ["JobMonitor", "LogTail", "PoolForm", "PoolMonitor", "monitor_job", "monitor_pool", "sync_figure_state"]
+__all__ = ["FullStateFigureWidget", "JobMonitor", "LogTail", "PoolForm", "PoolMonitor", "monitor_job", "monitor_pool", "sync_figure_state"]

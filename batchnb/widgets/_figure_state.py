@@ -1,10 +1,20 @@
-"""Make a FigureWidget's *saved* state match what it shows (the stale-FigureWidget-data fix).
+"""FigureWidgets whose state in the browser matches the figure in Python.
 
-Python-side updates reach live views as messages, but a view created later (page reload, saved
-notebook, nbconvert HTML, Voila) is built from the widget's state traits ``_widget_data`` and
-``_widget_layout``, which plotly sets only when the widget is created. Copying the current
-figure into them after each update keeps late views current. These are private plotly
-attributes (checked against plotly 7.1), so this is the only place that touches them.
+Two measured problems (plotly 7.1, whose FigureWidget is an anywidget), two fixes:
+
+* **Blank figures.** ``go.FigureWidget`` opens its comm before it fills ``_widget_data`` /
+  ``_widget_layout``, so the first state a frontend receives is an empty figure and the data
+  follows as an update; a view created inside a container (Box, Tab) can render before that
+  update lands, and stays blank. :class:`FullStateFigureWidget` opens the comm only once the
+  traits are filled, so the frontend gets the whole figure at once.
+* **Stale figures after a reload.**
+
+  Python-side updates reach live views as messages, but a view created later (page reload, saved
+  notebook, nbconvert HTML, Voila) is built from the widget's state traits ``_widget_data`` and
+  ``_widget_layout``, which plotly sets only when the widget is created. :func:`sync_figure_state`
+  copies the current figure into them after each update.
+
+These are private plotly attributes, so this is the only module that touches them.
 """
 
 from __future__ import annotations
@@ -12,7 +22,24 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["sync_figure_state"]
+import plotly.graph_objects as go
+
+__all__ = ["FullStateFigureWidget", "sync_figure_state"]
+
+
+class FullStateFigureWidget(go.FigureWidget):
+    """A FigureWidget whose comm opens with its data and layout already in the state."""
+
+    _batchnb_ready = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # ipywidgets calls open() in here: deferred below
+        self._batchnb_ready = True
+        self.open()
+
+    def open(self) -> None:
+        if self._batchnb_ready:
+            super().open()
 
 
 def sync_figure_state(fig: Any) -> bool:

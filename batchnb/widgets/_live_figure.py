@@ -5,11 +5,28 @@ from __future__ import annotations
 import time
 
 import ipywidgets as widgets
+import numpy as np
 import plotly.graph_objects as go
 
 from batchnb.plots import update_in_place
 
-from ._figure_state import sync_figure_state
+from ._figure_state import FullStateFigureWidget, sync_figure_state
+
+_DATE_PROPS = ("x", "y", "base")
+
+
+def dates_as_text(fig: go.Figure) -> go.Figure:
+    """Turn numpy datetime64 trace arrays into ISO strings, in place.
+
+    The widget serializer sends datetime64[ns] arrays as integers (nanoseconds), which plotly.js
+    draws as numbers; static figures (to_json) are not affected, so only widgets need this.
+    """
+    for trace in fig.data:
+        for prop in _DATE_PROPS:
+            value = trace[prop] if prop in trace else None
+            if isinstance(value, np.ndarray) and value.dtype.kind == "M":
+                trace[prop] = np.datetime_as_string(value, unit="ms")
+    return fig
 
 
 class LiveFigure:
@@ -32,9 +49,10 @@ class LiveFigure:
     def show(self, fig: go.Figure, *, build_seconds: float = 0.0) -> None:
         start = time.perf_counter()
         fig.update_layout(height=self.height)
+        dates_as_text(fig)
         if self.widget is None or not update_in_place(self.widget, fig):
             old = self.widget
-            self.widget = go.FigureWidget(fig)
+            self.widget = FullStateFigureWidget(fig)
             self.box.children = (self.widget,)
             if old is not None:
                 old.close()

@@ -128,7 +128,8 @@ class JobMonitor(widgets.VBox):
         self.progress.value = c["completed"]
         pct = 100.0 * c["completed"] / total if total else 0.0
         self.progress.description = f"{pct:.0f} %"
-        self.progress.bar_style = "danger" if c["failed"] else ("success" if self.watcher.done else "info")
+        # Orange, not red, with some failures: a red full bar reads as "everything failed".
+        self.progress.bar_style = "warning" if c["failed"] else ("success" if self.watcher.done else "info")
         eta = plots.estimate_eta(self.watcher.history.frame, total=total) if not self.watcher.done else None
         parts = [f"<b>{c['completed']:,}</b> / {total:,} done", f"{c['running']:,} running",
                  f"{c['active']:,} active", f"<span style='color:#2ca02c'>{c['succeeded']:,} succeeded</span>",

@@ -34,7 +34,7 @@ def _cells(state_dir: str) -> list[str]:
         "pool = session.create_pool(batchnb.PoolSpec('monitor-pool', vm_size='standard_d2s_v3',\n"
         "                                            dedicated_nodes=2, task_slots_per_node=4), wait=True)\n"
         "job = session.create_job('monitor-job', pool=pool)\n"
-        "tasks = [batchnb.TaskSpec(f'task-{i:03d}', f'python -c \"import time; time.sleep({0.3 + (i % 5) * 0.2})\"')\n"
+        "tasks = [batchnb.TaskSpec(f'task-{i:03d}', f'python -c \"import time; time.sleep({0.5 + (i % 5) * 0.4:.1f})\"')\n"
         "         for i in range(40)]\n"
         "tasks.append(batchnb.TaskSpec('task-bad', 'python -c \"import sys; "
         "sys.stderr.write(\\'ValueError: bad input row 17\\'); sys.exit(2)\"'))\n"

@@ -62,7 +62,7 @@ def test_job_monitor_shows_progress_figures_failures_and_fallbacks(batch_client,
     view = JobMonitor(watcher)
     try:
         assert view.progress.value == view.progress.max == 7
-        assert view.progress.description == "100 %" and view.progress.bar_style == "danger"
+        assert view.progress.description == "100 %" and view.progress.bar_style == "warning"
         assert "6 succeeded" in view.counts.value and "1 failed" in view.counts.value
         # Done: every tab was drawn once, so a reload shows all of them from synced state.
         for key in ("progress", "timeline", "durations", "failures"):

@@ -11,7 +11,7 @@ from azure.batch.models import _models as mm
 from azure.core.rest import HttpRequest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
-from .helpers import (POLL, error_code, make_job, make_pool, py, task, uid, wait_for, wait_job_state, wait_task,
+from .helpers import (POLL, error_code, make_job, make_pool, py, raw, task, uid, wait_for, wait_job_state, wait_task,
                       wait_tasks_completed)
 
 pytestmark = pytest.mark.timeout(90)
@@ -252,3 +252,22 @@ def _max_overlap(tasks) -> int:
         cur += d
         peak = max(peak, cur)
     return peak
+
+
+def test_replace_job_resets_what_it_omits(client, shared_pool) -> None:
+    job_id = make_job(client, shared_pool, priority=7, max_parallel_tasks=3,
+                      constraints=m.BatchJobConstraints(max_task_retry_count=4))
+    resp = raw(client, "PUT", f"/jobs/{job_id}", json={"poolInfo": {"poolId": shared_pool}})
+    assert resp.status_code == 200
+    job = client.get_job(job_id)
+    assert job.priority == 0 and job.max_parallel_tasks == -1 and job.constraints.max_task_retry_count == 0
+    resp = raw(client, "PUT", f"/jobs/{job_id}", json={"priority": 3})
+    assert resp.status_code == 400 and resp.json()["code"] == "MissingRequiredProperty"
+
+
+def test_job_manager_task_ends_the_job(client, shared_pool) -> None:
+    job_id = make_job(client, shared_pool, job_manager_task=m.BatchJobManagerTask(
+        id="manager", command_line=py("import time; time.sleep(0.3); print('managed')")))
+    job = wait_job_state(client, job_id, "completed")
+    assert job.execution_info.termination_reason == "JMComplete"
+    assert client.get_task(job_id, "manager").execution_info.exit_code == 0

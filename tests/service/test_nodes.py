@@ -246,3 +246,22 @@ def test_node_file_api(client) -> None:
     with pytest.raises(ResourceNotFoundError) as exc:  # streamed: the SDK does not read the error body
         b"".join(client.download_node_file(pool_id, node_id, "shared/nothing.txt"))
     assert exc.value.status_code == 404
+
+
+def test_deallocate_and_start_node(client) -> None:
+    pool_id = make_pool(client, dedicated=1)
+    node_id = next(iter(client.list_nodes(pool_id))).id
+    client.begin_deallocate_node(pool_id, node_id, mm.BatchNodeDeallocateOptions(node_deallocate_option="requeue"),
+                                 polling_interval=POLL).result()
+    wait_for(lambda: client.get_node(pool_id, node_id).state == "deallocated", what="deallocated")
+    client.begin_start_node(pool_id, node_id, polling_interval=POLL).result()
+    wait_for(lambda: client.get_node(pool_id, node_id).state == "idle", what="started again")
+
+
+def test_upload_node_logs(client, shared_pool) -> None:
+    import datetime
+
+    node_id = next(iter(client.list_nodes(shared_pool))).id
+    result = client.upload_node_logs(shared_pool, node_id, mm.UploadBatchServiceLogsOptions(
+        container_url="http://127.0.0.1:1/logs?sig=x", start_time=datetime.datetime.now(datetime.timezone.utc)))
+    assert result.virtual_directory_name

@@ -204,3 +204,35 @@ def test_get_pool_select_and_expand_stats(client) -> None:
     assert pool.id == pool_id and pool.state == "active" and pool.vm_size is None
     listed = [p for p in client.list_pools(select=["id"], filter=f"id eq '{pool_id}'")]
     assert len(listed) == 1 and listed[0].vm_size is None
+
+
+def test_shrinking_requeues_running_tasks(client) -> None:
+    from .helpers import make_job, py, task, wait_task
+
+    pool_id = make_pool(client, dedicated=2)
+    job_id = make_job(client, pool_id)
+    client.create_tasks(job_id, [task(f"t{i}", py("import time; time.sleep(1.5)")) for i in range(2)])
+    wait_for(lambda: client.get_job_task_counts(job_id).task_counts.running == 2, what="2 running")
+    client.begin_resize_pool(pool_id, m.BatchPoolResizeOptions(target_dedicated_nodes=1,
+                                                               node_deallocation_option="requeue"),
+                             polling_interval=POLL).result()
+    done = [wait_task(client, job_id, f"t{i}", timeout=30) for i in range(2)]
+    assert all(t.execution_info.exit_code == 0 for t in done)
+    assert sorted(t.execution_info.requeue_count for t in done) == [0, 1]
+
+
+def test_remove_node_with_task_completion_lets_the_task_finish(client) -> None:
+    from .helpers import make_job, py, task, wait_task
+
+    pool_id = make_pool(client, dedicated=1)
+    node_id = next(iter(client.list_nodes(pool_id))).id
+    job_id = make_job(client, pool_id)
+    client.create_task(job_id, task("t", py("import time; time.sleep(1)")))
+    wait_task(client, job_id, "t", "running")
+    client.begin_remove_nodes(pool_id, m.BatchNodeRemoveOptions(node_ids=[node_id],
+                                                                node_deallocation_option="taskcompletion"),
+                              polling_interval=POLL)
+    assert client.get_node(pool_id, node_id).state == "leavingpool"
+    t = wait_task(client, job_id, "t")
+    assert t.execution_info.exit_code == 0 and t.execution_info.requeue_count == 0
+    wait_for(lambda: list(client.list_nodes(pool_id)) == [], what="node gone")

@@ -27,6 +27,9 @@ def test_sigkill_mid_job_loses_nothing_acknowledged(tmp_path) -> None:
             wait_for(lambda: client.get_job_task_counts(job_id).task_counts.running == 2, what="2 running")
             running = {t.id for t in client.list_tasks(job_id, filter="state eq 'running'")}
             client.create_task(job_id, task("last-ack", "true"))  # acknowledged just before the crash
+            deps = make_job(client, pool_id, "deps-job", uses_task_dependencies=True)
+            client.create_task(deps, task("child", "true", depends_on=m.BatchTaskDependencies(task_ids=["parent"])))
+            client.create_task(deps, task("parent", py("import time; time.sleep(0.5)")))
             etag = client.get_job(job_id).etag
         port = server.port
         server.kill()
@@ -47,6 +50,8 @@ def test_sigkill_mid_job_loses_nothing_acknowledged(tmp_path) -> None:
             for task_id in running:
                 t = client.get_task(job_id, task_id)
                 assert t.execution_info.exit_code == 0 and t.execution_info.requeue_count == 1
+            child = wait_task(client, deps, "child", timeout=20)
+            assert child.execution_info.start_time >= client.get_task(deps, "parent").execution_info.end_time
             assert [n.state for n in client.list_nodes(pool_id)] == ["idle"]
             counts = client.get_job_task_counts(job_id).task_counts
             assert (counts.active, counts.running, counts.completed) == (0, 0, 6)

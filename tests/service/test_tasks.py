@@ -221,3 +221,20 @@ def test_bad_task_bodies_are_400(client, shared_pool) -> None:
         with pytest.raises(HttpResponseError) as exc:
             client.create_task(job_id, bad)
         assert exc.value.status_code == 400
+
+
+def test_create_response_headers_and_task_etags(client, shared_pool) -> None:
+    from azure.core import MatchConditions
+    from azure.core.exceptions import ResourceModifiedError
+
+    from .helpers import raw
+
+    job_id = make_job(client, shared_pool)
+    resp = raw(client, "POST", f"/jobs/{job_id}/tasks", json={"id": "h", "commandLine": "true"})
+    assert resp.status_code == 201 and resp.content == b""
+    assert resp.headers["Location"].endswith(f"/jobs/{job_id}/tasks/h")
+    assert resp.headers["DataServiceId"] and resp.headers["ETag"] and resp.headers["Last-Modified"]
+    done = wait_task(client, job_id, "h")
+    with pytest.raises(ResourceModifiedError):
+        client.delete_task(job_id, "h", etag="0xNOTIT", match_condition=MatchConditions.IfNotModified)
+    client.delete_task(job_id, "h", etag=done.etag, match_condition=MatchConditions.IfNotModified)

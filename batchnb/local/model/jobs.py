@@ -6,10 +6,12 @@ import asyncio
 import shutil
 
 from ..server.errors import ServiceError, bad_value, conflict, missing, not_found
-from . import clock
+from . import clock, shapes
 from .entities import Job
 from .validate import check_duration, check_enum, check_id, check_int, check_metadata, check_object, require
 
+REPLACE_DEFAULTS = {"priority": 0, "allowTaskPreemption": False, "maxParallelTasks": -1,
+                    "onAllTasksComplete": "noaction", "constraints": {}}
 JOB_WRITABLE = ("priority", "allowTaskPreemption", "maxParallelTasks", "constraints", "poolInfo",
                 "onAllTasksComplete", "metadata", "networkConfiguration")
 
@@ -34,7 +36,7 @@ class JobOps:
         check_metadata(body)
 
     def create_job(self, body: dict) -> Job:
-        body = check_object(body)
+        body = check_object(body, shape=shapes.JOB_CREATE)
         job_id = check_id(body.get("id"))
         if job_id.lower() in self.jobs:
             raise conflict("JobExists", "The specified job already exists.")
@@ -113,13 +115,20 @@ class JobOps:
 
     def patch_job(self, job_id: str, body: dict, *, replace: bool = False) -> Job:
         job = self._updatable(job_id)
-        body = check_object(body)
+        body = check_object(body, shape=shapes.JOB_SETTINGS)
         self._check_job_settings(body)
+        if replace:
+            # PUT is a full replace: what it omits goes back to its default (as the REST docs say).
+            if not body.get("poolInfo"):
+                raise missing("poolInfo")
+            body = {**REPLACE_DEFAULTS, **{k: v for k, v in body.items() if v is not None}}
         new_on_complete = (body.get("onAllTasksComplete") or "").lower()
         if job.doc["onAllTasksComplete"] == "terminatejob" and new_on_complete == "noaction":
             raise bad_value("onAllTasksComplete", "noaction", "terminatejob cannot be changed back to noaction.")
         pool_info = body.get("poolInfo")
-        if pool_info and (pool_info.get("poolId") or "").lower() != job.doc["poolInfo"]["poolId"].lower():
+        if pool_info is not None and not pool_info.get("poolId"):
+            raise missing("poolInfo.poolId")
+        if pool_info and pool_info["poolId"].lower() != job.doc["poolInfo"]["poolId"].lower():
             if job.doc["state"] not in ("disabled",):
                 raise conflict("JobNotDisabled" if False else "OperationInvalidForCurrentState",
                                "poolInfo can be changed only while the job is disabled.")
@@ -144,7 +153,7 @@ class JobOps:
 
     def disable_job(self, job_id: str, body: dict) -> Job:
         job = self.get_job(job_id)
-        body = check_object(body)
+        body = check_object(body, shape=shapes.JOB_DISABLE)
         option = check_enum(body, "disableTasks", ("requeue", "terminate", "wait"))
         if option is None:
             raise missing("disableTasks")
@@ -183,7 +192,7 @@ class JobOps:
 
     def terminate_job(self, job_id: str, body: dict | None, *, reason: str = "UserTerminate") -> Job:
         job = self._updatable(job_id)
-        body = check_object(body or {})
+        body = check_object(body or {}, shape=shapes.JOB_TERMINATE)
         self.end_job(job, body.get("terminateReason") or reason)
         return job
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ..server.errors import ServiceError, bad_value, conflict, missing, not_found
-from . import autoscale, clock
+from . import autoscale, clock, shapes
 from .entities import Pool
 from .validate import (check_duration, check_enum, check_id, check_int, check_list, check_metadata, check_object,
                        require)
@@ -50,7 +50,7 @@ class PoolOps:
 
     # ---- create ------------------------------------------------------------------------------
     def create_pool(self, body: dict) -> Pool:
-        body = check_object(body)
+        body = check_object(body, shape=shapes.POOL_CREATE)
         pool_id = check_id(body.get("id"))
         if pool_id.lower() in self.pools:
             raise conflict("PoolExists", "The specified pool already exists.")
@@ -135,7 +135,7 @@ class PoolOps:
     # ---- updates -----------------------------------------------------------------------------
     def patch_pool(self, pool_id: str, body: dict) -> Pool:
         pool = self._live_pool(pool_id)
-        body = check_object(body)
+        body = check_object(body, shape=shapes.POOL_UPDATE)
         check_metadata(body)
         has_nodes = bool(pool.nodes)
         for prop in ("startTask", "applicationPackageReferences", "metadata"):
@@ -156,7 +156,7 @@ class PoolOps:
 
     def replace_pool_properties(self, pool_id: str, body: dict) -> Pool:
         pool = self._live_pool(pool_id)
-        body = check_object(body)
+        body = check_object(body, shape=shapes.POOL_UPDATE)
         if body.get("applicationPackageReferences") is None:
             raise missing("applicationPackageReferences")
         if body.get("metadata") is None:
@@ -190,7 +190,7 @@ class PoolOps:
     # ---- resize --------------------------------------------------------------------------------
     def resize_pool(self, pool_id: str, body: dict) -> Pool:
         pool = self._live_pool(pool_id)
-        body = check_object(body)
+        body = check_object(body, shape=shapes.POOL_RESIZE)
         if pool.doc.get("enableAutoScale"):
             raise conflict("OperationInvalidForCurrentState", "A pool with autoscale enabled cannot be resized "
                                                               "manually.")
@@ -262,7 +262,7 @@ class PoolOps:
 
     def remove_nodes(self, pool_id: str, body: dict) -> Pool:
         pool = self._live_pool(pool_id)
-        body = check_object(body)
+        body = check_object(body, shape=shapes.NODE_REMOVE)
         ids = body.get("nodeList")
         if not ids or not isinstance(ids, list):
             raise missing("nodeList")
@@ -301,7 +301,7 @@ class PoolOps:
 
     def enable_autoscale(self, pool_id: str, body: dict) -> Pool:
         pool = self._live_pool(pool_id)
-        body = check_object(body)
+        body = check_object(body, shape=shapes.AUTOSCALE)
         if pool.doc["allocationState"] != "steady" and not pool.doc.get("enableAutoScale"):
             raise conflict("PoolBeingResized", "Autoscale cannot be enabled while the pool is resizing.")
         formula = body.get("autoScaleFormula") or pool.doc.get("autoScaleFormula")
@@ -327,7 +327,7 @@ class PoolOps:
 
     def evaluate_autoscale(self, pool_id: str, body: dict) -> dict:
         pool = self._live_pool(pool_id)
-        body = check_object(body)
+        body = check_object(body, shape=shapes.AUTOSCALE)
         formula = body.get("autoScaleFormula")
         if not formula:
             raise missing("autoScaleFormula")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 from ..server.errors import ServiceError, bad_value, conflict, missing, not_found
-from . import clock
+from . import clock, shapes
 from .entities import Job, Task
 from .validate import check_duration, check_id, check_int, check_object
 
@@ -67,6 +67,7 @@ class TaskOps:
         return results
 
     def add_task(self, job: Job, body: dict, *, manager: bool = False) -> Task:
+        shapes.check_shape(body, shapes.TASK_CREATE, "")
         task_id = check_id(body.get("id"))
         key = f"{job.key}/{task_id.lower()}"
         if key in job.tasks:
@@ -214,7 +215,7 @@ class TaskOps:
     # ---- operations on one task -------------------------------------------------------------
     def replace_task(self, job_id: str, task_id: str, body: dict) -> Task:
         task = self.get_task(job_id, task_id)
-        body = check_object(body)
+        body = check_object(body, shape=shapes.TASK_UPDATE)
         if task.doc["state"] == "completed":
             raise conflict("TaskCompleted", "The specified task is already completed.")
         constraints = body.get("constraints") or {}

@@ -57,6 +57,8 @@ def check_duration(body: dict, prop: str, *, minimum_s: float | None = None, max
 
 
 def check_enum(body: dict, prop: str, allowed: tuple[str, ...], default: str | None = None) -> str | None:
+    if not isinstance(body, dict):
+        raise bad_value(prop, body, "Expected a JSON object.")
     value = body.get(prop, default)
     if value is None:
         return None
@@ -85,8 +87,13 @@ def check_list(body: dict, prop: str) -> list:
     return value
 
 
-def check_object(body, prop: str = "body") -> dict:
+def check_object(body, prop: str = "body", shape: dict | None = None) -> dict:
+    """`body` must be a JSON object; with `shape`, its known properties must have their JSON types."""
     if not isinstance(body, dict):
         raise ServiceError(400, "InvalidRequestBody", "The request body must be a JSON object.",
                            {"PropertyName": prop})
+    if shape is not None:
+        from .shapes import check_shape
+
+        check_shape(body, shape, "" if prop == "body" else prop)
     return body

@@ -94,26 +94,33 @@ class Scheduler:
             if job.blocked and job.x.pop("deps_dirty", False):
                 svc.release_blocked(job)
             if job.doc["state"] == "active" and job.pending:
-                by_pool.setdefault(job.doc["poolInfo"]["poolId"].lower(), []).append(job)
+                by_pool.setdefault(str(job.doc["poolInfo"].get("poolId") or "").lower(), []).append(job)
         for pool_key, jobs in by_pool.items():
-            pool = svc.pools.get(pool_key)
-            if pool is None or pool.doc["state"] != "active":
-                continue
-            slots = pool.doc.get("taskSlotsPerNode", 1)
-            nodes = [n for n in pool.nodes.values()
-                     if n.doc["state"] in ("idle", "running") and n.doc["schedulingState"] == "enabled"
-                     and not n.x.get("leaving") and n.used_slots < slots]
-            if not nodes:
-                continue
-            pack = (pool.doc.get("taskSchedulingPolicy") or {}).get("nodeFillType", "spread").lower() == "pack"
-            # spread: least used first; pack: most used first (that still has room)
-            heap = [((-n.used_slots if pack else n.used_slots), n.seq, n) for n in nodes]
-            heapq.heapify(heap)
-            jobs.sort(key=lambda j: (-int(j.doc.get("priority", 0)), j.seq))
-            for _, group in _priority_groups(jobs):
-                self._fill(group, heap, slots, pack)
-                if not heap:
-                    break
+            try:
+                self._schedule_pool(pool_key, jobs)
+            except Exception:  # one broken pool must not stop scheduling on the others
+                log.exception("scheduling on pool %s failed", pool_key)
+
+    def _schedule_pool(self, pool_key: str, jobs: list[Job]) -> None:
+        svc = self.svc
+        pool = svc.pools.get(pool_key)
+        if pool is None or pool.doc["state"] != "active":
+            return
+        slots = pool.doc.get("taskSlotsPerNode", 1)
+        nodes = [n for n in pool.nodes.values()
+                 if n.doc["state"] in ("idle", "running") and n.doc["schedulingState"] == "enabled"
+                 and not n.x.get("leaving") and n.used_slots < slots]
+        if not nodes:
+            return
+        pack = (pool.doc.get("taskSchedulingPolicy") or {}).get("nodeFillType", "spread").lower() == "pack"
+        # spread: least used first; pack: most used first (that still has room)
+        heap = [((-n.used_slots if pack else n.used_slots), n.seq, n) for n in nodes]
+        heapq.heapify(heap)
+        jobs.sort(key=lambda j: (-int(j.doc.get("priority", 0)), j.seq))
+        for _, group in _priority_groups(jobs):
+            self._fill(group, heap, slots, pack)
+            if not heap:
+                break
 
     def _fill(self, jobs: list[Job], heap: list, slots: int, pack: bool) -> None:
         active = [j for j in jobs if j.pending]

@@ -123,8 +123,8 @@ def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
         except web.HTTPMethodNotAllowed:
             response = error_response(ServiceError(405, "UnsupportedHttpVerb", "The resource doesn't support the "
                                                    "specified HTTP verb."), request_id)
-        except (ValueError, KeyError, TypeError) as exc:  # body shapes the model did not expect
-            log.info("bad request: %s", exc)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # body shapes the model did not expect
+            log.warning("bad request answered 400: %r", exc, exc_info=True)  # a shape check is missing somewhere
             response = error_response(ServiceError(400, "InvalidRequestBody", "The request body is not valid.",
                                                    {"Reason": str(exc)[:200]}), request_id)
         except asyncio.CancelledError:

@@ -1,0 +1,180 @@
+"""Staging: `session.storage.upload` against plain azure-storage-blob, on Azurite.
+
+Three measurements, all in the same run against the same Azurite, so the ratios are meaningful
+even when the absolute rates depend on the machine:
+
+- 2,000 small files (1-4 KiB): ours (parallel, one listing for the skip check, MD5 stored) vs a
+  sequential loop of `upload_blob` per file. Target: ours >= 5x the loop's rate.
+- one 256 MiB file: ours vs one `upload_blob(data, max_concurrency=8)`. Target: >= 0.8x.
+- the skip path: uploading the same, unchanged files again (nothing is sent, MD5s are compared).
+
+    python benchmarks/bench_staging.py            # 2,000 files + 256 MiB
+    python benchmarks/bench_staging.py --quick    # 200 files + 32 MiB (CI smoke run)
+
+It starts a throwaway local service, or reuses the one in $BATCHNB_LOCAL_STATE_DIR when set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import local_service, print_table  # noqa: E402
+
+import batchnb  # noqa: E402
+from batchnb import local  # noqa: E402
+from batchnb.local import LocalService  # noqa: E402
+
+SMALL_TARGET = 5.0
+LARGE_TARGET = 0.8
+BASELINE_CONCURRENCY = 8
+
+
+@contextmanager
+def service() -> Iterator[LocalService]:
+    """The service in $BATCHNB_LOCAL_STATE_DIR (left running), else a throwaway one."""
+    state_dir = os.environ.get("BATCHNB_LOCAL_STATE_DIR")
+    if state_dir:
+        yield local.start(state_dir=state_dir, quiet=True)
+        return
+    with local_service() as svc:
+        yield svc
+
+
+def make_small_files(root: Path, count: int, seed: int = 7) -> int:
+    """`count` files of 1-4 KiB of random bytes in a few sub-folders; returns the total bytes."""
+    rng = random.Random(seed)
+    total = 0
+    for i in range(count):
+        folder = root / f"d{i % 20:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        size = rng.randint(1024, 4096)
+        (folder / f"f{i:05d}.bin").write_bytes(rng.randbytes(size))
+        total += size
+    return total
+
+
+def make_large_file(path: Path, size: int) -> None:
+    block = os.urandom(4 * 2**20)
+    with open(path, "wb") as fh:
+        written = 0
+        while written < size:
+            chunk = block[: min(len(block), size - written)]
+            fh.write(chunk)
+            written += len(chunk)
+
+
+def timed(fn) -> tuple[float, object]:
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def sequential_loop(blob_service, container: str, root: Path) -> int:
+    """The obvious user loop: one `upload_blob` per file, one after the other."""
+    cc = blob_service.get_container_client(container)
+    n = 0
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as fh:
+                cc.upload_blob(path.relative_to(root).as_posix(), fh, overwrite=True)
+            n += 1
+    return n
+
+
+def one_upload_blob(blob_service, container: str, path: Path) -> None:
+    cc = blob_service.get_container_client(container)
+    with open(path, "rb") as fh:
+        cc.upload_blob(path.name, fh, length=path.stat().st_size, overwrite=True,
+                       max_concurrency=BASELINE_CONCURRENCY)
+
+
+def rate(nbytes: int, seconds: float) -> str:
+    return f"{nbytes / 2**20 / seconds:8.1f} MiB/s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small smoke run (200 files, 32 MiB)")
+    parser.add_argument("--files", type=int, default=None, help="number of small files (default 2,000)")
+    parser.add_argument("--large-mib", type=int, default=None, help="size of the large file (default 256)")
+    args = parser.parse_args(argv)
+    n_files = args.files or (200 if args.quick else 2000)
+    large_bytes = (args.large_mib or (32 if args.quick else 256)) * 2**20
+
+    from azure.storage.blob import BlobServiceClient
+
+    run = uuid.uuid4().hex[:6]
+    with tempfile.TemporaryDirectory(prefix="batchnb-bench-staging-") as tmp, service() as svc:
+        small_root = Path(tmp) / "small"
+        small_bytes = make_small_files(small_root, n_files)
+        large = Path(tmp) / "large" / "big.bin"
+        large.parent.mkdir()
+        make_large_file(large, large_bytes)
+
+        session = batchnb.connect("local", state_dir=str(svc.state_dir))
+        blob_service = BlobServiceClient.from_connection_string(svc.storage_connection_string)
+        try:
+            storage = session.storage
+            for name in (f"bench-seq-{run}", f"bench-ours-{run}", f"bench-one-{run}", f"bench-big-{run}"):
+                storage.create_container(name)
+
+            # Small files.
+            seq_s, _ = timed(lambda: sequential_loop(blob_service, f"bench-seq-{run}", small_root))
+            ours_s, first = timed(lambda: storage.upload(small_root, container=f"bench-ours-{run}", progress=False))
+            skip_s, again = timed(lambda: storage.upload(small_root, container=f"bench-ours-{run}", progress=False))
+            assert len(first.uploaded) == n_files, first
+            assert len(again.skipped) == n_files, again
+
+            # One large file.
+            one_s, _ = timed(lambda: one_upload_blob(blob_service, f"bench-one-{run}", large))
+            big_s, big = timed(lambda: storage.upload(large, container=f"bench-big-{run}", progress=False))
+            big_skip_s, big_again = timed(lambda: storage.upload(large, container=f"bench-big-{run}", progress=False))
+            assert len(big.uploaded) == 1 and len(big_again.skipped) == 1
+
+            small_ratio = seq_s / ours_s
+            large_ratio = one_s / big_s
+            mib_large = large_bytes // 2**20
+            print_table(
+                f"Staging on Azurite: {n_files:,} small files ({small_bytes / 2**20:.1f} MiB) and one "
+                f"{mib_large} MiB file", [
+                    ("small: sequential upload_blob loop",
+                     f"{seq_s:7.2f} s  {n_files / seq_s:8.0f} files/s  {rate(small_bytes, seq_s)}"),
+                    ("small: storage.upload",
+                     f"{ours_s:7.2f} s  {n_files / ours_s:8.0f} files/s  {rate(small_bytes, ours_s)}"),
+                    ("small: ratio ours/loop", f"{small_ratio:7.2f} x  (target >= {SMALL_TARGET})"),
+                    ("small: skip path (unchanged)", f"{skip_s:7.2f} s  {n_files / skip_s:8.0f} files/s"),
+                    (f"large: one upload_blob(max_concurrency={BASELINE_CONCURRENCY})",
+                     f"{one_s:7.2f} s  {rate(large_bytes, one_s)}"),
+                    ("large: storage.upload", f"{big_s:7.2f} s  {rate(large_bytes, big_s)}"),
+                    ("large: ratio ours/upload_blob", f"{large_ratio:7.2f} x  (target >= {LARGE_TARGET})"),
+                    ("large: skip path (unchanged)", f"{big_skip_s:7.2f} s  {rate(large_bytes, big_skip_s)} hashed"),
+                ])
+            for name in (f"bench-seq-{run}", f"bench-ours-{run}", f"bench-one-{run}", f"bench-big-{run}"):
+                blob_service.delete_container(name)
+        finally:
+            blob_service.close()
+            session.close()
+    sys.stdout.flush()
+    missed = []
+    if small_ratio < SMALL_TARGET:
+        missed.append(f"small files {small_ratio:.2f}x < {SMALL_TARGET}x")
+    if large_ratio < LARGE_TARGET:
+        missed.append(f"large file {large_ratio:.2f}x < {LARGE_TARGET}x")
+    if missed:
+        print("WARNING: missed target: " + "; ".join(missed), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
