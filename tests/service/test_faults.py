@@ -113,3 +113,18 @@ def test_dedicated_nodes_cannot_be_preempted(client, shared_pool) -> None:
     node_id = next(iter(client.list_nodes(shared_pool))).id
     resp = raw(client, "POST", f"/_local/pools/{shared_pool}/nodes/{node_id}/preempt", api_version=None, json={})
     assert resp.status_code == 400
+
+
+def test_unusable_node_hands_its_tasks_to_another(client) -> None:
+    pool_id = make_pool(client, dedicated=2)
+    job_id = make_job(client, pool_id)
+    client.create_task(job_id, task("t", py("import time; time.sleep(1)")))
+    running = wait_task(client, job_id, "t", "running")
+    bad = running.node_info.node_id
+    resp = raw(client, "POST", f"/_local/pools/{pool_id}/nodes/{bad}/unusable", api_version=None, json={})
+    assert resp.status_code == 200 and resp.json()["state"] == "unusable"
+    t = wait_task(client, job_id, "t", timeout=20)
+    assert t.execution_info.exit_code == 0 and t.node_info.node_id != bad
+    assert t.execution_info.requeue_count == 1
+    assert client.get_node(pool_id, bad).state == "unusable"
+    assert list(client.list_nodes(pool_id, filter="state eq 'unusable'"))
