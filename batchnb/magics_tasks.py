@@ -253,7 +253,9 @@ def logs(ctx: Context, args: Any) -> Any:
     job = ctx.session().job(args.job_id)
     name = "stderr.txt" if args.stderr else "stdout.txt"
     if args.follow:
-        return _follow(ctx, job, args.task_id, name, args.tail)
+        followed = _follow(ctx, job, args.task_id, name, args.tail)
+        # The blocking follow has printed everything already: show it once, not again as Out[].
+        return None if isinstance(followed, str) and args.out is None else followed
     text = job.read_file(args.task_id, name, tail=args.tail)
     if args.out is not None:
         return text

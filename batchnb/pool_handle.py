@@ -98,7 +98,12 @@ class PoolHandle:
                     raise BatchnbError(f"Pool {self.id!r} stopped resizing with errors: {errors}",
                                        code=info.resize_errors[0].code or "ResizeError",
                                        fix="check quotas and the pool's vm size and image, then resize again")
-                if not nodes_ready or self._nodes_settled(info):
+                if not nodes_ready:
+                    return self
+                settled, failed = self._nodes_settled(info)
+                if failed:
+                    raise self._start_task_error(failed)
+                if settled:
                     return self
             if deadline.expired():
                 raise deadline.timeout_error(
@@ -106,12 +111,41 @@ class PoolHandle:
                     fix="wait again with a longer timeout, or look at pool.nodes() for nodes stuck starting")
             deadline.sleep()
 
-    def _nodes_settled(self, info: batch_models.BatchPool) -> bool:
+    def _nodes_settled(self, info: batch_models.BatchPool) -> tuple[bool, list[Any]]:
+        """(every node settled, the nodes whose start task failed)."""
         target = (info.current_dedicated_nodes or 0) + (info.current_low_priority_nodes or 0)
         client = self.session.batch_client
-        states = call(f"list the nodes of pool {self.id!r}",
-                      lambda: [_state(n.state) for n in client.list_nodes(self.id, select=["id", "state"])])
-        return len(states) >= target and all(s in _SETTLED_NODE_STATES for s in states)
+        nodes = call(f"list the nodes of pool {self.id!r}",
+                     lambda: list(client.list_nodes(self.id, select=["id", "state", "startTaskInfo"])))
+        states = [_state(n.state) for n in nodes]
+        failed = [n for n in nodes if _state(n.state) == "starttaskfailed"]
+        return len(states) >= target and all(s in _SETTLED_NODE_STATES for s in states), failed
+
+    def _start_task_error(self, failed: list[Any]) -> BatchnbError:
+        # A node whose start task failed never runs tasks (wait_for_success): waiting on would be a
+        # hang, and returning would leave the user wondering why nothing runs.
+        first = failed[0]
+        sti = getattr(first, "start_task_info", None)
+        exit_code = getattr(sti, "exit_code", None)
+        failure = getattr(getattr(sti, "failure_info", None), "message", None)
+        detail = f"exit code {exit_code}" if exit_code is not None else "no exit code"
+        if failure:
+            detail += f", {failure}"
+        ids = ", ".join(repr(n.id) for n in failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+        return BatchnbError(
+            f"Pool {self.id!r}: the start task failed on {len(failed)} node(s) ({ids}; state starttaskfailed, "
+            f"first: {detail})", code="StartTaskFailed",
+            fix="read the start task's output with pool.start_task_output(node_id), fix the start task "
+                "and recreate the pool (or reboot the nodes)")
+
+    def start_task_output(self, node_id: str, *, stream: str = "stderr", tail: int | None = 4096) -> str:
+        """The end of a node's start task ``stderr`` (or ``stdout``): why a start task failed."""
+        client = self.session.batch_client
+        path = f"startup/{stream}.txt"
+        data = call(f"read {path!r} of node {node_id!r} in pool {self.id!r}",
+                    lambda: b"".join(client.download_node_file(self.id, node_id, path)))
+        text = data.decode("utf-8", errors="replace")
+        return text[-tail:] if tail else text
 
     def exists(self) -> bool:
         try:

@@ -99,7 +99,8 @@ def run_notebook(notebook: Path, out_dir: Path, *, timeout: int = DEFAULT_CELL_T
     out_dir.mkdir(parents=True, exist_ok=True)
     error: str | None = None
     with tempfile.TemporaryDirectory(prefix="batchnb-kernelspec-") as spec_root:
-        client = NotebookClient(nb, timeout=timeout, km=_kernel_manager(Path(spec_root)),
+        km = _kernel_manager(Path(spec_root))
+        client = NotebookClient(nb, timeout=timeout, km=km,
                                 # A stored FigureWidget state embeds all of plotly.js (~5 MB per figure).
                                 store_widget_state=False,
                                 resources={"metadata": {"path": str(out_dir)}})
@@ -115,6 +116,12 @@ def run_notebook(notebook: Path, out_dir: Path, *, timeout: int = DEFAULT_CELL_T
             error = _failing_cell_error(nb, exc)
         except (CellTimeoutError, DeadKernelError) as exc:
             error = " ".join(str(exc).split())[:300]
+        finally:
+            # nbclient leaves a kernel manager it was given running: stop the kernel ourselves.
+            from jupyter_core.utils import run_sync
+
+            if km.has_kernel:
+                run_sync(km.shutdown_kernel)(now=False)
     written = out_dir / notebook.name
     nbformat.write(nb, written)
     _write_html(nb, written.with_suffix(".html"))

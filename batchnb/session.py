@@ -46,6 +46,15 @@ __all__ = ["Session", "connect"]
 # azure-core's default is 10 attempts with up to 120 s between them, minutes of silence in a cell.
 _CLIENT_RETRY = dict(retry_total=4, retry_backoff_factor=0.5, retry_backoff_max=20,
                      connection_timeout=30, read_timeout=120)
+_DEFAULT_REQUEST_TIMEOUT = 60.0
+
+
+def _batch_retry(request_timeout: float) -> dict[str, Any]:
+    """Retries and timeouts of the Batch client: an endpoint that accepts connections but never
+    answers must fail a call in bounded time (``timeout`` caps all attempts of one call), not
+    after five full read timeouts."""
+    return dict(_CLIENT_RETRY, connection_timeout=min(30.0, request_timeout), read_timeout=request_timeout,
+                timeout=max(10.0, 3 * request_timeout))
 _DEFAULT_POOL_TIMEOUT = 900.0
 _DEFAULT_JOB_TIMEOUT = 300.0
 
@@ -113,6 +122,23 @@ class Session:
     def _call(self, action: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return call(action, fn, *args, endpoint=self.endpoint, **kwargs)
 
+    def _create(self, action: str, fn: Callable[..., Any], *args: Any, retry_lost_answer: bool) -> None:
+        """A create (POST) call. The SDK does not retry a POST whose answer was lost (the service
+        may have done the work); with ``retry_lost_answer`` we do, and the caller treats the
+        "already exists" that may follow as success, which is what exist_ok means anyway."""
+        from batchnb.errors import ServiceUnavailableError
+
+        for attempt in range(3):
+            try:
+                self._call(action, fn, *args)
+                return
+            except ServiceUnavailableError as exc:
+                if not retry_lost_answer or exc.code != "batchnb.Unreachable" or attempt == 2:
+                    raise
+                import time
+
+                time.sleep(0.5 * (attempt + 1))
+
     # ------------------------------------------------------------------------------- storage
     @property
     def storage(self) -> Storage:
@@ -144,7 +170,8 @@ class Session:
 
             prefix.append(start_task_command())
         try:
-            self._call(f"create pool {spec.id!r}", self.batch_client.create_pool, spec.to_sdk(start_task_prefix=prefix))
+            self._create(f"create pool {spec.id!r}", self.batch_client.create_pool,
+                         spec.to_sdk(start_task_prefix=prefix), retry_lost_answer=exist_ok)
         except ConflictError as exc:
             if exc.code != "PoolExists" or not exist_ok:
                 raise
@@ -226,8 +253,12 @@ class Session:
 
     # ------------------------------------------------------------------------------- jobs
     def create_job(self, id_or_spec: str | JobSpec, *, pool: str | PoolSpec | PoolHandle | None = None,
-                   exist_ok: bool = True, **options: Any) -> JobHandle:
-        """Create a job on ``pool`` (or from a :class:`JobSpec`); other keywords go to JobSpec."""
+                   exist_ok: bool = True, allow_missing_pool: bool = False, **options: Any) -> JobHandle:
+        """Create a job on ``pool`` (or from a :class:`JobSpec`); other keywords go to JobSpec.
+
+        Batch accepts a job on a pool that does not exist (its tasks wait forever); batchnb
+        refuses, naming the pool, unless ``allow_missing_pool=True`` (a pool created later).
+        """
         if isinstance(pool, PoolHandle):
             pool = pool.id
         if isinstance(id_or_spec, JobSpec):
@@ -242,8 +273,11 @@ class Session:
 
                 raise ValidationError("pool", "is required", fix=f"create_job({id_or_spec!r}, pool='my-pool')")
             spec = JobSpec(id_or_spec, pool=pool, **options)
+        if not allow_missing_pool:
+            self._check_pool_for_job(spec)
         try:
-            self._call(f"create job {spec.id!r}", self.batch_client.create_job, spec.to_sdk())
+            self._create(f"create job {spec.id!r}", self.batch_client.create_job, spec.to_sdk(),
+                         retry_lost_answer=exist_ok)
         except ConflictError as exc:
             if exc.code != "JobExists" or not exist_ok:
                 raise
@@ -254,6 +288,23 @@ class Session:
                                     code="JobExists", fix="use another job id, or session.job(id) to re-attach") from None
             return JobHandle(self, spec.id, existing)
         return JobHandle(self, spec.id)
+
+    def _check_pool_for_job(self, spec: JobSpec) -> None:
+        try:
+            self.get_pool(spec.pool)
+            return
+        except NotFoundError:
+            pass
+        try:
+            self.get_job(spec.id)
+            return  # the job exists: creating it again is answered by the exist_ok rules
+        except NotFoundError:
+            pass
+        from batchnb.errors import ValidationError
+
+        raise ValidationError("pool", f"{spec.pool!r} does not exist, so job {spec.id!r} would never run a task",
+                              fix="create the pool first (session.create_pool(...)), check the id in "
+                                  "session.list_pools(), or pass allow_missing_pool=True if it comes later")
 
     def get_job(self, job_id: str) -> batch_models.BatchJob:
         """The SDK's ``BatchJob`` (raises NotFoundError)."""
@@ -353,6 +404,7 @@ def connect(
     storage_endpoint: str | None = None,
     credential: TokenCredential | None = None,
     state_dir: str | None = None,
+    request_timeout: float = _DEFAULT_REQUEST_TIMEOUT,
 ) -> Session:
     """Connect to a Batch account, or to the embedded local service with ``connect("local")``.
 
@@ -361,18 +413,29 @@ def connect(
     ``AZURE_STORAGE_ACCOUNT`` + ``AZURE_STORAGE_KEY``), then the profile (``profile`` or
     ``$BATCHNB_PROFILE``, else ``[default]``) in ``~/.config/batchnb/profiles.toml``. Without a
     key, Entra ID is used (``credential``, or azure-identity's ``DefaultAzureCredential``).
-    Raises SettingsError naming whatever is missing.
+    Raises SettingsError naming whatever is missing. ``request_timeout`` is how long one Batch
+    request may go unanswered (a call, retries included, gives up after about three times that).
     """
+    if isinstance(request_timeout, bool) or not isinstance(request_timeout, (int, float)) or request_timeout < 0.5:
+        from batchnb.errors import ValidationError
+
+        raise ValidationError("request_timeout", f"is {request_timeout!r}",
+                              fix="give the seconds one request may take, e.g. request_timeout=60")
     settings = resolve_settings(
         profile, account=account, endpoint=endpoint, access_key=access_key,
         storage_connection_string=storage_connection_string, storage_account=storage_account,
         storage_key=storage_key, storage_endpoint=storage_endpoint, state_dir=state_dir)
     if settings.local:
-        return _connect_local(settings)
-    return _connect_azure(settings, credential)
+        session = _connect_local(settings, request_timeout)
+    else:
+        session = _connect_azure(settings, credential, request_timeout)
+    from batchnb.current import set_current
+
+    set_current(session)  # the session later %batch magics act on
+    return session
 
 
-def _connect_local(settings: ConnectionSettings) -> Session:
+def _connect_local(settings: ConnectionSettings, request_timeout: float = _DEFAULT_REQUEST_TIMEOUT) -> Session:
     from batchnb import local
 
     service = local.start(state_dir=settings.state_dir, quiet=True)
@@ -382,12 +445,13 @@ def _connect_local(settings: ConnectionSettings) -> Session:
                                   access_key=service.account_key,
                                   storage_connection_string=service.storage_connection_string,
                                   profile=settings.profile or "local")
-    session = _connect_azure(settings, None)
+    session = _connect_azure(settings, None, request_timeout)
     session.local_service = service
     return session
 
 
-def _connect_azure(settings: ConnectionSettings, credential: TokenCredential | None) -> Session:
+def _connect_azure(settings: ConnectionSettings, credential: TokenCredential | None,
+                   request_timeout: float = _DEFAULT_REQUEST_TIMEOUT) -> Session:
     from azure.batch import BatchClient
 
     endpoint = settings.endpoint or ""
@@ -405,7 +469,7 @@ def _connect_azure(settings: ConnectionSettings, credential: TokenCredential | N
             token_credential = _default_credential()
         batch_credential = token_credential
         auth_mode = "Entra ID"
-    client = BatchClient(endpoint, batch_credential, **_CLIENT_RETRY)
+    client = BatchClient(endpoint, batch_credential, **_batch_retry(request_timeout))
     storage_factory, storage_account = _storage_factory(settings, token_credential)
     return Session(client, account=account, endpoint=endpoint, auth_mode=auth_mode, storage_factory=storage_factory,
                    storage_account=storage_account, profile=settings.profile)

@@ -137,7 +137,7 @@ def resolve_settings(profile: str | None = None, **kwargs: Any) -> ConnectionSet
     if unknown:
         raise SettingsError(f"connect() got unknown setting(s) {', '.join(sorted(unknown))}",
                             fix=f"use: {', '.join(sorted(_PROFILE_KEYS - {'local'}))}")
-    explicit_profile = profile or os.environ.get(PROFILE_ENV)
+    explicit_profile = profile or os.environ.get(PROFILE_ENV) or None  # empty = unset
     if explicit_profile == LOCAL_TARGET and not _profile_defines(LOCAL_TARGET):
         return ConnectionSettings(local=True, state_dir=kwargs.get("state_dir"), profile=LOCAL_TARGET,
                                   source={"local": "argument"})

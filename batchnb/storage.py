@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from azure.core.exceptions import AzureError, ResourceExistsError
+from azure.core.exceptions import AzureError, ResourceExistsError, ServiceRequestError, ServiceResponseError
 
 from batchnb._sdk_calls import call
 from batchnb.errors import BatchnbError, ValidationError
@@ -46,6 +46,7 @@ DEFAULT_EXPIRY = dt.timedelta(hours=24)
 # Files above this go up one at a time with the SDK's own block parallelism (max_concurrency);
 # smaller ones go many at a time, one request each.
 LARGE_FILE_BYTES = 32 * 1024 * 1024
+LARGE_BLOCK_BYTES = 16 * 1024 * 1024
 _HASH_CHUNK = 4 * 1024 * 1024
 _GLOB_CHARS = set("*?[")
 
@@ -98,6 +99,21 @@ class UploadResult(list[UploadItem]):
         size = sum(i.size for i in self.uploaded)
         return (f"UploadResult(container={self.container!r}, uploaded={len(self.uploaded)} ({size:,} bytes), "
                 f"skipped={len(self.skipped)}, failed={len(self.failed)}, seconds={self.seconds:.2f})")
+
+
+def _use_large_blocks(blob_client: Any) -> None:
+    """Bigger blocks for one large file on this blob client only (fewer requests, ~20% faster
+    on Azurite; peak memory is max_concurrency x LARGE_BLOCK_BYTES), and never a single Put
+    Blob: the SDK's default sends files up to 64 MiB in one unparallelised request."""
+    import copy
+
+    config = getattr(blob_client, "_config", None)
+    if config is None or not hasattr(config, "max_block_size"):  # another SDK layout: keep its defaults
+        return
+    config = copy.copy(config)  # the container client's config is shared with every other blob client
+    config.max_block_size = LARGE_BLOCK_BYTES
+    config.max_single_put_size = LARGE_BLOCK_BYTES
+    blob_client._config = config
 
 
 def _md5_of_file(path: str) -> bytes:
@@ -250,19 +266,26 @@ class Storage:
         total = sum(sizes.values())
         bar = _progress(total, f"upload to {container}", enabled=progress)
 
+        # Once storage stops answering (after the SDK's own retries), every other file would spend
+        # the same retries failing: they are reported as not attempted instead, at once.
+        unreachable: list[str] = []
+
         def one(pair: tuple[str, str]) -> UploadItem:
             local, blob = pair
+            if unreachable:
+                return UploadItem(local, blob, 0, "failed", f"not attempted: {unreachable[0]}")
             try:
                 size = os.path.getsize(local)
-                md5 = _md5_of_file(local)
-                if existing.get(blob) == (size, md5):
-                    bar(size)
-                    return UploadItem(local, blob, size, "skipped")
-                self._put(cc, local, blob, size, md5, max_concurrency=max_concurrency)
+                if size >= LARGE_FILE_BYTES:
+                    status = self._put_large(cc, local, blob, size, existing.get(blob), max_concurrency=max_concurrency)
+                else:
+                    status = self._put_small(cc, local, blob, existing.get(blob))
                 bar(size)
-                return UploadItem(local, blob, size, "uploaded")
+                return UploadItem(local, blob, size, status)
             except (OSError, AzureError) as exc:
                 message = redact(exc if isinstance(exc, OSError) else _storage_error(exc, f"upload {blob!r}"))
+                if isinstance(exc, (ServiceRequestError, ServiceResponseError)) and not unreachable:
+                    unreachable.append(f"storage at {redact(self.url)} did not answer")
                 return UploadItem(local, blob, 0, "failed", " ".join(message.split())[:500])
 
         small = [p for p in pairs if sizes[p[0]] < LARGE_FILE_BYTES]
@@ -288,15 +311,41 @@ class Storage:
                               fix="fix the cause and upload again: files already uploaded are skipped")
         return result
 
-    def _put(self, cc: Any, local: str, blob: str, size: int, md5: bytes, *, max_concurrency: int) -> None:
+    def _put_small(self, cc: Any, local: str, blob: str, existing: tuple[int, bytes | None] | None) -> str:
         from azure.storage.blob import ContentSettings
 
+        # One read: the same bytes are hashed and sent (one Put Blob request).
+        with open(local, "rb") as fh:
+            data = fh.read()
+        md5 = hashlib.md5(data, usedforsecurity=False).digest()
+        if existing == (len(data), md5):
+            return "skipped"
         # content_md5 is stored with the blob (Azure does not compute it for block uploads);
         # it is what the next upload compares against.
-        settings = ContentSettings(content_md5=bytearray(md5))
-        with open(local, "rb") as fh:
-            cc.upload_blob(blob, fh, length=size, overwrite=True, content_settings=settings,
-                           max_concurrency=max_concurrency if size >= LARGE_FILE_BYTES else 1)
+        cc.upload_blob(blob, data, length=len(data), overwrite=True,
+                       content_settings=ContentSettings(content_md5=bytearray(md5)))
+        return "uploaded"
+
+    def _put_large(self, cc: Any, local: str, blob: str, size: int, existing: tuple[int, bytes | None] | None, *,
+                   max_concurrency: int) -> str:
+        from azure.storage.blob import ContentSettings
+
+        if existing is not None and existing[0] == size:
+            # Only a blob of the same size can be the same file: worth hashing before sending.
+            if existing[1] == _md5_of_file(local):
+                return "skipped"
+        bc = cc.get_blob_client(blob)
+        _use_large_blocks(bc)
+        # Hashing 256 MiB takes about as long as a third of the upload: do both at once, then
+        # store the MD5 with one Set Blob Properties. A crash in between leaves a blob without
+        # MD5, which the next upload simply sends again.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchnb-md5") as hasher:
+            md5_future = hasher.submit(_md5_of_file, local)
+            with open(local, "rb") as fh:
+                bc.upload_blob(fh, length=size, overwrite=True, max_concurrency=max(1, max_concurrency))
+            md5 = md5_future.result()
+        bc.set_http_headers(content_settings=ContentSettings(content_md5=bytearray(md5)))
+        return "uploaded"
 
     def upload_bytes(self, data: bytes, *, container: str, blob: str) -> str:
         """Upload ``data`` as one blob; returns the blob name."""

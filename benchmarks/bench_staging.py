@@ -74,28 +74,48 @@ def make_large_file(path: Path, size: int) -> None:
             written += len(chunk)
 
 
-def timed(fn) -> tuple[float, object]:
-    start = time.perf_counter()
-    value = fn()
-    return time.perf_counter() - start, value
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) of another process so far; 0 where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def sequential_loop(blob_service, container: str, root: Path) -> int:
+class Timer:
+    """Wall time, this process's CPU (all threads) and Azurite's CPU for one measured call."""
+
+    def __init__(self, azurite_pid: int | None) -> None:
+        self.azurite_pid = azurite_pid
+
+    def __call__(self, fn):
+        wall, cpu, az = time.perf_counter(), time.process_time(), process_cpu(self.azurite_pid)
+        value = fn()
+        self.cpu = time.process_time() - cpu
+        self.azurite_cpu = process_cpu(self.azurite_pid) - az
+        return time.perf_counter() - wall, value
+
+    def per_file(self, n: int) -> str:
+        return f"cpu/file: client {self.cpu / n * 1000:4.1f} ms, Azurite {self.azurite_cpu / n * 1000:4.1f} ms"
+
+
+def sequential_loop(blob_service, container: str, root: Path, prefix: str = "") -> int:
     """The obvious user loop: one `upload_blob` per file, one after the other."""
     cc = blob_service.get_container_client(container)
     n = 0
     for path in sorted(root.rglob("*")):
         if path.is_file():
             with open(path, "rb") as fh:
-                cc.upload_blob(path.relative_to(root).as_posix(), fh, overwrite=True)
+                cc.upload_blob(prefix + path.relative_to(root).as_posix(), fh, overwrite=True)
             n += 1
     return n
 
 
-def one_upload_blob(blob_service, container: str, path: Path) -> None:
+def one_upload_blob(blob_service, container: str, path: Path, prefix: str) -> None:
     cc = blob_service.get_container_client(container)
     with open(path, "rb") as fh:
-        cc.upload_blob(path.name, fh, length=path.stat().st_size, overwrite=True,
+        cc.upload_blob(f"{prefix}/{path.name}", fh, length=path.stat().st_size, overwrite=True,
                        max_concurrency=BASELINE_CONCURRENCY)
 
 
@@ -108,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small smoke run (200 files, 32 MiB)")
     parser.add_argument("--files", type=int, default=None, help="number of small files (default 2,000)")
     parser.add_argument("--large-mib", type=int, default=None, help="size of the large file (default 256)")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each measurement; the fastest counts")
     args = parser.parse_args(argv)
     n_files = args.files or (200 if args.quick else 2000)
     large_bytes = (args.large_mib or (32 if args.quick else 256)) * 2**20
@@ -129,30 +150,49 @@ def main(argv: list[str] | None = None) -> int:
             for name in (f"bench-seq-{run}", f"bench-ours-{run}", f"bench-one-{run}", f"bench-big-{run}"):
                 storage.create_container(name)
 
-            # Small files.
-            seq_s, _ = timed(lambda: sequential_loop(blob_service, f"bench-seq-{run}", small_root))
-            ours_s, first = timed(lambda: storage.upload(small_root, container=f"bench-ours-{run}", progress=False))
-            skip_s, again = timed(lambda: storage.upload(small_root, container=f"bench-ours-{run}", progress=False))
-            assert len(first.uploaded) == n_files, first
-            assert len(again.skipped) == n_files, again
-
-            # One large file.
-            one_s, _ = timed(lambda: one_upload_blob(blob_service, f"bench-one-{run}", large))
-            big_s, big = timed(lambda: storage.upload(large, container=f"bench-big-{run}", progress=False))
-            big_skip_s, big_again = timed(lambda: storage.upload(large, container=f"bench-big-{run}", progress=False))
-            assert len(big.uploaded) == 1 and len(big_again.skipped) == 1
+            # Each measurement runs `--rounds` times, alternating ours and theirs, and keeps the
+            # fastest: other work on a shared machine only ever makes a run slower.
+            pid = svc.azurite_pid
+            seq_s = ours_s = one_s = big_s = float("inf")
+            for r in range(args.rounds):
+                seq_t, ours_t = Timer(pid), Timer(pid)
+                s1, _ = seq_t(lambda: sequential_loop(blob_service, f"bench-seq-{run}", small_root, prefix=f"r{r}/"))
+                s2, first = ours_t(lambda: storage.upload(small_root, container=f"bench-ours-{run}", prefix=f"r{r}",
+                                                          progress=False))
+                assert len(first.uploaded) == n_files, first
+                if s1 < seq_s:
+                    seq_s, seq_cpu = s1, seq_t
+                if s2 < ours_s:
+                    ours_s, ours_cpu = s2, ours_t
+                l1, _ = Timer(pid)(lambda: one_upload_blob(blob_service, f"bench-one-{run}", large, f"r{r}"))
+                l2, big = Timer(pid)(lambda: storage.upload(large, container=f"bench-big-{run}", prefix=f"r{r}",
+                                                            progress=False))
+                assert len(big.uploaded) == 1
+                one_s, big_s = min(one_s, l1), min(big_s, l2)
+            last = f"r{args.rounds - 1}"
+            skip_s, again = Timer(pid)(lambda: storage.upload(small_root, container=f"bench-ours-{run}", prefix=last,
+                                                              progress=False))
+            big_skip_s, big_again = Timer(pid)(lambda: storage.upload(large, container=f"bench-big-{run}", prefix=last,
+                                                                      progress=False))
+            assert len(again.skipped) == n_files and len(big_again.skipped) == 1
+            seq_t, ours_t = seq_cpu, ours_cpu
 
             small_ratio = seq_s / ours_s
+            # Azurite serves requests on one thread: no client can go faster than this.
+            ceiling = n_files / ours_t.azurite_cpu if ours_t.azurite_cpu else float("nan")
             large_ratio = one_s / big_s
             mib_large = large_bytes // 2**20
             print_table(
                 f"Staging on Azurite: {n_files:,} small files ({small_bytes / 2**20:.1f} MiB) and one "
                 f"{mib_large} MiB file", [
                     ("small: sequential upload_blob loop",
-                     f"{seq_s:7.2f} s  {n_files / seq_s:8.0f} files/s  {rate(small_bytes, seq_s)}"),
+                     f"{seq_s:7.2f} s  {n_files / seq_s:8.0f} files/s  {rate(small_bytes, seq_s)}  "
+                     f"{seq_t.per_file(n_files)}"),
                     ("small: storage.upload",
-                     f"{ours_s:7.2f} s  {n_files / ours_s:8.0f} files/s  {rate(small_bytes, ours_s)}"),
+                     f"{ours_s:7.2f} s  {n_files / ours_s:8.0f} files/s  {rate(small_bytes, ours_s)}  "
+                     f"{ours_t.per_file(n_files)}"),
                     ("small: ratio ours/loop", f"{small_ratio:7.2f} x  (target >= {SMALL_TARGET})"),
+                    ("small: Azurite's ceiling", f"{ceiling:14.0f} files/s  (1 / its CPU per file, one thread)"),
                     ("small: skip path (unchanged)", f"{skip_s:7.2f} s  {n_files / skip_s:8.0f} files/s"),
                     (f"large: one upload_blob(max_concurrency={BASELINE_CONCURRENCY})",
                      f"{one_s:7.2f} s  {rate(large_bytes, one_s)}"),

@@ -100,6 +100,15 @@ class JobMonitor(widgets.VBox):
     def stop(self) -> None:
         self.watcher.stop()
 
+    def wait(self, timeout: float | None = None) -> "JobMonitor":
+        """Block until the job is done (or ``timeout`` seconds), then show the final state.
+
+        For Run All: the kernel is busy until the cell ends, so a monitor cannot poll between
+        cells; a cell that waits keeps the view current and leaves it complete."""
+        self.watcher.wait(timeout=timeout, interval=self.interval)
+        self.update()
+        return self
+
     def close(self) -> None:
         self.watcher.stop()
         for fig in self._figures.values():

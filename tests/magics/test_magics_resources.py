@@ -61,3 +61,17 @@ def test_job_create_list_show_terminate_delete(shell: Shell) -> None:
     assert shell.ns["job"].state == "completed"
     shell.ok("%batch job delete magics-job-life --wait --timeout 60")
     assert "magics-job-life" not in shell.ok("%batch jobs").result.index
+
+
+def test_a_session_from_batchnb_connect_in_a_cell_is_used_by_the_magics(shell: Shell, local_service) -> None:
+    from batchnb.current import clear_current, get_current, set_current
+
+    before = get_current()
+    clear_current()
+    try:
+        shell.ok(f"import batchnb\npy_session = batchnb.connect('local', state_dir={str(local_service.state_dir)!r})")
+        assert POOL in shell.ok("%batch pools").result.index
+    finally:
+        shell.ns.pop("py_session", None)
+        if before is not None:
+            set_current(before)

@@ -94,3 +94,13 @@ def test_monitor_returns_the_job_and_pool_views(shell: Shell) -> None:
     finally:
         shell.ns["job_view"].close()
         shell.ns["pool_view"].close()
+
+
+def test_logs_follow_prints_output_until_the_task_ends(shell: Shell) -> None:
+    shell.ok(f"%batch job create magics-follow --pool {POOL}")
+    shell.ok("%%batch tasks magics-follow -o follow_tasks\n"
+             "python3 -c \"import time; [print('line', i, flush=True) or time.sleep(0.4) for i in range(4)]\"\n")
+    task_id = shell.ns["follow_tasks"].ids[0]
+    # No kernel here (terminal IPython): --follow blocks and prints as the file grows.
+    run = shell.ok(f"%batch logs magics-follow {task_id} --follow")
+    assert [ln for ln in run.stdout.splitlines() if ln.startswith("line")] == [f"line {i}" for i in range(4)]

@@ -11,7 +11,7 @@ from azure.batch.models import _models as mm
 from azure.core.rest import HttpRequest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
-from .helpers import (POLL, error_code, make_job, make_pool, py, raw, task, uid, wait_for, wait_job_state, wait_task,
+from .helpers import (POLL, error_code, make_job, make_pool, py, raw, task, uid, wait_job_state, wait_task,
                       wait_tasks_completed)
 
 pytestmark = pytest.mark.timeout(90)

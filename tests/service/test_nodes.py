@@ -4,14 +4,14 @@ directory layout and AZ_BATCH_* variables as a task sees them, and requeue on re
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from azure.batch import models as m
 from azure.batch.models import _models as mm
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
-from .helpers import (POLL, error_code, make_job, make_pool, nodes_in, py, task, uid, wait_for, wait_task,
-                      stdout)
+from .helpers import IMAGE, POLL, error_code, make_job, make_pool, py, stdout, task, uid, wait_for, wait_task
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -53,7 +53,6 @@ def test_disable_and_enable_scheduling(client) -> None:
     # A task waits while the only node refuses new work ...
     job_id = make_job(client, pool_id)
     client.create_task(job_id, task("t1", "true"))
-    import time
     time.sleep(0.5)
     assert client.get_task(job_id, "t1").state == "active"
     # ... and runs once scheduling is enabled again.
@@ -111,7 +110,7 @@ def test_node_operations_refused_while_booting(client) -> None:
     pool_id = uid("pool")
     client.create_pool(m.BatchPoolCreateOptions(
         id=pool_id, vm_size="standard_d2s_v3", target_dedicated_nodes=1,
-        virtual_machine_configuration=make_pool.__globals__["IMAGE"]))
+        virtual_machine_configuration=IMAGE))
     node = next(iter(client.list_nodes(pool_id)))
     if node.state in ("creating", "starting"):
         with pytest.raises(ResourceExistsError) as exc:
@@ -206,7 +205,6 @@ def test_start_task_failure_with_retries_is_starttaskfailed(client) -> None:
     # a node that failed its start task gets no work
     job_id = make_job(client, pool_id)
     client.create_task(job_id, task("t", "true"))
-    import time
     time.sleep(0.5)
     assert client.get_task(job_id, "t").state == "active"
 

@@ -236,3 +236,11 @@ def test_remove_node_with_task_completion_lets_the_task_finish(client) -> None:
     t = wait_task(client, job_id, "t")
     assert t.execution_info.exit_code == 0 and t.execution_info.requeue_count == 0
     wait_for(lambda: list(client.list_nodes(pool_id)) == [], what="node gone")
+
+
+def test_account_level_lists(client) -> None:
+    assert list(client.list_applications()) == []
+    with pytest.raises(ResourceNotFoundError) as exc:
+        client.get_application("nope")
+    assert error_code(exc.value) == "ApplicationNotFound"
+    assert list(client.list_pool_usage_metrics()) == []

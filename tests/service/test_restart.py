@@ -61,9 +61,6 @@ def test_sigkill_mid_job_loses_nothing_acknowledged(tmp_path) -> None:
 
 def test_processes_of_a_killed_service_do_not_run_on(tmp_path) -> None:
     """The requeued task runs again; the copy the dead service started must not keep running beside it."""
-    import os
-    import time
-
     (tmp_path / "state").mkdir()
     pids = tmp_path / "pids"
     pids.mkdir()
@@ -88,8 +85,6 @@ def test_processes_of_a_killed_service_do_not_run_on(tmp_path) -> None:
 
 
 def _alive(pid: int) -> bool:
-    import os
-
     try:
         with open(f"/proc/{pid}/stat") as fh:
             return fh.read().split()[2] != "Z"

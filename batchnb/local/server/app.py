@@ -91,6 +91,7 @@ def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
         if (request.headers.get("return-client-request-id") or "").lower() == "true":
             common["client-request-id"] = request.headers.get("client-request-id", "")
         admin = request.path.startswith(LOCAL_ADMIN_PREFIX)
+        drop_answer = False
         try:
             if request.path == LOCAL_ADMIN_PREFIX + "/health":
                 response = await handler(request)
@@ -98,9 +99,14 @@ def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
                 if not admin:
                     fault = faults.pick()
                     if fault == "drop":
-                        if request.transport is not None:
-                            request.transport.abort()
-                        raise asyncio.CancelledError()
+                        # Half the drops lose the request, half only the answer (the work is done
+                        # and committed): the second kind is what makes a client's retry of a
+                        # POST meet its own earlier success (TaskExists), as on a real network.
+                        if faults.rng.random() < 0.5:
+                            if request.transport is not None:
+                                request.transport.abort()
+                            raise asyncio.CancelledError()
+                        drop_answer = True
                     if fault == "throttle":
                         code = "TooManyRequests" if faults.rng.random() < 0.5 else "ServerBusy"
                         raise ServiceError(429 if code == "TooManyRequests" else 503, code,
@@ -135,6 +141,10 @@ def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
                                                    "error. Please retry the request."), request_id)
         finally:
             svc.flush()  # acknowledged means committed
+        if drop_answer:
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError()
         for k, v in common.items():
             response.headers.setdefault(k, v)
         return response

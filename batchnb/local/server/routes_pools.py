@@ -7,6 +7,7 @@ from aiohttp import web
 from ..model.pools import SUPPORTED_IMAGES
 from . import odata
 from .body import read_json
+from .errors import not_found
 from .listing import list_state, page
 from .respond import changed, check_conditions, created, entity, json_response
 
@@ -113,6 +114,9 @@ def register(app: web.Application, svc) -> None:
     async def empty_list(request):
         return json_response({"value": []})
 
+    async def get_application(request):
+        raise not_found("ApplicationNotFound", "application")  # no application packages locally
+
     async def pool_usage(request):
         return json_response({"value": []})
 
@@ -132,4 +136,5 @@ def register(app: web.Application, svc) -> None:
     r.add_get("/nodecounts", node_counts)
     r.add_get("/poolusagemetrics", pool_usage)
     r.add_get("/applications", empty_list)
+    r.add_get("/applications/{application}", get_application)
     r.add_get("/jobschedules", empty_list)

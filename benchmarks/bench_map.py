@@ -1,0 +1,105 @@
+"""map() overhead: `session.map(lambda x: x, range(N))` on the local service vs the same in-process.
+
+The function does nothing, so everything measured is batchnb's and the service's cost: pickling,
+staging the chunks in Azurite, adding the tasks, starting a runner process per task on the
+nodes (2 nodes x 4 slots), uploading the results and reading them back in order. Reported as
+total seconds and milliseconds per item, for the default chunking and for chunk sizes giving
+about 8 tasks (one per slot), 100 tasks (the default) and 1,000 tasks (not with --quick).
+
+    python benchmarks/bench_map.py            # 10,000 items
+    python benchmarks/bench_map.py --quick    # 1,000 items (CI smoke run)
+
+It starts a throwaway local service, or reuses the one in $BATCHNB_LOCAL_STATE_DIR when set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import local_service, print_table  # noqa: E402
+
+import batchnb  # noqa: E402
+from batchnb import local  # noqa: E402
+from batchnb.local import LocalService  # noqa: E402
+
+NODES, SLOTS = 2, 4
+
+
+@contextmanager
+def service() -> Iterator[LocalService]:
+    """The service in $BATCHNB_LOCAL_STATE_DIR (left running), else a throwaway one."""
+    state_dir = os.environ.get("BATCHNB_LOCAL_STATE_DIR")
+    if state_dir:
+        yield local.start(state_dir=state_dir, quiet=True)
+        return
+    with local_service() as svc:
+        yield svc
+
+
+def in_process(items: list[int]) -> float:
+    fn = lambda x: x  # noqa: E731 - the same kind of function map() gets
+    start = time.perf_counter()
+    out = [fn(x) for x in items]
+    elapsed = time.perf_counter() - start
+    assert out == items
+    return elapsed
+
+
+def run_map(session, pool_id: str, items: list[int], chunk_size: int | None) -> tuple[float, float, int]:
+    """(seconds to submit, seconds in total, number of tasks) for one map() of `items`."""
+    start = time.perf_counter()
+    result = session.map(lambda x: x, items, pool=pool_id, chunk_size=chunk_size, wait=False,
+                         job_id=f"bench-map-{uuid.uuid4().hex[:8]}")
+    submitted = time.perf_counter() - start
+    result.wait(timeout=max(600.0, len(items) / 5))
+    values = result.values()
+    total = time.perf_counter() - start
+    assert values == items, "map() returned wrong or reordered results"
+    return submitted, total, result.n_tasks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small smoke run (1,000 items)")
+    parser.add_argument("--items", type=int, default=None, help="number of items (default 10,000)")
+    args = parser.parse_args(argv)
+    n = args.items or (1000 if args.quick else 10_000)
+    items = list(range(n))
+    # (label, chunk_size): None is map()'s default (about 100 tasks).
+    variants: list[tuple[str, int | None]] = [("default", None)]
+    # 1,000 tasks of one item each is the slow end (minutes): the full run only.
+    for tasks in (NODES * SLOTS,) if args.quick else (NODES * SLOTS, 1000):
+        variants.append((f"~{tasks} tasks", max(1, math.ceil(n / tasks))))
+
+    local_s = in_process(items)
+    rows = [("in-process list comprehension", f"{local_s:8.4f} s  {local_s / n * 1000:8.4f} ms/item")]
+    with service() as svc:
+        session = batchnb.connect("local", state_dir=str(svc.state_dir))
+        pool_id = f"bench-map-{uuid.uuid4().hex[:6]}"
+        try:
+            session.create_pool(batchnb.PoolSpec(pool_id, vm_size="standard_d2s_v3", dedicated_nodes=NODES,
+                                                 task_slots_per_node=SLOTS), wait=True, timeout=120)
+            for label, chunk in variants:
+                submitted, total, n_tasks = run_map(session, pool_id, items, chunk)
+                overhead = (total - local_s) / n * 1000
+                rows.append((f"map(), {label} (chunk_size={chunk or math.ceil(n / 100)}, {n_tasks} tasks)",
+                             f"{total:8.2f} s  {overhead:8.3f} ms/item  (submit {submitted:5.2f} s, "
+                             f"{total / n_tasks * 1000:6.1f} ms/task)"))
+        finally:
+            session.delete_pool(pool_id)
+            session.close()
+    print_table(f"map(lambda x: x) over {n:,} items, {NODES} nodes x {SLOTS} slots, local service", rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

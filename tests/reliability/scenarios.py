@@ -1,0 +1,288 @@
+"""The fault scenarios, each a function returning one row of the reliability summary.
+
+The tests in this folder run them at small loads and assert on the row; the benchmark script
+``benchmarks/reliability_summary.py`` runs them at full size and prints the table. Each scenario
+takes a running throwaway service (see :mod:`service_tools`) and cleans up after itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import batchnb
+from batchnb import local
+from batchnb.local import LocalService
+from batchnb.session import Session
+from batchnb.watch import JobWatcher
+
+try:  # imported as a module of tests/reliability or from the benchmark script
+    from .service_tools import admin, count_runs, fault_stats, marker_command, wait_until
+except ImportError:  # pragma: no cover
+    from service_tools import admin, count_runs, fault_stats, marker_command, wait_until  # type: ignore[no-redef]
+
+FAULTS = dict(throttle=0.10, error500=0.02, drop=0.02)
+
+
+@dataclass
+class Row:
+    """One line of the summary table."""
+
+    scenario: str
+    load: str
+    faults: str = ""
+    expected: int = 0
+    seen: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    reruns: int = 0  # runs again after a service kill or a preemption: Batch's own semantics
+    secrets: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def session_for(service: LocalService) -> Session:
+    return batchnb.connect("local", state_dir=str(service.state_dir))
+
+
+def _pool(session: Session, pool_id: str, *, nodes: int = 2, slots: int = 8, spot: int = 0) -> None:
+    spec = batchnb.PoolSpec(pool_id, vm_size="standard_d2s_v3", dedicated_nodes=nodes, spot_nodes=spot,
+                            task_slots_per_node=slots)
+    session.create_pool(spec, wait=True, timeout=120)
+
+
+def _marker_tasks(n: int, marker_dir: Path, *, sleep: float = 0.0, prefix: str = "t") -> list[batchnb.TaskSpec]:
+    command = marker_command(marker_dir, sleep=sleep)
+    return [batchnb.TaskSpec(f"{prefix}{i:05d}", command) for i in range(n)]
+
+
+def _run_watcher(watcher: JobWatcher, seen: list[str], stop: threading.Event) -> threading.Thread:
+    """The monitor's data layer, polling on its own event loop (as in a kernel) until stopped."""
+
+    def on_update(w: JobWatcher) -> None:
+        seen.append(w.status_text())
+        if stop.is_set():
+            w.stop()
+
+    def main() -> None:
+        asyncio.run(watcher.run(interval=0.25, on_update=on_update))
+
+    thread = threading.Thread(target=main, name="reliability-watcher", daemon=True)
+    thread.start()
+    return thread
+
+
+def _task_outcomes(session: Session, job_id: str) -> tuple[int, int, int]:
+    """(tasks listed, completed with exit code 0, max requeue count) straight from the service."""
+    tasks = list(session.batch_client.list_tasks(job_id, select=["id", "state", "executionInfo"]))
+    ok = sum(1 for t in tasks if str(t.state).lower().endswith("completed")
+             and t.execution_info is not None and t.execution_info.exit_code == 0)
+    requeues = max((t.execution_info.requeue_count or 0) for t in tasks if t.execution_info) if tasks else 0
+    return len(tasks), ok, requeues
+
+
+# ------------------------------------------------------------------------------------ scenarios
+
+
+def faults_during_submit_and_monitor(service: LocalService, n_tasks: int, *, seed: int = 11,
+                                     timeout: float = 600) -> Row:
+    """N tasks added in bulk and monitored while 10 % of requests are throttled (429/503 with
+    Retry-After), 2 % get 500 and 2 % lose their connection (half before, half after the work)."""
+    started = time.monotonic()
+    row = Row("throttling + 500s + drops during bulk add and monitor", f"{n_tasks:,} tasks",
+              faults="10% 429/503, 2% 500, 2% drop", expected=n_tasks)
+    session = session_for(service)
+    marker_dir = Path(tempfile.mkdtemp(prefix="markers-", dir=service.state_dir))
+    pool_id, job_id = "rel-faults-pool", f"rel-faults-{seed}"
+    try:
+        _pool(session, pool_id)
+        job = session.create_job(job_id, pool=pool_id)
+        before = fault_stats(service)
+        local.inject_faults(service, **FAULTS, retry_after=0.5, seed=seed)
+        watcher = JobWatcher(session.batch_client, job_id)
+        statuses: list[str] = []
+        stop = threading.Event()
+        thread = _run_watcher(watcher, statuses, stop)
+        try:
+            result = job.add_tasks(_marker_tasks(n_tasks, marker_dir), timeout=timeout)
+            # The watcher stops polling by itself once it sees the job done.
+            wait_until(lambda: watcher.done and watcher.counts["completed"] == n_tasks, timeout=timeout, what=f"{n_tasks} completed tasks seen by the watcher", interval=0.5)
+        finally:
+            stop.set()
+            watcher.stop()
+            thread.join(timeout=30)
+            after = fault_stats(service)
+            local.inject_faults(service)  # off, for the counting below
+        injected = {k: after[k] - before.get(k, 0) for k in after}
+        listed, ok, _ = _task_outcomes(session, job_id)
+        runs = count_runs(marker_dir)
+        row.seen = len(runs.first_runs)
+        row.duplicates = sum(runs.extra_runs.values()) + max(0, listed - n_tasks)
+        row.lost = n_tasks - len(runs.first_runs & {t.id for t in _marker_tasks(n_tasks, marker_dir)})
+        row.faults = (f"{injected['throttle']} throttled, {injected['error500']} x 500, {injected['drop']} dropped")
+        row.details = dict(listed=listed, succeeded=ok, added=len(result.added), existed=len(result.already_existed),
+                           requests=result.requests, retries=result.retries, injected=injected,
+                           watcher_throttled=watcher.throttle_count, watcher_alive_until_done=True,
+                           throttle_lines=sum("throttled" in s for s in statuses),
+                           statuses=len(statuses))
+        if watcher.throttle_count:
+            row.notes.append(f"monitor showed throttling {watcher.throttle_count}x and kept going")
+    finally:
+        local.inject_faults(service)
+        session.delete_job(job_id)
+        session.close()
+    row.seconds = time.monotonic() - started
+    return row
+
+
+def service_killed_mid_job(service: LocalService, n_tasks: int, *, timeout: float = 600) -> Row:
+    """Half the tasks are added and running; the other half is being added when the Batch server
+    is SIGKILLed and restarted. Every acknowledged task must exist afterwards and complete."""
+    started = time.monotonic()
+    row = Row("service SIGKILLed mid-job and restarted", f"{n_tasks:,} tasks", faults="1 SIGKILL of the server",
+              expected=n_tasks)
+    session = session_for(service)
+    marker_dir = Path(tempfile.mkdtemp(prefix="markers-", dir=service.state_dir))
+    pool_id, job_id = "rel-kill-pool", "rel-kill"
+    tasks = _marker_tasks(n_tasks, marker_dir, sleep=0.2)
+    half = n_tasks // 2
+    try:
+        _pool(session, pool_id)
+        job = session.create_job(job_id, pool=pool_id)
+        first = job.add_tasks(tasks[:half])
+        wait_until(lambda: job.task_counts()["completed"] >= min(half, 16), timeout=120, what="some tasks done")
+        second: dict[str, Any] = {}
+
+        def add_rest() -> None:
+            try:
+                second["result"] = job.add_tasks(tasks[half:], timeout=timeout)
+            except Exception as exc:  # reported below
+                second["error"] = exc
+
+        adder = threading.Thread(target=add_rest)
+        adder.start()
+        time.sleep(0.05)
+        old_pid = local.status(state_dir=service.state_dir).server_pid
+        local.restart_server(service.state_dir, kill=True)
+        adder.join(timeout=timeout)
+        assert "error" not in second, f"bulk add across the restart failed: {second.get('error')}"
+        acknowledged = first.total + second["result"].total
+        counts = job.wait(timeout=timeout, poll=0.5)
+        listed, ok, _ = _task_outcomes(session, job_id)
+        runs = count_runs(marker_dir)
+        row.seen = len(runs.first_runs)
+        row.lost = n_tasks - len(runs.first_runs)
+        row.reruns = sum(runs.extra_runs.values())
+        row.duplicates = max(0, listed - n_tasks)
+        row.details = dict(acknowledged=acknowledged, listed=listed, succeeded=ok, counts=counts,
+                           old_server_pid=old_pid, retries_during_restart=second["result"].retries)
+        if row.reruns:
+            row.notes.append(f"{row.reruns} re-run(s) after service kill (tasks running at the kill are requeued)")
+    finally:
+        session.delete_job(job_id)
+        session.close()
+    row.seconds = time.monotonic() - started
+    return row
+
+
+def spot_nodes_preempted(service: LocalService, n_tasks: int, *, timeout: float = 300) -> Row:
+    """Tasks running on spot nodes when every node is preempted: requeued (requeueCount) and completed."""
+    started = time.monotonic()
+    row = Row("spot nodes preempted mid-run", f"{n_tasks:,} tasks, 2 spot nodes", faults="2 preemptions",
+              expected=n_tasks)
+    session = session_for(service)
+    marker_dir = Path(tempfile.mkdtemp(prefix="markers-", dir=service.state_dir))
+    pool_id, job_id = "rel-spot-pool", "rel-spot"
+    try:
+        _pool(session, pool_id, nodes=0, spot=2, slots=2)
+        job = session.create_job(job_id, pool=pool_id)
+        job.add_tasks(_marker_tasks(n_tasks, marker_dir, sleep=1.5))
+        wait_until(lambda: job.task_counts()["running"] >= 2, timeout=60, what="tasks running")
+        for node in list(session.batch_client.list_nodes(pool_id)):
+            admin(service, "POST", f"/pools/{pool_id}/nodes/{node.id}/preempt", {"recoverAfter": 0.3})
+        job.wait(timeout=timeout, poll=0.5)
+        frame = job.tasks()
+        listed, ok, max_requeue = _task_outcomes(session, job_id)
+        runs = count_runs(marker_dir)
+        row.seen = len(runs.first_runs)
+        row.lost = n_tasks - ok
+        row.reruns = sum(runs.extra_runs.values())
+        row.duplicates = max(0, listed - n_tasks)
+        requeued = int((frame["requeue_count"].fillna(0) > 0).sum())
+        row.details = dict(listed=listed, succeeded=ok, requeued_tasks=requeued, max_requeue=max_requeue)
+        row.notes.append(f"{requeued} task(s) requeued (requeueCount > 0), re-run after preemption")
+    finally:
+        session.delete_job(job_id)
+        session.close()
+    row.seconds = time.monotonic() - started
+    return row
+
+
+def azurite_stopped_mid_upload(service: LocalService, n_files: int, *, size: int = 64 * 1024,
+                               kill: int = signal.SIGKILL) -> Row:
+    """Azurite is killed while ``n_files`` files go up; the upload names what did not make it, and
+    after a restart a second upload sends exactly the files storage does not have."""
+    started = time.monotonic()
+    row = Row("Azurite stopped mid-upload, upload re-run", f"{n_files:,} files x {size // 1024} KiB",
+              faults="1 kill of Azurite", expected=n_files)
+    session = session_for(service)
+    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=service.state_dir))
+    for i in range(n_files):
+        (folder / f"f{i:05d}.bin").write_bytes(os.urandom(size))
+    container = "rel-upload"
+    watcher_session = session_for(service)
+    try:
+        outcome: dict[str, Any] = {}
+
+        def upload() -> None:
+            try:
+                outcome["result"] = session.storage.upload(folder, container=container, max_concurrency=2,
+                                                           progress=False, raise_on_error=False)
+            except Exception as exc:  # reported below
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=upload)
+        thread.start()
+        wait_until(lambda: len(_blob_names(watcher_session, container)) >= max(5, n_files // 10), timeout=60,
+                   what="part of the upload done", interval=0.02)
+        pid = local.status(state_dir=service.state_dir).azurite_pid
+        os.kill(pid, kill)
+        thread.join(timeout=300)
+        assert not thread.is_alive(), "upload did not return after storage went away"
+        assert "error" not in outcome, f"upload raised instead of reporting: {outcome.get('error')!r}"
+        first = outcome["result"]
+        failed = {i.blob for i in first.failed}
+        local.start(state_dir=service.state_dir, node_boot_seconds=0.2, quiet=True)
+        present = set(_blob_names(watcher_session, container))
+        second = session.storage.upload(folder, container=container, progress=False)
+        resent = {i.blob for i in second.uploaded}
+        final = set(_blob_names(watcher_session, container))
+        row.seen = len(final)
+        row.lost = n_files - len(final)
+        row.duplicates = len(resent - failed - (set(f.name for f in folder.iterdir()) - present))
+        row.details = dict(first_uploaded=len(first.uploaded), first_failed=len(failed),
+                           missing_after_restart=n_files - len(present), resent=len(resent),
+                           resent_beyond_failed=len(resent - failed), failed_reported=sorted(failed)[:3],
+                           first_seconds=first.seconds)
+        row.notes.append(f"first run: {len(first.uploaded)} uploaded, {len(failed)} reported failed; "
+                         f"re-run sent {len(resent)}")
+    finally:
+        watcher_session.close()
+        session.close()
+    row.seconds = time.monotonic() - started
+    return row
+
+
+def _blob_names(session: Session, container: str) -> list[str]:
+    try:
+        return session.storage.list_blobs(container)
+    except Exception:  # the container may not exist yet
+        return []
