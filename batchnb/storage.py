@@ -31,7 +31,7 @@ from urllib.parse import quote
 from azure.core.exceptions import AzureError, ResourceExistsError, ServiceRequestError, ServiceResponseError
 
 from batchnb._sdk_calls import call
-from batchnb.errors import BatchnbError, ValidationError
+from batchnb.errors import BatchnbError, NotFoundError, ValidationError
 from batchnb.redact import redact
 from batchnb.task_files import OutputFileSpec, ResourceFileSpec
 from batchnb.validation import check_blob_name, check_container_name
@@ -257,8 +257,14 @@ class Storage:
         if not overwrite and pairs:
             # One listing instead of one HEAD per file: the skip check costs a request per 5,000 blobs.
             common = os.path.commonprefix([b for _, b in pairs])
-            for props in call(f"list blobs in {container!r}",
-                              lambda: list(cc.list_blobs(name_starts_with=common or None))):
+            try:
+                listed = call(f"list blobs in {container!r}", lambda: list(cc.list_blobs(name_starts_with=common or None)))
+            except NotFoundError:
+                # The container went away since we made it (deleted, or storage lost it): make it again.
+                self._known_containers.discard(container)
+                self.create_container(container)
+                listed = []
+            for props in listed:
                 md5 = props.content_settings.content_md5 if props.content_settings else None
                 existing[props.name] = (props.size, bytes(md5) if md5 else None)
 
@@ -277,7 +283,8 @@ class Storage:
             try:
                 size = os.path.getsize(local)
                 if size >= LARGE_FILE_BYTES:
-                    status = self._put_large(cc, local, blob, size, existing.get(blob), max_concurrency=max_concurrency)
+                    status = self._put_large(cc, local, blob, size, existing.get(blob),
+                                             max_concurrency=max_concurrency)
                 else:
                     status = self._put_small(cc, local, blob, existing.get(blob))
                 bar(size)
@@ -330,9 +337,11 @@ class Storage:
                    max_concurrency: int) -> str:
         from azure.storage.blob import ContentSettings
 
+        known: bytes | None = None
         if existing is not None and existing[0] == size:
             # Only a blob of the same size can be the same file: worth hashing before sending.
-            if existing[1] == _md5_of_file(local):
+            known = _md5_of_file(local)
+            if existing[1] == known:
                 return "skipped"
         bc = cc.get_blob_client(blob)
         _use_large_blocks(bc)
@@ -340,7 +349,7 @@ class Storage:
         # store the MD5 with one Set Blob Properties. A crash in between leaves a blob without
         # MD5, which the next upload simply sends again.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchnb-md5") as hasher:
-            md5_future = hasher.submit(_md5_of_file, local)
+            md5_future = hasher.submit(lambda: known or _md5_of_file(local))
             with open(local, "rb") as fh:
                 bc.upload_blob(fh, length=size, overwrite=True, max_concurrency=max(1, max_concurrency))
             md5 = md5_future.result()

@@ -419,17 +419,10 @@ class JobWatcher(_Poller):
         counts = self.client.get_job_task_counts(self.job_id, **kw)
         full = self._since is None
         flt = None if full else f"stateTransitionTime gt DateTime'{_format_filter_time(self._since)}'"
-        rows: list = []
-        first_page_newest: pd.Timestamp | None = None
-        page_count = 0
-        for page in self.client.list_tasks(self.job_id, select=self.select, filter=flt,
-                                           max_results=self.page_size, **kw).by_page():
-            page_rows = list(page)
-            if page_count == 0:
-                first_page_newest = _newest_transition(page_rows)
-            page_count += 1
-            rows.extend(page_rows)
-        paged = page_count > 1
+        before = meter.requests
+        rows = list(self.client.list_tasks(self.job_id, select=self.select, filter=flt,
+                                           max_results=self.page_size, **kw))
+        paged = meter.requests - before > 1
         update = frames.tasks_frame(rows)
         self.job_state = _lower(job.get("state"))
         self.pool_id = (job.get("poolInfo") or {}).get("poolId")
@@ -438,17 +431,14 @@ class JobWatcher(_Poller):
         self.history.append(counts)
         self.tasks = update if full else frames.merge_tasks(self.tasks, update)
         # One page is one consistent answer; only a paged listing can miss a change between pages.
-        self._advance_watermark(update, _latest(meter.first_date, first_page_newest) if paged else None)
+        self._advance_watermark(update, meter.first_date if paged else None)
         return RefreshStats(rows=len(rows), changed_ids=list(update.index), full=full)
 
     def _advance_watermark(self, update: pd.DataFrame, server_now: pd.Timestamp | None) -> None:
         # A task that changed on an already-read page while later pages were being read carries a
         # time earlier than the newest row seen; capping the watermark at the server's clock when
-        # the first page was served re-reads what changed after that once instead of missing it for
-        # good. That clock is known from below: the Date header (whole seconds) and the newest
-        # transition on the first page (served after it happened); the later of the two is
-        # tighter. With the Date alone, a job whose tasks change all the time re-read the whole
-        # last second on every paged refresh (measured: +30-55 % rows at 1 % of 100k per refresh).
+        # the refresh began (Date header, whole seconds) re-reads up to that last second once
+        # instead of missing the change for good.
         if update.empty:
             if self._since is None:
                 self._since = pd.Timestamp(0, tz="UTC")
@@ -470,18 +460,6 @@ class JobWatcher(_Poller):
 
 def _lower(value: Any) -> str | None:
     return None if value is None else str(value).lower()
-
-
-def _newest_transition(rows: list) -> pd.Timestamp | None:
-    times = pd.to_datetime(pd.Series([r.get("stateTransitionTime") for r in rows], dtype=object), utc=True,
-                           format="ISO8601", errors="coerce")
-    newest = times.max()
-    return None if pd.isna(newest) else newest
-
-
-def _latest(*times: pd.Timestamp | None) -> pd.Timestamp | None:
-    known = [t for t in times if t is not None]
-    return max(known) if known else None
 
 
 # ------------------------------------------------------------------------------------------ pools

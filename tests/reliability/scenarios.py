@@ -227,7 +227,7 @@ def spot_nodes_preempted(service: LocalService, n_tasks: int, *, timeout: float 
 
 
 def azurite_stopped_mid_upload(service: LocalService, n_files: int, *, size: int = 64 * 1024,
-                               kill: int = signal.SIGKILL) -> Row:
+                               kill: int = signal.SIGTERM) -> Row:
     """Azurite is killed while ``n_files`` files go up; the upload names what did not make it, and
     after a restart a second upload sends exactly the files storage does not have."""
     started = time.monotonic()

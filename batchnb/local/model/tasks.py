@@ -22,15 +22,7 @@ class TaskOps:
         return task
 
     def _job_accepting_tasks(self, job_id: str) -> Job:
-        job = self.get_job(job_id)
-        state = job.doc["state"]
-        if state == "completed":
-            raise conflict("JobCompleted", "The specified job is already in a completed state.")
-        if state == "terminating":
-            raise conflict("JobBeingTerminated", "The specified job is being terminated.")
-        if state == "deleting":
-            raise conflict("JobBeingDeleted", "The specified job has been marked for deletion.")
-        return job
+        return self._updatable(job_id)  # the same states refuse new tasks as refuse updates
 
     # ---- add --------------------------------------------------------------------------------------
     def create_task(self, job_id: str, body: dict) -> Task:
@@ -160,7 +152,8 @@ class TaskOps:
         if task.doc.get("dependsOn") and not self.dependencies_met(task):
             job.blocked[task.key] = None
         elif task.x.get("manager"):
-            job.pending = {task.key: None, **job.pending}  # the job manager goes first
+            job.pending[task.key] = None
+            job.pending.move_to_end(task.key, last=False)  # the job manager goes first
         else:
             job.pending[task.key] = None
 
@@ -264,13 +257,7 @@ class TaskOps:
 
     def reactivate_task(self, job_id: str, task_id: str) -> Task:
         task = self.get_task(job_id, task_id)
-        job = task.job
-        if job.doc["state"] == "completed":
-            raise conflict("JobCompleted", "The specified job is already in a completed state.")
-        if job.doc["state"] == "terminating":
-            raise conflict("JobBeingTerminated", "The specified job is being terminated.")
-        if job.doc["state"] == "deleting":
-            raise conflict("JobBeingDeleted", "The specified job has been marked for deletion.")
+        self._updatable(job_id)
         if task.doc["state"] != "completed":
             raise conflict("TaskNotCompleted", "The specified task is not completed and cannot be reactivated.")
         if task.doc.get("executionInfo", {}).get("result") == "success":
