@@ -35,6 +35,8 @@ _LAZY = {
     "MapResult": "batchnb.remote.result",
     "map_start_task": "batchnb.remote.start_task",
     "BatchnbError": "batchnb.errors",
+    "stage_app": "batchnb.appfiles",
+    "AppBundle": "batchnb.appfiles",
 }
 _SUBMODULES = {"errors", "local", "storage", "specs", "sweeps", "frames", "remote", "bulk", "redact", "validation"}
 
@@ -42,6 +44,7 @@ __all__ = sorted([*_LAZY, "errors", "__version__"])
 
 if TYPE_CHECKING:
     from batchnb import errors
+    from batchnb.appfiles import AppBundle, stage_app
     from batchnb.errors import BatchnbError
     from batchnb.job_handle import JobHandle
     from batchnb.pool_handle import PoolHandle

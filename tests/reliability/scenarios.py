@@ -187,10 +187,19 @@ def service_killed_mid_job(service: LocalService, n_tasks: int, *, timeout: floa
         if row.reruns:
             row.notes.append(f"{row.reruns} re-run(s) after service kill (tasks running at the kill are requeued)")
     finally:
-        session.delete_job(job_id)
-        session.close()
+        _cleanup(session, job_id)
     row.seconds = time.monotonic() - started
     return row
+
+
+def _cleanup(session: Session, *job_ids: str) -> None:
+    try:
+        for job_id in job_ids:
+            session.delete_job(job_id)
+    except Exception as exc:  # never hide the scenario's own failure behind a cleanup error
+        print(f"cleanup of {job_ids} failed: {exc}")
+    finally:
+        session.close()
 
 
 def spot_nodes_preempted(service: LocalService, n_tasks: int, *, timeout: float = 300) -> Row:
@@ -286,3 +295,98 @@ def _blob_names(session: Session, container: str) -> list[str]:
         return session.storage.list_blobs(container)
     except Exception:  # the container may not exist yet
         return []
+
+
+_PART_ONE = """\
+import json, batchnb
+s = batchnb.connect("local")
+job = s.create_job("rel-nb-job", pool="rel-nb-pool")
+job.add_tasks([batchnb.TaskSpec(f"t{i:04d}", "/bin/sh -c 'sleep 0.5'") for i in range(N_TASKS)])
+m = s.map(lambda v: v * v, range(N_ITEMS), pool="rel-nb-pool", job_id="rel-nb-map", wait=False)
+table = job.tasks()
+json.dump({"ids": sorted(table.index), "map_job": m.job_id}, open("part1.json", "w"))
+print("part one done", len(table))
+"""
+
+_PART_TWO = """\
+import json, batchnb
+s = batchnb.connect("local")
+before = json.load(open("part1.json"))
+job = s.job("rel-nb-job")
+table = job.tasks()
+counts = job.wait(timeout=300, poll=0.5)
+values = s.map_result(before["map_job"]).wait(timeout=300).values()
+json.dump({"ids": sorted(table.index), "final_ids": sorted(job.tasks().index), "counts": counts,
+           "values": values}, open("part2.json", "w"))
+print("part two done", len(values))
+"""
+
+
+def kernel_restarted_mid_job(service: LocalService, n_tasks: int, *, n_items: int = 50) -> Row:
+    """Two notebook runs in two kernels sharing the service: the second re-attaches by id."""
+    import json
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    started = time.monotonic()
+    row = Row("kernel restarted mid-job (notebook in two parts)", f"{n_tasks} tasks + map of {n_items}",
+              faults="1 kernel shutdown", expected=n_tasks + n_items)
+    session = session_for(service)
+    workdir = Path(tempfile.mkdtemp(prefix="nb-", dir=service.state_dir))
+    env = {**os.environ, "BATCHNB_LOCAL_STATE_DIR": str(service.state_dir)}
+    try:
+        _pool(session, "rel-nb-pool", nodes=2, slots=4)
+        for name, source in (("part1", _PART_ONE), ("part2", _PART_TWO)):
+            code = source.replace("N_TASKS", str(n_tasks)).replace("N_ITEMS", str(n_items))
+            nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+            NotebookClient(nb, timeout=400, kernel_name="python3",
+                           resources={"metadata": {"path": str(workdir)}}).execute(env=env)
+        one = json.loads((workdir / "part1.json").read_text())
+        two = json.loads((workdir / "part2.json").read_text())
+        values = two["values"]
+        row.seen = len(two["final_ids"]) + sum(1 for i, v in enumerate(values) if v == i * i)
+        row.lost = row.expected - row.seen
+        row.duplicates = max(0, len(two["final_ids"]) - n_tasks)
+        row.details = dict(same_table=one["ids"] == two["ids"], counts=two["counts"], n_values=len(values))
+        if one["ids"] == two["ids"]:
+            row.notes.append("re-attached task table identical")
+    finally:
+        session.delete_job("rel-nb-job")
+        session.delete_job("rel-nb-map")
+        session.close()
+    row.seconds = time.monotonic() - started
+    return row
+
+
+def lost_answers_during_bulk_add(service: LocalService, n_tasks: int, *, seed: int = 5) -> Row:
+    """Many dropped connections, half of them after the service added the tasks: the retry meets
+    TaskExists for tasks of its own lost request, which must count as added, exactly once."""
+    started = time.monotonic()
+    row = Row("lost answers during bulk add (TaskExists on retry)", f"{n_tasks:,} tasks", expected=n_tasks)
+    session = session_for(service)
+    job_id = f"rel-lost-{seed}"
+    try:
+        _pool(session, "rel-faults-pool")
+        job = session.create_job(job_id, pool="rel-faults-pool")
+        before = fault_stats(service)
+        local.inject_faults(service, drop=0.5, seed=seed)
+        try:
+            tasks = [batchnb.TaskSpec(f"x{i:05d}", "true") for i in range(n_tasks)]
+            result = job.add_tasks(tasks, max_concurrency=2, timeout=300)
+        finally:
+            after = fault_stats(service)
+            local.inject_faults(service)
+        listed = [t.id for t in session.batch_client.list_tasks(job_id, select=["id"])]
+        row.faults = f"{after['drop'] - before['drop']} dropped (50%)"
+        row.seen = len(set(listed))
+        row.duplicates = len(listed) - len(set(listed))
+        row.lost = n_tasks - len(set(listed) & {t.id for t in tasks})
+        row.details = dict(added=len(result.added), existed=len(result.already_existed), retries=result.retries)
+        row.notes.append(f"bulk add: {len(result.added)} added, {len(result.already_existed)} reported "
+                         "as pre-existing")
+    finally:
+        session.delete_job(job_id)
+        session.close()
+    row.seconds = time.monotonic() - started
+    return row
