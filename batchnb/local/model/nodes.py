@@ -9,6 +9,7 @@ import shutil
 from ..server.errors import ServiceError, conflict, not_found
 from . import clock
 from .entities import Node, Pool
+from ..runtime.node_processes import kill_processes_under
 from .validate import check_enum, check_object
 
 NODE_OPTIONS = ("requeue", "terminate", "taskcompletion", "retaineddata")
@@ -64,6 +65,7 @@ class NodeOps:
         root = self.node_root(node)
         await asyncio.sleep(step)
         if reimage and root.exists():
+            await asyncio.to_thread(kill_processes_under, root)  # a fresh disk: nothing survives
             await asyncio.to_thread(shutil.rmtree, root, True)
         from ..runtime.node_dirs import create_node_layout
 
@@ -111,6 +113,7 @@ class NodeOps:
         while node.running:  # taskcompletion / retaineddata: let running tasks finish
             await asyncio.sleep(0.05)
         await asyncio.sleep(min(0.2, self.config.node_boot_seconds / 2))
+        await asyncio.to_thread(kill_processes_under, self.node_root(node))  # the VM is gone
         await asyncio.to_thread(shutil.rmtree, self.node_root(node), True)
         node.pool.nodes.pop(node.id, None)
         self.store.delete("nodes", node.key)

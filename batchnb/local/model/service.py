@@ -128,8 +128,14 @@ class BatchService(PoolOps, NodeOps, JobOps, TaskOps):
         self.scheduler.start()
 
     async def stop(self) -> None:
+        """Shutting the service down shuts its emulated nodes down: nothing they ran outlives it.
+        Tasks that were running are requeued when the service starts again."""
         await self.scheduler.stop()
         for t in list(self._bg):
             t.cancel()
+        from ..runtime.node_processes import kill_processes_under
+
+        if self.nodes_dir.exists():
+            await asyncio.to_thread(kill_processes_under, self.nodes_dir)
         self.flush()
         self.store.close()
