@@ -185,6 +185,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"batchnb quickstart: FAILED after {seconds:.0f} s: {error}", file=sys.stderr)
         return 1
     print(f"Quickstart finished in {seconds:.0f} s: {len(nb.cells)} cells, no errors.")
+    print("The local Batch service keeps running for your own notebooks: `batchnb local status` shows it, "
+          "`batchnb local down` stops it.")
     return 0
 
 

@@ -253,7 +253,7 @@ def _ensure_running(sd: Path, options: dict[str, Any], *, quiet: bool = False) -
 
 def _start_server(sd: Path, settings: dict[str, Any], options: dict[str, Any], storage: str) -> dict[str, Any]:
     wanted = int(settings.get("server_port") or 0)
-    port = wanted if wanted and port_is_free(wanted) else 0
+    port = wanted if wanted and _port_frees_up(wanted) else 0
     env = dict(os.environ)
     env["BATCHNB_LOCAL_KEY"] = settings["account_key"]
     env["BATCHNB_LOCAL_STORAGE"] = storage
@@ -274,6 +274,17 @@ def _start_server(sd: Path, settings: dict[str, Any], options: dict[str, Any], s
             break
         port = 0  # our port was taken between the check and the bind: take any free one
     raise LocalServiceError(f"the local Batch service did not start; see {sd / 'server.log'}")
+
+
+def _port_frees_up(port: int, timeout: float = 3.0) -> bool:
+    """True once `port` can be bound. Right after a SIGKILL the kernel holds the old server's port
+    for a moment; taking another port then would strand every client configured with this one."""
+    deadline = time.monotonic() + timeout
+    while not port_is_free(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _option_flags(options: dict[str, Any]) -> list[str]:

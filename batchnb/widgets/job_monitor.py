@@ -105,9 +105,21 @@ class JobMonitor(widgets.VBox):
 
         For Run All: the kernel is busy until the cell ends, so a monitor cannot poll between
         cells; a cell that waits keeps the view current and leaves it complete."""
-        self.watcher.wait(timeout=timeout, interval=self.interval)
-        self.update()
-        return self
+        # Not watcher.wait(): that refreshes without telling the view, which then sat at
+        # "loading..." for the whole wait. Widget updates sent from a busy cell still reach the page.
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                self.watcher.refresh()
+                self.update()
+                if self.watcher.done:
+                    return self
+                if deadline is not None and time.monotonic() + self.interval > deadline:
+                    raise TimeoutError(f"not done after {timeout:g} s")
+                time.sleep(self.interval)
+        except KeyboardInterrupt:  # Ctrl-C hands the notebook back, the view as it is
+            self.watcher.stop()
+            return self
 
     def close(self) -> None:
         self.watcher.stop()

@@ -171,7 +171,9 @@ def service_killed_mid_job(service: LocalService, n_tasks: int, *, timeout: floa
         adder.start()
         time.sleep(0.05)
         old_pid = local.status(state_dir=service.state_dir).server_pid
-        local.restart_server(service.state_dir, kill=True)
+        restarted = local.restart_server(service.state_dir, kill=True)
+        assert restarted.batch_url == service.batch_url, (
+            f"the restarted server moved from {service.batch_url} to {restarted.batch_url}")
         adder.join(timeout=timeout)
         assert "error" not in second, f"bulk add across the restart failed: {second.get('error')}"
         acknowledged = first.total + second["result"].total
@@ -269,7 +271,7 @@ def azurite_stopped_mid_upload(service: LocalService, n_files: int, *, size: int
         assert "error" not in outcome, f"upload raised instead of reporting: {outcome.get('error')!r}"
         first = outcome["result"]
         failed = {i.blob for i in first.failed}
-        local.start(state_dir=service.state_dir, node_boot_seconds=0.2, quiet=True)
+        local.start(state_dir=service.state_dir, quiet=True)
         present = set(_blob_names(watcher_session, container))
         second = session.storage.upload(folder, container=container, progress=False)
         resent = {i.blob for i in second.uploaded}

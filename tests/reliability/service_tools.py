@@ -29,7 +29,7 @@ ADMIN = "/_local"
 
 
 @contextmanager
-def throwaway_service(parent: Path | None = None, *, node_boot_seconds: float = 0.2) -> Iterator[LocalService]:
+def throwaway_service(parent: Path | None = None, *, node_boot_seconds: float | None = None) -> Iterator[LocalService]:
     """A local service in its own state dir: scenarios kill it, restart it and inject faults,
     which must never disturb the service the rest of the test suite shares."""
     parent = Path(parent) if parent else Path(tempfile.gettempdir())
