@@ -25,6 +25,7 @@ import random
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -205,6 +206,31 @@ class _Run:
                 self.failed[task_id] = reason
 
 
+# Jobs this process is adding tasks to right now. Between two chunks a job can look finished (no
+# task active or running); a monitor in the same kernel asks here before it stops watching.
+_in_progress: dict[str, int] = {}
+_in_progress_lock = threading.Lock()
+
+
+@contextmanager
+def _submitting(job_id: str):
+    key = job_id.lower()
+    with _in_progress_lock:
+        _in_progress[key] = _in_progress.get(key, 0) + 1
+    try:
+        yield
+    finally:
+        with _in_progress_lock:
+            _in_progress[key] -= 1
+            if not _in_progress[key]:
+                del _in_progress[key]
+
+
+def submission_in_progress(job_id: str) -> bool:
+    """True while this process is still adding tasks to ``job_id`` (see ``add_tasks``)."""
+    return job_id.lower() in _in_progress
+
+
 def add_tasks(client: Any, job_id: str, tasks: Iterable[TaskSpec | batch_models.BatchTaskCreateOptions], *,
               max_concurrency: int = 4, timeout: float = 300.0) -> BulkAddResult:
     """Add ``tasks`` to ``job_id`` (see the module docstring). ``client`` is a ``BatchClient``.
@@ -217,14 +243,15 @@ def add_tasks(client: Any, job_id: str, tasks: Iterable[TaskSpec | batch_models.
     check_unique_ids((i for i, _, _ in sized), field="tasks")
     run = _Run(client, job_id, started + timeout)
     chunks = chunk_tasks(sized)
-    if len(chunks) == 1 or max_concurrency <= 1:
-        for chunk in chunks:
-            run.send(chunk)
-    elif chunks:
-        with ThreadPoolExecutor(max_workers=min(max_concurrency, len(chunks)),
-                                thread_name_prefix="batchnb-add") as pool:
-            for future in [pool.submit(run.send, c) for c in chunks]:
-                future.result()
+    with _submitting(job_id):
+        if len(chunks) == 1 or max_concurrency <= 1:
+            for chunk in chunks:
+                run.send(chunk)
+        elif chunks:
+            with ThreadPoolExecutor(max_workers=min(max_concurrency, len(chunks)),
+                                    thread_name_prefix="batchnb-add") as pool:
+                for future in [pool.submit(run.send, c) for c in chunks]:
+                    future.result()
     order = [i for i, _, _ in sized]
     result = BulkAddResult(
         added=[i for i in order if i in run.added],

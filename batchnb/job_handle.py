@@ -6,7 +6,6 @@ same view as the handle that created the job.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from azure.batch import models as batch_models
 
+from batchnb._handle import _Handle, state_text
 from batchnb._sdk_calls import Deadline, as_rows, call
 from batchnb.bulk import BulkAddResult, add_tasks
 from batchnb.errors import NotFoundError, TaskFailedError
@@ -33,39 +33,25 @@ STDERR = "stderr.txt"
 _DEFAULT_FAILURE_TAIL = 2048
 
 
-def _state(value: Any) -> str | None:
-    return None if value is None else str(getattr(value, "value", value)).lower()
-
-
-class JobHandle:
+class JobHandle(_Handle[batch_models.BatchJob]):
     """A job by id: tasks, counts, logs, waiting and retries."""
 
+    # Kept to keep ``job_id`` as the keyword name callers know.
     def __init__(self, session: Session, job_id: str, info: batch_models.BatchJob | None = None) -> None:
-        self.session = session
-        self.id = job_id
-        self._info = info
+        super().__init__(session, job_id, info)
 
     @property
     def _client(self) -> Any:
         return self.session.batch_client
 
     # ------------------------------------------------------------------------------- the job
-    def refresh(self) -> JobHandle:
-        self._info = self.session.get_job(self.id)
-        return self
-
-    @property
-    def info(self) -> batch_models.BatchJob:
-        """The SDK's ``BatchJob`` from the last refresh (fetched on first use)."""
-        if self._info is None:
-            self.refresh()
-        assert self._info is not None
-        return self._info
+    def _fetch(self) -> batch_models.BatchJob:
+        return self.session.get_job(self.id)
 
     @property
     def state(self) -> str | None:
         """``active``, ``terminating``, ``completed``... (refreshed on each access)."""
-        return _state(self.refresh().info.state)
+        return self._fresh_state("state")
 
     @property
     def pool_id(self) -> str | None:
@@ -262,7 +248,4 @@ class JobHandle:
     def __repr__(self) -> str:
         if self._info is None:
             return f"JobHandle({self.id!r})"
-        return f"JobHandle({self.id!r}, state={_state(self._info.state)!r}, pool={self.pool_id!r})"
-
-    def _repr_html_(self) -> str:
-        return f"<code>{html.escape(repr(self))}</code>"
+        return f"JobHandle({self.id!r}, state={state_text(self._info.state)!r}, pool={self.pool_id!r})"

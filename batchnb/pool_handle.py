@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING, Any
 
 from azure.batch import models as batch_models
 
+from batchnb._handle import _Handle, state_text
 from batchnb._sdk_calls import Deadline, as_rows, call
 from batchnb.errors import BatchnbError, NotFoundError
 from batchnb.frames import NODE_SELECT_FIELDS, nodes_frame
@@ -24,41 +24,26 @@ _SETTLED_NODE_STATES = frozenset({"idle", "running", "starttaskfailed", "unusabl
                                   "deallocated"})
 
 
-def _state(value: Any) -> str | None:
-    return None if value is None else str(getattr(value, "value", value)).lower()
-
-
-class PoolHandle:
+class PoolHandle(_Handle[batch_models.BatchPool]):
     """A pool by id. Holds no state but the last ``refresh()``; every method asks the service."""
 
+    # Kept to keep ``pool_id`` as the keyword name callers know.
     def __init__(self, session: Session, pool_id: str, info: batch_models.BatchPool | None = None) -> None:
-        self.session = session
-        self.id = pool_id
-        self._info = info
+        super().__init__(session, pool_id, info)
 
     # ------------------------------------------------------------------------------- reading
-    def refresh(self) -> PoolHandle:
-        """Fetch the pool's current properties (``info``)."""
-        self._info = self.session.get_pool(self.id)
-        return self
-
-    @property
-    def info(self) -> batch_models.BatchPool:
-        """The SDK's ``BatchPool`` from the last refresh (fetched on first use)."""
-        if self._info is None:
-            self.refresh()
-        assert self._info is not None
-        return self._info
+    def _fetch(self) -> batch_models.BatchPool:
+        return self.session.get_pool(self.id)
 
     @property
     def state(self) -> str | None:
         """``active`` or ``deleting`` (refreshed on each access)."""
-        return _state(self.refresh().info.state)
+        return self._fresh_state("state")
 
     @property
     def allocation_state(self) -> str | None:
         """``steady``, ``resizing`` or ``stopping`` (refreshed on each access)."""
-        return _state(self.refresh().info.allocation_state)
+        return self._fresh_state("allocation_state")
 
     def monitor(self, *, interval: float = 5.0, metrics: bool = True):
         """A live view of the pool: node heatmap, utilization from the node sampler, resize control."""
@@ -92,7 +77,7 @@ class PoolHandle:
         deadline = Deadline(timeout, poll=poll)
         while True:
             info = self.refresh().info
-            if _state(info.allocation_state) == "steady":
+            if state_text(info.allocation_state) == "steady":
                 if info.resize_errors:
                     errors = "; ".join(f"{e.code}: {e.message}" for e in info.resize_errors)
                     raise BatchnbError(f"Pool {self.id!r} stopped resizing with errors: {errors}",
@@ -117,8 +102,8 @@ class PoolHandle:
         client = self.session.batch_client
         nodes = call(f"list the nodes of pool {self.id!r}",
                      lambda: list(client.list_nodes(self.id, select=["id", "state", "startTaskInfo"])))
-        states = [_state(n.state) for n in nodes]
-        failed = [n for n in nodes if _state(n.state) == "starttaskfailed"]
+        states = [state_text(n.state) for n in nodes]
+        failed = [n for n in nodes if state_text(n.state) == "starttaskfailed"]
         return len(states) >= target and all(s in _SETTLED_NODE_STATES for s in states), failed
 
     def _start_task_error(self, failed: list[Any]) -> BatchnbError:
@@ -159,9 +144,7 @@ class PoolHandle:
         if self._info is None:
             return f"PoolHandle({self.id!r})"
         i = self._info
-        return (f"PoolHandle({self.id!r}, state={_state(i.state)!r}, allocation={_state(i.allocation_state)!r}, "
-                f"vm_size={i.vm_size!r}, dedicated={i.current_dedicated_nodes}/{i.target_dedicated_nodes}, "
+        return (f"PoolHandle({self.id!r}, state={state_text(i.state)!r}, "
+                f"allocation={state_text(i.allocation_state)!r}, vm_size={i.vm_size!r}, "
+                f"dedicated={i.current_dedicated_nodes}/{i.target_dedicated_nodes}, "
                 f"spot={i.current_low_priority_nodes}/{i.target_low_priority_nodes})")
-
-    def _repr_html_(self) -> str:
-        return f"<code>{html.escape(repr(self))}</code>"

@@ -34,6 +34,7 @@ import pandas as pd
 
 from . import frames
 from ._constants import METRICS_FILE_NAME
+from .bulk import submission_in_progress
 from .sampler_command import parse_metrics_lines
 
 if TYPE_CHECKING:
@@ -399,11 +400,13 @@ class JobWatcher(_Poller):
 
     @property
     def done(self) -> bool:
-        """The job completed, or it has tasks and none is active or running."""
+        """The job completed, or it has tasks, none is active or running, and this process is not
+        still adding tasks to it (between two chunks of a bulk add a job can look finished)."""
         if self.job_state == "completed":
             return True
         c = self.counts
-        return self.total > 0 and c["active"] == 0 and c["running"] == 0
+        return (self.total > 0 and c["active"] == 0 and c["running"] == 0
+                and not submission_in_progress(self.job_id))
 
     def reset(self) -> None:
         """Forget the table: the next refresh is a full load."""

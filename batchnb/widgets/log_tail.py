@@ -31,7 +31,7 @@ class LogTail(widgets.VBox):
         self.header = widgets.HTML(f"<b>{html.escape(task_id)}</b> · <code>{html.escape(file_name)}</code>")
         self.status = widgets.HTML("waiting...")
         self.status.add_class("batchnb-log-status")
-        self.view = widgets.HTML("<pre></pre>", layout=widgets.Layout(max_height="320px", overflow="auto"))
+        self.view = widgets.HTML(_scrolled_to_end(""))
         self.view.add_class("batchnb-log-text")
         self.task_state: str | None = None
         self._task: asyncio.Task | None = None
@@ -50,7 +50,7 @@ class LogTail(widgets.VBox):
         return self.task_state != "completed"
 
     def _show(self, text: str) -> None:
-        self.view.value = f"<pre>{html.escape(text)}</pre>"
+        self.view.value = _scrolled_to_end(text)
         state = self.task_state or "unknown"
         self.status.value = f"task {html.escape(state)}" + (" · no file yet" if self.tail.missing else "")
 
@@ -77,3 +77,15 @@ class LogTail(widgets.VBox):
         bundle["text/html"] = (f"<div><b>{html.escape(self.task_id)}</b> <code>{html.escape(self.tail.file_name)}"
                                f"</code><pre>{html.escape(self.tail.text[-4000:])}</pre></div>")
         return bundle
+
+
+def _scrolled_to_end(text: str) -> str:
+    """The text in a scroll box that opens at its end: a tail is read from the bottom.
+
+    A plain overflow box opens at the top, which hid the newest lines once the text outgrew it;
+    ``column-reverse`` anchors the scroll position at the bottom, and every refresh (a new
+    ``value``) lands there again without any JavaScript. ``flex:none`` keeps the <pre> its full
+    height (a shrunk flex item would clip its own text and never scroll).
+    """
+    return ("<div class='batchnb-log-scroll' style='display:flex;flex-direction:column-reverse;"
+            f"max-height:320px;overflow:auto'><pre style='margin:0;flex:none'>{html.escape(text)}</pre></div>")

@@ -111,7 +111,12 @@ def test_monitor_recreates_final_state_after_reload_and_save(
     page = browser_page
     path = write_notebook(jupyter_lab, NOTEBOOK, _cells(str(local_service.state_dir)))
     open_notebook(page, jupyter_lab, path)
-    assert run_all(page, timeout=120) is True, jupyter_lab.log_tail()
+    run_all(page, wait=False)
+    # The wait cell keeps the view current while it blocks the kernel (not "loading..." until the end).
+    wait_for(page, f"""() => !window.__batchnbRunAll.done && (document.querySelector('.batchnb-job-counts')
+                          || {{}}).textContent?.includes('/ {N_TASKS} done')""", timeout=90)
+    wait_for(page, "() => window.__batchnbRunAll.done", timeout=90)
+    assert page.evaluate("() => window.__batchnbRunAll.ok") is True, jupyter_lab.log_tail()
     wait_for(page, PROGRESS_DONE_JS, timeout=30)
     assert f"{N_TASKS} / {N_TASKS} done" in page.locator(".batchnb-job-counts").inner_text()
     _assert_final_progress_figure(page, "live view")
@@ -144,5 +149,5 @@ def test_monitor_recreates_final_state_after_reload_and_save(
     finally:
         # The lab is shared by the whole session: later tests must not save 5 MB per figure.
         _put_user_setting(jupyter_lab, SAVE_STATE_SETTINGS, "{}")
-    assert page_record.page_errors == []
+    assert page_record.page_errors == [], page_record.page_errors
     assert page_record.external_requests == []

@@ -24,7 +24,7 @@ def faults(local_service):
 def test_bulk_add_under_injected_503s_adds_every_task_exactly_once(session, unique, faults):
     # A job on a pool that does not exist (allowed by Batch): its tasks stay queued, so the
     # test measures submission only and leaves the shared pool free.
-    job = session.create_job(f"bulk-{unique}", pool=f"parked-{unique}")
+    job = session.create_job(f"bulk-{unique}", pool=f"parked-{unique}", allow_missing_pool=True)
     tasks = batchnb.sweep("python3 -c 'print({i})'", i=range(1000))
     faults(throttle=0.3, retry_after=0.05, seed=1)
     result = job.add_tasks(tasks, max_concurrency=4, timeout=120)
@@ -40,7 +40,7 @@ def test_bulk_add_under_injected_503s_adds_every_task_exactly_once(session, uniq
 
 
 def test_bulk_add_gives_up_at_the_deadline_and_reports_what_was_not_added(session, unique, faults):
-    job = session.create_job(f"deadline-{unique}", pool=f"parked-{unique}")
+    job = session.create_job(f"deadline-{unique}", pool=f"parked-{unique}", allow_missing_pool=True)
     tasks = [batchnb.TaskSpec(f"t{i}", "python3 -c 'pass'") for i in range(150)]
     job.add_tasks(tasks[:30])
     faults(throttle=1.0, retry_after=0.05, seed=2)
@@ -80,7 +80,7 @@ def test_chunks_respect_count_and_size_limits():
 
 
 def test_real_task_sizes_keep_requests_under_one_megabyte(session, unique):
-    job = session.create_job(f"big-{unique}", pool=f"parked-{unique}")
+    job = session.create_job(f"big-{unique}", pool=f"parked-{unique}", allow_missing_pool=True)
     # ~30 KB of environment per task: 100 of them would be 3 MB in one request.
     tasks = [batchnb.TaskSpec(f"t{i}", "python3 -c 'pass'", environment={"PAYLOAD": "x" * 30_000})
              for i in range(120)]

@@ -65,7 +65,9 @@ def admin(service: LocalService, method: str, path: str, body: Any = None) -> di
 
 
 def fault_stats(service: LocalService) -> dict[str, int]:
-    return dict(admin(service, "GET", "/faults")["injected"])
+    """Faults injected so far by kind, plus ``requests``: every Batch request the service saw."""
+    described = admin(service, "GET", "/faults")
+    return {**described["injected"], "requests": described["requests"]}
 
 
 def wait_until(predicate: Callable[[], Any], *, timeout: float, what: str, interval: float = 0.2) -> Any:

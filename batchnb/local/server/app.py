@@ -192,4 +192,6 @@ async def serve(config: ServerConfig) -> None:
 
 def run_server(config: ServerConfig) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # The blob SDK logs every request at INFO (resource/output files): keep server.log to what matters.
+    logging.getLogger("azure").setLevel(logging.WARNING)
     asyncio.run(serve(config))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import bisect
 import json
+from operator import attrgetter, itemgetter
 from typing import Callable, Iterable
 
 from aiohttp import web
@@ -112,6 +113,19 @@ def page(request: web.Request, entities: Iterable, *, allowed: dict, kind: str,
         token = encode_token({**state, "a": last_seq})
         body["odata.nextLink"] = f"{base_url(request)}{request.path}?$skiptoken={token}"
     return body
+
+
+def model_page(request: web.Request, entities: Iterable, *, allowed: dict, kind: str, **options) -> dict:
+    """A page of model objects (jobs, pools, nodes, tasks): each lists as its ``doc``, in ``seq`` order.
+    ``options``: as for :func:`page` (``candidates``, ``stats``)."""
+    return page(request, list(entities), allowed=allowed, kind=kind, render=attrgetter("doc"),
+                seq_of=attrgetter("seq"), **options)
+
+
+def docs_page(request: web.Request, docs: Iterable[dict], *, allowed: dict, kind: str) -> dict:
+    """A page of plain documents; a document's position (from 1) is its continuation sequence."""
+    return page(request, list(enumerate(docs, 1)), allowed=allowed, kind=kind, render=itemgetter(1),
+                seq_of=itemgetter(0))
 
 
 def base_url(request: web.Request) -> str:

@@ -11,7 +11,7 @@ from aiohttp import web
 from ..runtime import node_files
 from . import odata
 from .errors import ServiceError
-from .listing import list_state, page
+from .listing import docs_page, list_state
 
 
 def _raw_file_path(request: web.Request) -> str:
@@ -46,8 +46,7 @@ def register(app: web.Application, svc) -> None:
             recursive = bool(list_state(request).get("r"))  # from the token on later pages
             files = await asyncio.to_thread(node_files.list_files, base, recursive=recursive, url_prefix=prefix) \
                 if base.exists() else []
-            return web.json_response(page(request, list(enumerate(files)), allowed=odata.FILE_FILTER_PROPS,
-                                          kind="files", render=lambda e: e[1], seq_of=lambda e: e[0] + 1))
+            return web.json_response(docs_page(request, files, allowed=odata.FILE_FILTER_PROPS, kind="files"))
         return list_files
 
     def getter(base_of):

@@ -9,7 +9,7 @@ from aiohttp import web
 from . import odata
 from .body import read_json
 from .errors import ServiceError
-from .listing import list_state, page, task_stats
+from .listing import docs_page, list_state, model_page, task_stats
 from .respond import changed, check_conditions, created, entity, json_response
 
 
@@ -36,8 +36,7 @@ def register(app: web.Application, svc) -> None:
     r = app.router
 
     async def list_jobs(request):
-        return json_response(page(request, list(svc.jobs.values()), allowed=odata.JOB_FILTER_PROPS, kind="jobs",
-                                  render=lambda j: j.doc, seq_of=lambda j: j.seq))
+        return json_response(model_page(request, svc.jobs.values(), allowed=odata.JOB_FILTER_PROPS, kind="jobs"))
 
     async def create_job(request):
         return created(request, svc.create_job(await read_json(request)).doc)
@@ -80,15 +79,13 @@ def register(app: web.Application, svc) -> None:
 
     async def prep_status(request):
         items = svc.prep_release_status(request.match_info["job"])
-        return json_response(page(request, list(enumerate(items)), allowed=odata.PREP_RELEASE_STATUS_FILTER_PROPS,
-                                  kind="jobpreparationandreleasetaskstatuslist", render=lambda e: e[1],
-                                  seq_of=lambda e: e[0] + 1))
+        return json_response(docs_page(request, items, allowed=odata.PREP_RELEASE_STATUS_FILTER_PROPS,
+                                       kind="jobpreparationandreleasetaskstatuslist"))
 
     async def list_tasks(request):
         job = svc.get_job(request.match_info["job"])
-        return json_response(page(request, list(job.tasks.values()), allowed=odata.TASK_FILTER_PROPS,
-                                  kind="tasks", render=lambda t: t.doc, seq_of=lambda t: t.seq,
-                                  candidates=lambda flt: changed_tasks(job, flt), stats=task_stats))
+        return json_response(model_page(request, job.tasks.values(), allowed=odata.TASK_FILTER_PROPS, kind="tasks",
+                                        candidates=lambda flt: changed_tasks(job, flt), stats=task_stats))
 
     async def create_task(request):
         return created(request, svc.create_task(request.match_info["job"], await read_json(request)).doc)

@@ -8,7 +8,7 @@ from ..model.pools import SUPPORTED_IMAGES
 from . import odata
 from .body import read_json
 from .errors import not_found
-from .listing import list_state, page
+from .listing import docs_page, list_state, model_page
 from .respond import changed, check_conditions, created, entity, json_response
 
 # Where the SDK's pollers need a transitional state, the model sets it before we answer 202.
@@ -18,8 +18,7 @@ def register(app: web.Application, svc) -> None:
     r = app.router
 
     async def list_pools(request):
-        return json_response(page(request, list(svc.pools.values()), allowed=odata.POOL_FILTER_PROPS, kind="pools",
-                                  render=lambda p: p.doc, seq_of=lambda p: p.seq))
+        return json_response(model_page(request, svc.pools.values(), allowed=odata.POOL_FILTER_PROPS, kind="pools"))
 
     async def create_pool(request):
         return created(request, svc.create_pool(await read_json(request)).doc)
@@ -67,8 +66,7 @@ def register(app: web.Application, svc) -> None:
 
     async def list_nodes(request):
         pool = svc.get_pool(request.match_info["pool"])
-        return json_response(page(request, list(pool.nodes.values()), allowed=odata.NODE_FILTER_PROPS,
-                                  kind="nodes", render=lambda n: n.doc, seq_of=lambda n: n.seq))
+        return json_response(model_page(request, pool.nodes.values(), allowed=odata.NODE_FILTER_PROPS, kind="nodes"))
 
     async def get_node(request):
         node = svc.get_node(request.match_info["pool"], request.match_info["node"])
@@ -102,14 +100,12 @@ def register(app: web.Application, svc) -> None:
         return json_response({"value": []})
 
     async def supported_images(request):
-        return json_response(page(request, list(enumerate(SUPPORTED_IMAGES)),
-                                  allowed=odata.SUPPORTED_IMAGES_FILTER_PROPS, kind="supportedimages",
-                                  render=lambda e: e[1], seq_of=lambda e: e[0] + 1))
+        return json_response(docs_page(request, SUPPORTED_IMAGES, allowed=odata.SUPPORTED_IMAGES_FILTER_PROPS,
+                                       kind="supportedimages"))
 
     async def node_counts(request):
-        return json_response(page(request, list(enumerate(svc.node_counts())),
-                                  allowed=odata.NODE_COUNTS_FILTER_PROPS, kind="poolnodecounts",
-                                  render=lambda e: e[1], seq_of=lambda e: e[0] + 1))
+        return json_response(docs_page(request, svc.node_counts(), allowed=odata.NODE_COUNTS_FILTER_PROPS,
+                                       kind="poolnodecounts"))
 
     async def empty_list(request):
         return json_response({"value": []})

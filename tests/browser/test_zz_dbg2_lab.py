@@ -9,10 +9,6 @@ each update (``sync_figure_state``), so a reload shows the finished job, not the
 from __future__ import annotations
 
 import json
-import time
-T0 = [0.0]
-def mark(n):
-    print(f'MARK {n}: {time.monotonic()-T0[0]:.1f}', flush=True)
 import urllib.request
 
 import pytest
@@ -113,42 +109,48 @@ def test_monitor_recreates_final_state_after_reload_and_save(
     jupyter_lab: LabServer, browser_page: Page, page_record: PageRecord, local_service
 ) -> None:
     page = browser_page
-    T0[0] = time.monotonic()
+    import time as _t
+    t0 = _t.monotonic()
+    page.on("pageerror", lambda e: print(f"PERR {_t.monotonic()-t0:.1f} {e.message} | {(e.stack or '')[:600]}", flush=True))
+    page.on("console", lambda m: m.type in ('error', 'warning') and print(f"CONSOLE {_t.monotonic()-t0:.1f} {m.type} {m.text[:300]}", flush=True))
+    def mark(n): print(f"MARK {_t.monotonic()-t0:.1f} {n}", flush=True)
     path = write_notebook(jupyter_lab, NOTEBOOK, _cells(str(local_service.state_dir)))
     open_notebook(page, jupyter_lab, path)
-    mark('open_notebook(page, jupyter_la')
-    assert run_all(page, timeout=120) is True, jupyter_lab.log_tail()
-    mark('assert run_all(page, timeout=1')
+    run_all(page, wait=False)
+    # The wait cell keeps the view current while it blocks the kernel (not "loading..." until the end).
+    wait_for(page, f"""() => !window.__batchnbRunAll.done && (document.querySelector('.batchnb-job-counts')
+                          || {{}}).textContent?.includes('/ {N_TASKS} done')""", timeout=90)
+    wait_for(page, "() => window.__batchnbRunAll.done", timeout=90)
+    assert page.evaluate("() => window.__batchnbRunAll.ok") is True, jupyter_lab.log_tail()
     wait_for(page, PROGRESS_DONE_JS, timeout=30)
     assert f"{N_TASKS} / {N_TASKS} done" in page.locator(".batchnb-job-counts").inner_text()
     _assert_final_progress_figure(page, "live view")
-    mark('_assert_final_progress_figure(')
 
     # A plain save (no widget state yet): after the reload only the kernel can supply the views.
+    mark('save')
     _save(page)
+    mark('saved')
     try:
         page.reload(wait_until="domcontentloaded")
         wait_for(page, """(path) => {
             const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
             return !!(w && w.context && w.context.isReady && w.context.path === path);
         }""", timeout=60, arg=path)
+        mark('reloaded')
         wait_kernel_idle(page)
-        mark('wait_kernel_idle(page)')
         wait_for(page, "() => document.querySelector('.batchnb-job-monitor')", timeout=30)
         wait_for(page, PROGRESS_DONE_JS, timeout=30)
         assert f"{N_TASKS} / {N_TASKS} done" in page.locator(".batchnb-job-counts").inner_text()
         _assert_final_progress_figure(page, "after reload")
-        mark('_assert_final_progress_figure(')
         screenshot(page, "job_monitor_after_reload", selector=".batchnb-job-monitor")
-        mark('screenshot(page, "job_monitor_')
 
         # Settings > Save Widget State Automatically, as a user turns it on; then save again.
         page.evaluate(f"() => window.jupyterapp.commands.execute('{SAVE_STATE_COMMAND}')")
         wait_for(page, f"() => window.jupyterapp.commands.isToggled('{SAVE_STATE_COMMAND}')", timeout=10)
         page.evaluate("() => { window.jupyterapp.shell.currentWidget.context.model.dirty = true; }")
         _save(page)
+        mark('saved2')
         figures = _saved_progress_figures(jupyter_lab)
-        mark('figures = _saved_progress_figu')
         assert figures, "no progress figure in the saved widget state"
         for data in figures:
             succeeded = next(t for t in data if t["name"] == "succeeded")
@@ -156,5 +158,5 @@ def test_monitor_recreates_final_state_after_reload_and_save(
     finally:
         # The lab is shared by the whole session: later tests must not save 5 MB per figure.
         _put_user_setting(jupyter_lab, SAVE_STATE_SETTINGS, "{}")
-    assert page_record.page_errors == []
+    assert page_record.page_errors == [], page_record.page_errors
     assert page_record.external_requests == []
