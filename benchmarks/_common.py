@@ -7,6 +7,7 @@ depend on what an earlier run left behind, and stops it (Azurite included) when 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 import urllib.request
@@ -50,6 +51,17 @@ def local_service(state_parent: Path | None = None) -> Iterator[LocalService]:
             yield service
         finally:
             local.stop(state_dir=state_dir)
+
+
+@contextmanager
+def env_or_throwaway_service() -> Iterator[LocalService]:
+    """The service in $BATCHNB_LOCAL_STATE_DIR (left running), else a throwaway one."""
+    state_dir = os.environ.get("BATCHNB_LOCAL_STATE_DIR")
+    if state_dir:
+        yield local.start(state_dir=state_dir, quiet=True)
+        return
+    with local_service() as svc:
+        yield svc
 
 
 def client_for(service: LocalService) -> BatchClient:

@@ -20,29 +20,14 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import local_service, print_table  # noqa: E402
+from _common import env_or_throwaway_service, print_table  # noqa: E402
 
 import batchnb  # noqa: E402
-from batchnb import local  # noqa: E402
-from batchnb.local import LocalService  # noqa: E402
 
 NODES, SLOTS = 2, 4
-
-
-@contextmanager
-def service() -> Iterator[LocalService]:
-    """The service in $BATCHNB_LOCAL_STATE_DIR (left running), else a throwaway one."""
-    state_dir = os.environ.get("BATCHNB_LOCAL_STATE_DIR")
-    if state_dir:
-        yield local.start(state_dir=state_dir, quiet=True)
-        return
-    with local_service() as svc:
-        yield svc
 
 
 def in_process(items: list[int]) -> float:
@@ -82,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
     local_s = in_process(items)
     rows = [("in-process list comprehension", f"{local_s:8.4f} s  {local_s / n * 1000:8.4f} ms/item")]
-    with service() as svc:
+    with env_or_throwaway_service() as svc:
         session = batchnb.connect("local", state_dir=str(svc.state_dir))
         pool_id = f"bench-map-{uuid.uuid4().hex[:6]}"
         try:

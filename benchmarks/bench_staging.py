@@ -23,32 +23,17 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import local_service, print_table  # noqa: E402
+from _common import env_or_throwaway_service, print_table  # noqa: E402
 
 import batchnb  # noqa: E402
-from batchnb import local  # noqa: E402
-from batchnb.local import LocalService  # noqa: E402
 
 SMALL_TARGET = 5.0
 LARGE_TARGET = 0.8
 BASELINE_CONCURRENCY = 8
-
-
-@contextmanager
-def service() -> Iterator[LocalService]:
-    """The service in $BATCHNB_LOCAL_STATE_DIR (left running), else a throwaway one."""
-    state_dir = os.environ.get("BATCHNB_LOCAL_STATE_DIR")
-    if state_dir:
-        yield local.start(state_dir=state_dir, quiet=True)
-        return
-    with local_service() as svc:
-        yield svc
 
 
 def make_small_files(root: Path, count: int, seed: int = 7) -> int:
@@ -136,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     from azure.storage.blob import BlobServiceClient
 
     run = uuid.uuid4().hex[:6]
-    with tempfile.TemporaryDirectory(prefix="batchnb-bench-staging-") as tmp, service() as svc:
+    with tempfile.TemporaryDirectory(prefix="batchnb-bench-staging-") as tmp, env_or_throwaway_service() as svc:
         small_root = Path(tmp) / "small"
         small_bytes = make_small_files(small_root, n_files)
         large = Path(tmp) / "large" / "big.bin"
