@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     from azure.storage.blob import BlobServiceClient
 
     run = uuid.uuid4().hex[:6]
-    with tempfile.TemporaryDirectory(prefix="batchnb-bench-staging-") as tmp, env_or_throwaway_service() as svc:
+    with (tempfile.TemporaryDirectory(prefix="batchnb-bench-staging-") as tmp,
+          env_or_throwaway_service() as svc):
         small_root = Path(tmp) / "small"
         small_bytes = make_small_files(small_root, n_files)
         large = Path(tmp) / "large" / "big.bin"
