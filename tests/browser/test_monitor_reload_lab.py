@@ -28,7 +28,7 @@ from tests.browser.lab_helpers import (
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 NOTEBOOK = "monitor_reload_lab.ipynb"
-N_TASKS = 8
+N_TASKS = 6
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
 SAVE_STATE_COMMAND = "@jupyter-widgets/jupyterlab-manager:saveWidgetState"
 SAVE_STATE_SETTINGS = "@jupyter-widgets/jupyterlab-manager:plugin"
@@ -67,12 +67,13 @@ def _cells(state_dir: str) -> list[str]:
     return [
         "import os\n"
         f"os.environ['BATCHNB_LOCAL_STATE_DIR'] = {state_dir!r}\n"
-        "import batchnb\n"
+        "import batchnb, batchnb.widgets  # imported first: the job below must outlast the first figure\n"
         "session = batchnb.connect('local')\n"
         "pool = session.create_pool(batchnb.PoolSpec('reload-pool', vm_size='standard_d2s_v3',\n"
-        "                                            dedicated_nodes=1, task_slots_per_node=4), wait=True)\n"
+        "                                            dedicated_nodes=1, task_slots_per_node=2), wait=True)\n"
         "job = session.create_job('reload-job', pool=pool)\n"
-        "job.add_tasks([batchnb.TaskSpec(f'task-{i}', f'python -c \"import time; time.sleep({0.3 + 0.1 * i:.1f})\"')\n"
+        # Three waves of 2 s: several refreshes, so the figures are drawn mid-job and then updated.
+        "job.add_tasks([batchnb.TaskSpec(f'task-{i}', 'python -c \"import time; time.sleep(2)\"')\n"
         f"              for i in range({N_TASKS})]);",
         "monitor = job.monitor(interval=0.5)\nmonitor",
         # Run All keeps the kernel busy, so this cell drives the refreshes until the job is done.
@@ -116,15 +117,22 @@ def _saved_progress_figures(lab: LabServer) -> list[list[dict]]:
 
 
 def test_monitor_recreates_final_state_after_reload_and_save(
-    jupyter_lab: LabServer, browser_page: Page, page_record: PageRecord, local_service
+    jupyter_lab: LabServer, browser_page: Page, page_record: PageRecord, local_service, batch_client
 ) -> None:
     page = browser_page
     path = write_notebook(jupyter_lab, NOTEBOOK, _cells(str(local_service.state_dir)))
     open_notebook(page, jupyter_lab, path)
     run_all(page, wait=False)
-    # The wait cell keeps the view current while it blocks the kernel (not "loading..." until the end).
-    wait_for(page, f"""() => !window.__batchnbRunAll.done && (document.querySelector('.batchnb-job-counts')
-                          || {{}}).textContent?.includes('/ {N_TASKS} done')""", timeout=90)
+    # The wait cell keeps the view current while it blocks the kernel (not "loading..." until the
+    # end), and the progress figure is drawn before the job is done: the final data then reaches it
+    # as an update, which is what a reload must not lose.
+    wait_for(page, f"""() => {{
+        const bar = document.querySelector('.batchnb-job-progress .progress-bar');
+        const counts = document.querySelector('.batchnb-job-counts');
+        return !window.__batchnbRunAll.done && bar && bar.style.width !== '100%'
+            && counts && counts.textContent.includes('/ {N_TASKS} done')
+            && !!document.querySelector('.batchnb-fig-progress .js-plotly-plot');
+    }}""", timeout=90)
     wait_for(page, "() => window.__batchnbRunAll.done", timeout=90)
     assert page.evaluate("() => window.__batchnbRunAll.ok") is True, jupyter_lab.log_tail()
     wait_for(page, PROGRESS_DONE_JS, timeout=30)
@@ -140,7 +148,9 @@ def test_monitor_recreates_final_state_after_reload_and_save(
             return !!(w && w.context && w.context.isReady && w.context.path === path);
         }""", timeout=60, arg=path)
         wait_kernel_idle(page)
-        wait_for(page, "() => document.querySelector('.batchnb-job-monitor')", timeout=30)
+        # The kernel sends every widget's state at once, ~5 MB of plotly.js per FigureWidget (four
+        # here): ~15 s on a busy 2-core machine.
+        wait_for(page, "() => document.querySelector('.batchnb-job-monitor')", timeout=60)
         wait_for(page, PROGRESS_DONE_JS, timeout=30)
         assert f"{N_TASKS} / {N_TASKS} done" in page.locator(".batchnb-job-counts").inner_text()
         _assert_final_progress_figure(page, "after reload")
@@ -159,5 +169,7 @@ def test_monitor_recreates_final_state_after_reload_and_save(
     finally:
         # The lab is shared by the whole session: later tests must not save 5 MB per figure.
         _put_user_setting(jupyter_lab, SAVE_STATE_SETTINGS, "{}")
+        batch_client.begin_delete_job("reload-job")
+        batch_client.begin_delete_pool("reload-pool")
     assert _unexpected(page_record.page_errors) == [], page_record.page_errors
     assert page_record.external_requests == []
