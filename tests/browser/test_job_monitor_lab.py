@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.browser.lab_helpers import (
+    unexpected_page_errors,
     ARTIFACTS_DIR,
     REPO_ROOT,
     LabServer,
@@ -90,4 +91,4 @@ def test_job_monitor_follows_a_job_to_done_in_jupyterlab(
     shutil.copyfile(monitor, docs / "monitor.png")
     assert (ARTIFACTS_DIR / "job_monitor.png").exists()
     assert page_record.external_requests == []
-    assert page_record.page_errors == []
+    assert unexpected_page_errors(page_record.page_errors) == [], page_record.page_errors

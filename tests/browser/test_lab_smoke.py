@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.browser.lab_helpers import (
+    unexpected_page_errors,
     LabServer,
     PageRecord,
     open_notebook,
@@ -64,4 +65,4 @@ def test_progress_and_figure_widget_render(
     screenshot(browser_page, "lab_smoke_figure", selector=".js-plotly-plot")
     screenshot(browser_page, "lab_smoke")
     assert page_record.external_requests == []
-    assert page_record.page_errors == []
+    assert unexpected_page_errors(page_record.page_errors) == [], page_record.page_errors

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.browser.lab_helpers import (
+    unexpected_page_errors,
     LabServer,
     PageRecord,
     open_notebook,
@@ -104,7 +105,7 @@ def test_log_tail_grows_while_the_task_runs(jupyter_lab: LabServer, browser_page
         page.locator(".batchnb-log-tail").scroll_into_view_if_needed()
         assert page.evaluate(END_VISIBLE_JS), "the last line is scrolled out of view"
         screenshot(page, "log_tail", selector=".batchnb-log-tail")
-        assert page_record.page_errors == []
+        assert unexpected_page_errors(page_record.page_errors) == [], page_record.page_errors
         assert page_record.external_requests == []
     finally:
         batch_client.begin_delete_job("logtail-job")

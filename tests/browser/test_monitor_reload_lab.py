@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.browser.lab_helpers import (
+    unexpected_page_errors,
     LabServer,
     PageRecord,
     open_notebook,
@@ -53,14 +54,6 @@ PROGRESS_DONE_JS = """() => {
 }"""
 
 
-# anywidget rejects a model's `ready` when its ESM takes over 2 s to load (plotly's is ~5 MB); on a
-# loaded CI machine that happens while several FigureWidgets start at once. The views still render
-# from state (asserted above); any other page error fails the test.
-ANYWIDGET_SLOW_INIT = "[anywidget] Failed to initialize model."
-
-
-def _unexpected(page_errors: list[str]) -> list[str]:
-    return [e for e in page_errors if e != ANYWIDGET_SLOW_INIT]
 
 
 def _cells(state_dir: str) -> list[str]:
@@ -171,5 +164,5 @@ def test_monitor_recreates_final_state_after_reload_and_save(
         _put_user_setting(jupyter_lab, SAVE_STATE_SETTINGS, "{}")
         batch_client.begin_delete_job("reload-job")
         batch_client.begin_delete_pool("reload-pool")
-    assert _unexpected(page_record.page_errors) == [], page_record.page_errors
+    assert unexpected_page_errors(page_record.page_errors) == [], page_record.page_errors
     assert page_record.external_requests == []

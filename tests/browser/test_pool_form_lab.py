@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.lab_helpers import LabServer, PageRecord, open_notebook, run_all, screenshot, wait_for, write_notebook
+from tests.browser.lab_helpers import unexpected_page_errors, LabServer, PageRecord, open_notebook, run_all, screenshot, wait_for, write_notebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -56,7 +56,7 @@ def test_pool_form_creates_the_pool_it_was_filled_in_with(jupyter_lab: LabServer
         assert pool.target_dedicated_nodes == 2
         assert pool.task_slots_per_node == 3
         assert str(pool.vm_size).lower() == "standard_d2s_v3"
-        assert page_record.page_errors == []
+        assert unexpected_page_errors(page_record.page_errors) == [], page_record.page_errors
         assert page_record.external_requests == []
     finally:
         batch_client.begin_delete_pool(POOL)

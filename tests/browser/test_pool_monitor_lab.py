@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.browser.lab_helpers import (
+    unexpected_page_errors,
     REPO_ROOT,
     LabServer,
     PageRecord,
@@ -49,14 +50,6 @@ UTILIZATION_JS = """() => {
 }"""
 
 
-# anywidget rejects a model's `ready` when its ESM takes over 2 s to load (plotly's is ~5 MB); on a
-# loaded CI machine that happens while several FigureWidgets start at once. The views still render
-# from state (asserted above); any other page error fails the test.
-ANYWIDGET_SLOW_INIT = "[anywidget] Failed to initialize model."
-
-
-def _unexpected(page_errors: list[str]) -> list[str]:
-    return [e for e in page_errors if e != ANYWIDGET_SLOW_INIT]
 
 
 def _cells(state_dir: str) -> list[str]:
@@ -114,7 +107,7 @@ def test_pool_monitor_heatmap_utilization_and_resize(jupyter_lab: LabServer, bro
             time.sleep(0.2)
         assert batch_client.get_pool(POOL).target_dedicated_nodes == 3
         _heatmap(page, 3, timeout=30)
-        assert _unexpected(page_record.page_errors) == [], page_record.page_errors
+        assert unexpected_page_errors(page_record.page_errors) == [], page_record.page_errors
         assert page_record.external_requests == []
     finally:
         batch_client.begin_delete_job(JOB)

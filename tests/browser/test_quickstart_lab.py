@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.lab_helpers import REPO_ROOT, LabServer, PageRecord, open_notebook, run_all, screenshot, wait_for
+from tests.browser.lab_helpers import unexpected_page_errors, REPO_ROOT, LabServer, PageRecord, open_notebook, run_all, screenshot, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -56,5 +56,5 @@ def test_quickstart_runs_all_in_jupyterlab(jupyter_lab: LabServer, browser_page:
     assert "Step 6: downloaded 3 output files" in text and "Cleanup: deleted job" in text
     assert local_service.account_key not in text
     screenshot(page, "quickstart_lab_monitor", selector=".batchnb-job-monitor")
-    assert page_record.page_errors == []
+    assert unexpected_page_errors(page_record.page_errors) == [], page_record.page_errors
     assert page_record.external_requests == []

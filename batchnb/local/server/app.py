@@ -78,7 +78,7 @@ def _check_bearer(token: str) -> None:
         raise _auth_error(401, "The bearer token's claims cannot be decoded.") from None
     aud = claims.get("aud")
     if aud and aud.rstrip("/") != "https://batch.core.windows.net":
-        raise _auth_error(401, f"The bearer token's audience is not https://batch.core.windows.net/.")
+        raise _auth_error(401, "The bearer token's audience is not https://batch.core.windows.net/.")
 
 
 def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
