@@ -78,7 +78,27 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         """
         if isinstance(tasks, TaskSpec):
             tasks = [tasks]
+        tasks = list(tasks)
+        self._check_slots_fit(tasks)
         return add_tasks(self._client, self.id, tasks, max_concurrency=max_concurrency, timeout=timeout)
+
+    def _check_slots_fit(self, tasks: list[TaskSpec | batch_models.BatchTaskCreateOptions]) -> None:
+        """A task that needs more slots than a node has is accepted by Batch and then never runs:
+        refuse it before anything is sent. Costs two lookups, and only when a task asks for > 1 slot."""
+        widest = max((int(getattr(t, "required_slots", None) or 1) for t in tasks), default=1)
+        if widest <= 1 or not self.pool_id:
+            return
+        try:
+            pool = self.session.get_pool(self.pool_id)
+        except NotFoundError:
+            return  # the pool may be created later (allow_missing_pool); Batch then decides
+        slots = int(pool.task_slots_per_node or 1)
+        if widest > slots:
+            from batchnb.errors import ValidationError
+
+            raise ValidationError("required_slots", f"is {widest}, but the nodes of pool {self.pool_id!r} have "
+                                  f"{slots} task slot(s), so the task could never run",
+                                  fix=f"use required_slots <= {slots}, or a pool with more task_slots_per_node")
 
     def task_counts(self) -> dict[str, int]:
         """``{"active", "running", "completed", "succeeded", "failed"}`` in one cheap call."""

@@ -134,3 +134,15 @@ def test_validation_happens_before_any_request(session):
     assert info.value.field == "job.id"
     with pytest.raises(ValidationError):
         session.resize_pool("p", dedicated_nodes=-1)
+
+
+def test_task_wider_than_a_node_is_refused_before_anything_is_added(session, pool, unique):
+    job = session.create_job(f"wide-{unique}", pool=pool.id)
+    wide = batchnb.TaskSpec("wide", "python3 -c 'print(1)'", required_slots=8)  # the pool's nodes have 4
+    with pytest.raises(ValidationError) as info:
+        job.add_tasks([batchnb.TaskSpec("narrow", "python3 -c 'print(1)'"), wide])
+    message = str(info.value)
+    assert "required_slots" in message and "4" in message and "\n" not in message
+    assert job.task_counts()["active"] + job.task_counts()["completed"] == 0  # nothing was sent
+    fits = job.add_tasks([batchnb.TaskSpec("fits", "python3 -c 'print(1)'", required_slots=4)])
+    assert fits.added == ["fits"]
