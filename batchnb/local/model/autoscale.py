@@ -24,7 +24,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Union
 
 __all__ = [
-    "PRESETS",
     "SAMPLE_PERIOD",
     "AutoScaleContext",
     "AutoScaleOutcome",
@@ -32,7 +31,6 @@ __all__ = [
     "Samples",
     "check_syntax",
     "evaluate",
-    "preset_formula",
 ]
 
 # Batch records a sample of every metric every 30 seconds; percentages are measured against this.
@@ -1002,45 +1000,3 @@ def evaluate(formula: str, ctx: AutoScaleContext) -> AutoScaleOutcome:
     low = _target(ev.vars["$TargetLowPriorityNodes"])
     return AutoScaleOutcome(dedicated, low, option, _results(ev, dedicated, low, option), None)
 
-
-# ---------------------------------------------------------------------------------------------------
-# Well-known formulas
-
-PRESETS: dict[str, str] = {
-    # Enough dedicated nodes for the queue (running + waiting tasks), never more than max_nodes; when the
-    # queue is empty, halve the pool each evaluation down to min_nodes, letting running tasks finish.
-    "queue": """\
-$samples = $PendingTasks.GetSamplePercent(TimeInterval_Minute * 5);
-$tasks = $samples < 70 ? max(0, $PendingTasks.GetSample(1)) :
-    max($PendingTasks.GetSample(1), avg($PendingTasks.GetSample(TimeInterval_Minute * 5)));
-$wanted = $tasks > 0 ? ceil($tasks / {slots}) : floor($TargetDedicatedNodes / 2);
-$TargetDedicatedNodes = max({min_nodes}, min($wanted, {max_nodes}));
-$TargetLowPriorityNodes = 0;
-$NodeDeallocationOption = taskcompletion;""",
-    # The same on Spot/low-priority nodes, keeping min_nodes dedicated nodes as a floor.
-    "queue-spot": """\
-$samples = $PendingTasks.GetSamplePercent(TimeInterval_Minute * 5);
-$tasks = $samples < 70 ? max(0, $PendingTasks.GetSample(1)) :
-    max($PendingTasks.GetSample(1), avg($PendingTasks.GetSample(TimeInterval_Minute * 5)));
-$wanted = $tasks > 0 ? ceil($tasks / {slots}) : floor($TargetLowPriorityNodes / 2);
-$TargetDedicatedNodes = {min_nodes};
-$TargetLowPriorityNodes = max(0, min($wanted, {max_nodes}));
-$NodeDeallocationOption = taskcompletion;""",
-    # max_nodes during working hours (08:00-18:00 UTC, Monday to Friday), min_nodes otherwise.
-    "workday": """\
-$now = time();
-$workHours = $now.hour >= 8 && $now.hour < 18;
-$weekday = $now.weekday >= 1 && $now.weekday <= 5;
-$TargetDedicatedNodes = ($weekday && $workHours) ? {max_nodes} : {min_nodes};
-$TargetLowPriorityNodes = 0;
-$NodeDeallocationOption = taskcompletion;""",
-}
-
-
-def preset_formula(name: str, *, max_nodes: int, min_nodes: int = 0, task_slots_per_node: int = 1) -> str:
-    """A ready formula from PRESETS, e.g. ``preset_formula("queue", max_nodes=10)``."""
-    if name not in PRESETS:
-        raise KeyError(f"unknown autoscale preset {name!r}; known: {', '.join(sorted(PRESETS))}")
-    if not (0 <= min_nodes <= max_nodes) or task_slots_per_node < 1:
-        raise ValueError("need 0 <= min_nodes <= max_nodes and task_slots_per_node >= 1")
-    return PRESETS[name].format(max_nodes=int(max_nodes), min_nodes=int(min_nodes), slots=int(task_slots_per_node))

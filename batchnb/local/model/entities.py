@@ -39,7 +39,7 @@ class Job:
     key: str
     seq: int
     doc: dict
-    x: dict = field(default_factory=dict)  # next_task_seq
+    x: dict = field(default_factory=dict)  # deps_dirty
     tasks: dict[str, "Task"] = field(default_factory=dict)  # task key -> task, insertion (seq) order
     # Active, schedulable, FIFO. An OrderedDict, not a dict: taking the first key of a dict whose
     # front entries were deleted scans the holes (O(n^2) over a 100k-task job); this is O(1).

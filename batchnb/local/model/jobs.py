@@ -12,6 +12,8 @@ from .validate import check_duration, check_enum, check_id, check_int, check_met
 
 REPLACE_DEFAULTS = {"priority": 0, "allowTaskPreemption": False, "maxParallelTasks": -1,
                     "onAllTasksComplete": "noaction", "constraints": {}}
+# Job states with no way back to active.
+ENDING_STATES = ("terminating", "completed", "deleting")
 JOB_WRITABLE = ("priority", "allowTaskPreemption", "maxParallelTasks", "constraints", "poolInfo",
                 "onAllTasksComplete", "metadata", "networkConfiguration")
 
@@ -90,7 +92,7 @@ class JobOps:
             release.update({k: v for k, v in body["jobReleaseTask"].items() if v is not None})
             doc["jobReleaseTask"] = release
         doc = {k: v for k, v in doc.items() if v is not None or k == "state"}
-        job = Job(key=job_id.lower(), seq=self.next_seq(), doc=doc, x={"next_task_seq": 0})
+        job = Job(key=job_id.lower(), seq=self.next_seq(), doc=doc)
         self.jobs[job.key] = job
         self.set_state(job, "active")
         if job.doc.get("jobManagerTask"):
@@ -129,9 +131,9 @@ class JobOps:
         if pool_info is not None and not pool_info.get("poolId"):
             raise missing("poolInfo.poolId")
         if pool_info and pool_info["poolId"].lower() != job.doc["poolInfo"]["poolId"].lower():
-            if job.doc["state"] not in ("disabled",):
-                raise conflict("JobNotDisabled" if False else "OperationInvalidForCurrentState",
-                               "poolInfo can be changed only while the job is disabled.")
+            if job.doc["state"] != "disabled":
+                raise conflict("OperationInvalidForCurrentState", "poolInfo can be changed only while the job is "
+                                                                  "disabled.")
         for prop in JOB_WRITABLE:
             if prop in body and body[prop] is not None:
                 value = body[prop]
@@ -142,7 +144,7 @@ class JobOps:
                                                                                             job.doc["constraints"]),
                              **{k: v for k, v in value.items() if v is not None}}
                 job.doc[prop] = value
-            elif replace and prop in ("metadata",):
+            elif replace and prop == "metadata":
                 job.doc.pop(prop, None)
         if pool_info:
             job.doc["executionInfo"]["poolId"] = job.doc["poolInfo"]["poolId"]
@@ -198,7 +200,7 @@ class JobOps:
 
     def end_job(self, job: Job, reason: str) -> None:
         """active -> terminating -> completed: running tasks are killed, release tasks run."""
-        if job.doc["state"] in ("terminating", "completed", "deleting"):
+        if job.doc["state"] in ENDING_STATES:
             return
         self.set_state(job, "terminating")
         job.doc["executionInfo"]["terminateReason"] = reason
@@ -270,7 +272,7 @@ class JobOps:
         """Job-level maxWallClockTime."""
         now = clock.now()
         for job in list(self.jobs.values()):
-            if job.doc["state"] not in ("active", "disabled", "disabling", "enabling"):
+            if job.doc["state"] in ENDING_STATES:
                 continue
             limit = clock.parse_duration(job.doc["constraints"].get("maxWallClockTime"))
             if limit is not None and now - clock.parse_iso(job.doc["creationTime"]) > limit:

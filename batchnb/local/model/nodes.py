@@ -8,11 +8,11 @@ import shutil
 
 from ..server.errors import ServiceError, conflict, not_found
 from . import clock
+from .autoscale import DEALLOCATION_OPTIONS
 from .entities import Node, Pool
 from ..runtime.node_processes import kill_processes_under
 from .validate import check_enum, check_object
 
-NODE_OPTIONS = ("requeue", "terminate", "taskcompletion", "retaineddata")
 AVAILABLE = ("idle", "running")
 
 
@@ -150,7 +150,8 @@ class NodeOps:
     def reboot_node(self, pool_id: str, node_id: str, body: dict, *, reimage: bool = False) -> Node:
         node = self.get_node(pool_id, node_id)
         body = check_object(body or {})
-        option = check_enum(body, "nodeReimageOption" if reimage else "nodeRebootOption", NODE_OPTIONS, "requeue")
+        option = check_enum(body, "nodeReimageOption" if reimage else "nodeRebootOption", DEALLOCATION_OPTIONS,
+                            "requeue")
         self._require_available(node, "reimaged" if reimage else "rebooted")
         self.scheduler.evict(node, "terminate" if option == "terminate" else "requeue")
         self.set_state(node, "reimaging" if reimage else "rebooting")
@@ -159,7 +160,7 @@ class NodeOps:
 
     def deallocate_node(self, pool_id: str, node_id: str, body: dict) -> Node:
         node = self.get_node(pool_id, node_id)
-        option = check_enum(check_object(body or {}), "nodeDeallocateOption", NODE_OPTIONS, "requeue")
+        option = check_enum(check_object(body or {}), "nodeDeallocateOption", DEALLOCATION_OPTIONS, "requeue")
         self._require_available(node, "deallocated")
         self.scheduler.evict(node, "terminate" if option == "terminate" else "requeue")
         self.set_state(node, "deallocating")

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 from ..server.errors import ServiceError, bad_value, conflict, missing, not_found
 from . import autoscale, clock, shapes
+from .autoscale import DEALLOCATION_OPTIONS
 from .entities import Pool
 from .validate import (check_duration, check_enum, check_id, check_int, check_list, check_metadata, check_object,
                        require)
 
-DEALLOCATION = ("requeue", "terminate", "taskcompletion", "retaineddata")
 SUPPORTED_IMAGES = [
     {"nodeAgentSKUId": "batch.node.ubuntu 22.04", "osType": "linux", "verificationType": "verified",
      "capabilities": [], "imageReference": {"publisher": "canonical", "offer": "0001-com-ubuntu-server-jammy",
@@ -31,6 +31,7 @@ SUPPORTED_IMAGES = [
 NODE_COUNT_FIELDS = ("creating", "idle", "offline", "preempted", "rebooting", "reimaging", "running", "starting",
                      "startTaskFailed", "leavingPool", "unknown", "unusable", "waitingForStartTask", "deallocated",
                      "deallocating", "upgradingOS")
+_COUNT_FIELD_OF_STATE = {f.lower(): f for f in NODE_COUNT_FIELDS}  # node docs hold states lower-cased
 
 
 class PoolOps:
@@ -199,7 +200,7 @@ class PoolOps:
         dedicated = check_int(body, "targetDedicatedNodes", 0, 10000)
         low = check_int(body, "targetLowPriorityNodes", 0, 10000)
         check_duration(body, "resizeTimeout", minimum_s=300)
-        option = check_enum(body, "nodeDeallocationOption", DEALLOCATION, "requeue")
+        option = check_enum(body, "nodeDeallocationOption", DEALLOCATION_OPTIONS, "requeue")
         if dedicated is None and low is None:
             raise missing("targetDedicatedNodes")
         self._resize(pool, pool.doc["targetDedicatedNodes"] if dedicated is None else dedicated,
@@ -216,9 +217,9 @@ class PoolOps:
 
     def _reconcile_nodes(self, pool: Pool, option: str) -> None:
         """Add or remove nodes until the pool matches its targets, then go steady."""
+        staying = _staying_nodes(pool)
         for dedicated, target in ((True, pool.doc["targetDedicatedNodes"]), (False, pool.doc["targetLowPriorityNodes"])):
-            members = [n for n in pool.nodes.values()
-                       if n.doc.get("isDedicated") == dedicated and not n.x.get("leaving")]
+            members = [n for n in staying if n.doc.get("isDedicated") == dedicated]
             if len(members) < target:
                 for _ in range(target - len(members)):
                     self.add_node(pool, dedicated=dedicated)
@@ -229,6 +230,10 @@ class PoolOps:
                 for node in order[: len(members) - target]:
                     self.remove_node(node, option)
         self._update_current_counts(pool)
+        self._settle_soon(pool)
+
+    def _settle_soon(self, pool: Pool) -> None:
+        """Go steady once leaving nodes are gone; one settle step per pool at a time."""
         if pool.resize_task is None or pool.resize_task.done():
             pool.resize_task = self.spawn(self._settle(pool), name=f"settle-{pool.key}")
 
@@ -242,9 +247,7 @@ class PoolOps:
             self.flush()
 
     def _update_current_counts(self, pool: Pool) -> None:
-        nodes = [n for n in pool.nodes.values() if not n.x.get("leaving")]
-        pool.doc["currentDedicatedNodes"] = sum(1 for n in nodes if n.doc.get("isDedicated"))
-        pool.doc["currentLowPriorityNodes"] = sum(1 for n in nodes if not n.doc.get("isDedicated"))
+        pool.doc["currentDedicatedNodes"], pool.doc["currentLowPriorityNodes"] = _count_staying(pool)
         self.save(pool)
 
     def stop_resize_pool(self, pool_id: str) -> Pool:
@@ -252,12 +255,9 @@ class PoolOps:
         if pool.doc["allocationState"] == "resizing":
             self.set_state(pool, "stopping", field="allocationState")
             # Keep the nodes the pool has now; new ones still creating are kept too (they were obtained).
-            nodes = [n for n in pool.nodes.values() if not n.x.get("leaving")]
-            pool.doc["targetDedicatedNodes"] = sum(1 for n in nodes if n.doc.get("isDedicated"))
-            pool.doc["targetLowPriorityNodes"] = sum(1 for n in nodes if not n.doc.get("isDedicated"))
+            pool.doc["targetDedicatedNodes"], pool.doc["targetLowPriorityNodes"] = _count_staying(pool)
             self.touch(pool)
-            if pool.resize_task is None or pool.resize_task.done():
-                pool.resize_task = self.spawn(self._settle(pool))
+            self._settle_soon(pool)
         return pool
 
     def remove_nodes(self, pool_id: str, body: dict) -> Pool:
@@ -270,7 +270,7 @@ class PoolOps:
             raise bad_value("nodeList", len(ids), "At most 100 nodes can be removed in one request.")
         if pool.doc["allocationState"] != "steady":
             raise conflict("PoolBeingResized", "The specified pool is currently being resized.")
-        option = check_enum(body, "nodeDeallocationOption", DEALLOCATION, "requeue")
+        option = check_enum(body, "nodeDeallocationOption", DEALLOCATION_OPTIONS, "requeue")
         nodes = []
         for node_id in ids:
             node = pool.nodes.get(node_id)
@@ -338,8 +338,7 @@ class PoolOps:
         return self._evaluate_autoscale(pool, apply=False, formula=formula)
 
     def _autoscale_context(self, pool: Pool) -> autoscale.AutoScaleContext:
-        history = pool.x.setdefault("samples", [])
-        self.sample_pool(pool)
+        history = pool.x["samples"]
         times = [clock.parse_iso(t) for t, _, _ in history]
         active = autoscale.Samples(values=[(t, float(a)) for t, (_, a, _) in zip(times, history)])
         running = autoscale.Samples(values=[(t, float(r)) for t, (_, _, r) in zip(times, history)])
@@ -362,7 +361,11 @@ class PoolOps:
         while history and history[0][0] < cutoff:
             history.pop(0)
 
-    def _evaluate_autoscale(self, pool: Pool, *, apply: bool, formula: str | None = None) -> dict:
+    def _evaluate_autoscale(self, pool: Pool, *, apply: bool, formula: str | None = None,
+                            sampled: bool = False) -> dict:
+        """``sampled``: the caller has just recorded this moment's sample (the tick), so none is added."""
+        if not sampled:
+            self.sample_pool(pool)
         outcome = autoscale.evaluate(formula or pool.doc["autoScaleFormula"], self._autoscale_context(pool))
         run = {"timestamp": clock.iso(clock.now()), "results": outcome.results}
         if outcome.error:
@@ -389,7 +392,7 @@ class PoolOps:
                 continue
             interval = clock.parse_duration(pool.doc.get("autoScaleEvaluationInterval")) or timedelta(minutes=15)
             if now - pool.x.get("last_autoscale", 0) >= min(interval.total_seconds(), interval_cap_s):
-                self._evaluate_autoscale(pool, apply=True)
+                self._evaluate_autoscale(pool, apply=True, sampled=True)
 
     # ---- account-level -------------------------------------------------------------------------
     def node_counts(self) -> list[dict]:
@@ -397,12 +400,9 @@ class PoolOps:
         for pool in self.pools.values():
             blocks = {True: {f: 0 for f in NODE_COUNT_FIELDS}, False: {f: 0 for f in NODE_COUNT_FIELDS}}
             for node in pool.nodes.values():
-                state = node.doc["state"]
-                name = {"starttaskfailed": "startTaskFailed", "leavingpool": "leavingPool",
-                        "waitingforstarttask": "waitingForStartTask", "upgradingos": "upgradingOS"}.get(state, state)
-                block = blocks[bool(node.doc.get("isDedicated"))]
-                if name in block:
-                    block[name] += 1
+                name = _COUNT_FIELD_OF_STATE.get(node.doc["state"])
+                if name is not None:
+                    blocks[bool(node.doc.get("isDedicated"))][name] += 1
             for block in blocks.values():
                 block["total"] = sum(block[f] for f in NODE_COUNT_FIELDS)
             out.append({"poolId": pool.doc["id"], "dedicated": blocks[True], "lowPriority": blocks[False]})
@@ -416,3 +416,15 @@ class PoolOps:
             self.spawn(self._finish_pool_delete(pool))
         elif pool.doc.get("allocationState") != "steady":
             self._reconcile_nodes(pool, "requeue")
+
+
+def _staying_nodes(pool: Pool) -> list:
+    """The pool's nodes that are not leaving it."""
+    return [n for n in pool.nodes.values() if not n.x.get("leaving")]
+
+
+def _count_staying(pool: Pool) -> tuple[int, int]:
+    """(dedicated, low-priority) nodes that are not leaving the pool."""
+    nodes = _staying_nodes(pool)
+    dedicated = sum(1 for n in nodes if n.doc.get("isDedicated"))
+    return dedicated, len(nodes) - dedicated

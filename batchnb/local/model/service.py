@@ -69,10 +69,8 @@ class BatchService(PoolOps, NodeOps, JobOps, TaskOps):
             entity.stamp_us = us
             entity.job.change_us.append(us)
             entity.job.change_tasks.append(entity)
-            # Task-level changes do not move the job's lastModified, as in Batch.
-            self.touch(entity)
-        else:
-            self.touch(entity)
+        # Only the entity itself changes: a task's state does not move its job's lastModified, as in Batch.
+        self.touch(entity)
 
     def wake(self) -> None:
         """Ask the scheduler for a pass soon (cheap; many wakes coalesce into one pass)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+from ..runtime.node_dirs import task_dir
 from ..server.errors import ServiceError, bad_value, conflict, missing, not_found
 from . import clock, shapes
 from .entities import Job, Task
@@ -71,11 +72,7 @@ class TaskOps:
         if not body.get("commandLine"):
             raise missing("commandLine")
         slots = check_int(body, "requiredSlots", 1, 256) or 1
-        constraints = body.get("constraints") or {}
-        check_object(constraints, "constraints")
-        check_duration(constraints, "maxWallClockTime")
-        check_duration(constraints, "retentionTime")
-        check_int(constraints, "maxTaskRetryCount", 0, 1_000_000, allow=(-1,), code="InvalidConstraintValue")
+        constraints = _checked_constraints(body)
         deps = body.get("dependsOn")
         if deps:
             if not job.doc.get("usesTaskDependencies"):
@@ -113,13 +110,7 @@ class TaskOps:
                      "multiInstanceSettings"):
             if body.get(prop) is not None:
                 doc[prop] = body[prop]
-        if manager:
-            doc["x-manager"] = True
-        job.x["next_task_seq"] = job.x.get("next_task_seq", 0) + 1
-        task = Task(key=key, seq=self.next_seq(), job=job, doc=doc, x={})
-        if manager:
-            task.x["manager"] = True
-            doc.pop("x-manager", None)
+        task = Task(key=key, seq=self.next_seq(), job=job, doc=doc, x={"manager": True} if manager else {})
         job.tasks[key] = task
         job.int_ids = None if job.int_ids is None else _add_int_id(job.int_ids, task)
         self.set_state(task, "active")
@@ -211,11 +202,7 @@ class TaskOps:
         body = check_object(body, shape=shapes.TASK_UPDATE)
         if task.doc["state"] == "completed":
             raise conflict("TaskCompleted", "The specified task is already completed.")
-        constraints = body.get("constraints") or {}
-        check_object(constraints, "constraints")
-        check_duration(constraints, "maxWallClockTime")
-        check_duration(constraints, "retentionTime")
-        check_int(constraints, "maxTaskRetryCount", 0, 1_000_000, allow=(-1,), code="InvalidConstraintValue")
+        constraints = _checked_constraints(body)
         task.doc["constraints"] = {"maxWallClockTime": clock.INFINITE, "retentionTime": "P7D",
                                    "maxTaskRetryCount": 0,
                                    **{k: v for k, v in constraints.items() if v is not None}}
@@ -283,26 +270,35 @@ class TaskOps:
         self.count_task(task, -1)
         job.tasks.pop(task.key, None)
         self.store.delete("tasks", task.key)
-        node_id = (task.doc.get("nodeInfo") or {}).get("nodeId")
-        pool_id = (task.doc.get("nodeInfo") or {}).get("poolId")
-        if node_id and pool_id and pool_id.lower() in self.pools:
-            node = self.pools[pool_id.lower()].nodes.get(node_id)
-            if node is not None:
-                from ..runtime.node_dirs import task_dir
-                shutil.rmtree(task_dir(self.node_root(node), job.id, task.id), ignore_errors=True)
+        node = self._node_of(task)
+        if node is not None:
+            shutil.rmtree(task_dir(self.node_root(node), job.id, task.id), ignore_errors=True)
         self.check_all_complete(job)
+
+    def _node_of(self, task: Task):
+        """The node the task ran on, if that node is still in its pool."""
+        info = task.doc.get("nodeInfo") or {}
+        pool = self.pools.get((info.get("poolId") or "").lower())
+        return pool.nodes.get(info.get("nodeId")) if pool else None
 
     def task_files_root(self, job_id: str, task_id: str):
         """The task directory on its node (where stdout.txt/stderr.txt/wd live)."""
         task = self.get_task(job_id, task_id)
-        info = task.doc.get("nodeInfo") or {}
-        pool = self.pools.get((info.get("poolId") or "").lower())
-        node = pool.nodes.get(info.get("nodeId")) if pool else None
+        node = self._node_of(task)
         if node is None:
             raise conflict("TaskFilesUnavailable", "The task's files are not available: it has not run on a node "
                                                    "that is still in the pool.")
-        from ..runtime.node_dirs import task_dir
         return task, task_dir(self.node_root(node), task.job.id, task.id)
+
+
+def _checked_constraints(body: dict) -> dict:
+    """The task's ``constraints`` object (``{}`` when absent), refused with 400 if malformed."""
+    constraints = body.get("constraints") or {}
+    check_object(constraints, "constraints")
+    check_duration(constraints, "maxWallClockTime")
+    check_duration(constraints, "retentionTime")
+    check_int(constraints, "maxTaskRetryCount", 0, 1_000_000, allow=(-1,), code="InvalidConstraintValue")
+    return constraints
 
 
 def _terminated_failure() -> dict:

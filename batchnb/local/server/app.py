@@ -124,7 +124,7 @@ def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
         except ServiceError as exc:
             response = error_response(exc, request_id)
         except web.HTTPNotFound:
-            response = error_response(ServiceError(404, "InvalidUri" if False else "ResourceNotFound",
+            response = error_response(ServiceError(404, "ResourceNotFound",
                                                    "The specified resource does not exist."), request_id)
         except web.HTTPMethodNotAllowed:
             response = error_response(ServiceError(405, "UnsupportedHttpVerb", "The resource doesn't support the "

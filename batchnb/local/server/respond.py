@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from email.utils import parsedate_to_datetime
 
 from aiohttp import web
 
@@ -41,9 +42,8 @@ def data_service_id(request: web.Request) -> str:
 
 
 def created(request: web.Request, doc: dict) -> web.Response:
-    return web.Response(status=201, headers={"DataServiceId": doc.get("url") or data_service_id(request),
-                                             "Location": doc.get("url") or data_service_id(request),
-                                             **_entity_headers(doc)})
+    url = doc.get("url") or data_service_id(request)
+    return web.Response(status=201, headers={"DataServiceId": url, "Location": url, **_entity_headers(doc)})
 
 
 def changed(request: web.Request, doc: dict | None, status: int = 200) -> web.Response:
@@ -75,7 +75,6 @@ def check_conditions(request: web.Request, doc: dict, *, write: bool) -> None:
     if h.get("If-None-Match") and h["If-None-Match"].strip('"') in (etag, "*"):
         failed = True
     try:
-        from email.utils import parsedate_to_datetime
         if h.get("If-Modified-Since") and modified and modified.replace(microsecond=0) <= parsedate_to_datetime(
                 h["If-Modified-Since"]):
             failed = True

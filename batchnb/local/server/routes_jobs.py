@@ -8,7 +8,6 @@ from aiohttp import web
 
 from . import odata
 from .body import read_json
-from .errors import ServiceError
 from .listing import docs_page, list_state, model_page, task_stats
 from .respond import changed, check_conditions, created, entity, json_response
 
@@ -60,10 +59,9 @@ def register(app: web.Application, svc) -> None:
 
     async def job_action(request):
         job_id, action = request.match_info["job"], request.match_info["action"].lower()
-        if action == "addtaskcollection":
-            body = await read_json(request)
-            return json_response({"value": svc.add_task_collection(job_id, body)})
         body = await read_json(request)
+        if action == "addtaskcollection":
+            return json_response({"value": svc.add_task_collection(job_id, body)})
         job = svc.get_job(job_id)
         check_conditions(request, job.doc, write=True)
         if action == "disable":
@@ -140,7 +138,3 @@ def register(app: web.Application, svc) -> None:
     r.add_get("/jobs/{job}/tasks/{task}/subtasksinfo", subtasks)
     r.add_post("/jobs/{job}/tasks/{task}/{action}", task_action)
     r.add_post("/jobs/{job}/{action}", job_action)
-
-
-def unsupported(what: str) -> ServiceError:
-    return ServiceError(400, "UnsupportedOperation", f"{what} is not supported by the local Batch service.")

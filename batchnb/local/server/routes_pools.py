@@ -113,9 +113,6 @@ def register(app: web.Application, svc) -> None:
     async def get_application(request):
         raise not_found("ApplicationNotFound", "application")  # no application packages locally
 
-    async def pool_usage(request):
-        return json_response({"value": []})
-
     r.add_get("/pools", list_pools)
     r.add_post("/pools", create_pool)
     r.add_get("/pools/{pool}", get_pool, allow_head=False)
@@ -130,7 +127,7 @@ def register(app: web.Application, svc) -> None:
     r.add_post("/pools/{pool}/{action}", pool_action)
     r.add_get("/supportedimages", supported_images)
     r.add_get("/nodecounts", node_counts)
-    r.add_get("/poolusagemetrics", pool_usage)
+    r.add_get("/poolusagemetrics", empty_list)
     r.add_get("/applications", empty_list)
     r.add_get("/applications/{application}", get_application)
     r.add_get("/jobschedules", empty_list)

@@ -1,4 +1,4 @@
-"""The autoscale formula language: syntax checks, evaluation against samples, and the presets."""
+"""The autoscale formula language: syntax checks and evaluation against samples."""
 
 from __future__ import annotations
 
@@ -9,13 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batchnb.local.model.autoscale import (
-    PRESETS,
     AutoScaleContext,
     AutoScaleSyntaxError,
     Samples,
     check_syntax,
     evaluate,
-    preset_formula,
 )
 
 pytestmark = pytest.mark.timeout(120)
@@ -285,46 +283,3 @@ def test_check_syntax_and_evaluate_raise_only_syntax_errors(formula: str) -> Non
     assert outcome.target_dedicated >= 0 and outcome.target_low_priority >= 0
     assert outcome.results.startswith("$TargetDedicatedNodes=")
 
-
-# --- presets ------------------------------------------------------------------------------------------------
-
-
-def test_presets_are_valid_formulas() -> None:
-    for name in PRESETS:
-        check_syntax(preset_formula(name, max_nodes=10, min_nodes=1, task_slots_per_node=4))
-    with pytest.raises(KeyError):
-        preset_formula("nope", max_nodes=1)
-    with pytest.raises(ValueError):
-        preset_formula("queue", max_nodes=1, min_nodes=2)
-
-
-def test_queue_preset_sizes_the_pool_to_the_queue() -> None:
-    formula = preset_formula("queue", max_nodes=10, min_nodes=1, task_slots_per_node=4)
-    busy = evaluate(formula, context(series(*[13] * 20)))
-    assert (busy.target_dedicated, busy.target_low_priority, busy.node_deallocation_option) == (
-        4,
-        0,
-        "taskcompletion",
-    )
-    assert evaluate(formula, context(series(*[400] * 20))).target_dedicated == 10
-    # An empty queue halves the current target, down to the minimum.
-    assert evaluate(formula, context(series(*[0] * 20), target_dedicated=8)).target_dedicated == 4
-    assert evaluate(formula, context(series(*[0] * 20), target_dedicated=1)).target_dedicated == 1
-    # A young pool with only a couple of samples still scales on the latest one.
-    assert evaluate(formula, context(series(9, 9))).target_dedicated == 3
-
-
-def test_queue_spot_preset_uses_low_priority_nodes() -> None:
-    formula = preset_formula("queue-spot", max_nodes=6, min_nodes=0)
-    outcome = evaluate(formula, context(series(*[20] * 20)))
-    assert (outcome.target_dedicated, outcome.target_low_priority) == (0, 6)
-
-
-def test_workday_preset_follows_the_clock() -> None:
-    formula = preset_formula("workday", max_nodes=5, min_nodes=1)
-    monday_morning = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
-    saturday_morning = datetime(2026, 11, 28, 10, 0, tzinfo=timezone.utc)
-    monday_night = datetime(2026, 11, 23, 22, 0, tzinfo=timezone.utc)
-    assert evaluate(formula, context(now=monday_morning)).target_dedicated == 5
-    assert evaluate(formula, context(now=saturday_morning)).target_dedicated == 1
-    assert evaluate(formula, context(now=monday_night)).target_dedicated == 1
