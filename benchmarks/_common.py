@@ -6,14 +6,11 @@ depend on what an earlier run left behind, and stops it (Azurite included) when 
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +20,7 @@ from azure.core.credentials import AzureNamedKeyCredential
 
 from batchnb import local
 from batchnb.local import LocalService
-from batchnb.local.server.sharedkey import sign
+from batchnb.local.faults_client import signed_request
 
 _IMAGE = m.VirtualMachineConfiguration(
     image_reference=m.BatchVmImageReference(publisher="canonical", offer="0001-com-ubuntu-server-jammy",
@@ -104,12 +101,9 @@ def trivial_tasks(count: int, command_line: str = "true") -> list[m.BatchTaskCre
 
 def server_stats(service: LocalService) -> dict:
     """The server's admin statistics (memory, entity counts), over a Shared Key signed request."""
-    path = "/_local/stats"
-    headers = {"ocp-date": formatdate(usegmt=True)}
-    headers["Authorization"] = sign("GET", path, "", headers, service.account_name, service.account_key)
-    request = urllib.request.Request(service.batch_url.rstrip("/") + path, headers=headers)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
+    response = signed_request(service, "GET", "/_local/stats")
+    response.raise_for_status()
+    return response.json()
 
 
 def mib(nbytes: int | None) -> str:

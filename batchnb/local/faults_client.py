@@ -4,21 +4,25 @@
     batchnb.local.inject_faults(service)                          # all faults off
 
 The admin route is authenticated like any Batch request (Shared Key), so only holders of the
-account key can change a service's behaviour.
+account key can change a service's behaviour. `signed_request` is that signed call, for any route
+(tests and benchmarks use it for the admin API and for raw Batch requests).
 """
 
 from __future__ import annotations
 
 import json
 from email.utils import formatdate
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .._constants import LOCAL_ADMIN_PREFIX
 from .daemon import LocalService
 from .server.sharedkey import sign
 
-__all__ = ["FAULT_KINDS", "inject_faults"]
+if TYPE_CHECKING:
+    import requests
+
+__all__ = ["FAULT_KINDS", "inject_faults", "signed_request"]
 
 FAULT_KINDS = ("throttle", "error500", "drop")
 
@@ -29,8 +33,6 @@ def inject_faults(service: LocalService | None = None, *, throttle: float = 0.0,
     fault settings and counters. ``retry_after`` is the Retry-After sent with throttling responses;
     ``seed`` makes the sequence of faults repeatable. ``service`` defaults to the one running in
     the default state directory."""
-    import requests
-
     if service is None:
         from .daemon import status
 
@@ -43,17 +45,26 @@ def inject_faults(service: LocalService | None = None, *, throttle: float = 0.0,
         body["retry_after"] = retry_after
     if seed is not None:
         body["seed"] = seed
-    data = json.dumps(body).encode("utf-8")
-    url = service.batch_url.rstrip("/") + LOCAL_ADMIN_PREFIX + "/faults"
-    headers = {
-        "Content-Type": "application/json",
-        "Content-Length": str(len(data)),
-        "ocp-date": formatdate(usegmt=True),
-    }
-    headers["Authorization"] = sign("POST", urlsplit(url).path, "", headers, service.account_name,
-                                    service.account_key)
-    response = requests.post(url, data=data, headers=headers, timeout=timeout)
+    response = signed_request(service, "POST", LOCAL_ADMIN_PREFIX + "/faults", body=body, timeout=timeout)
     if response.status_code != 200:
         # Never echo the request (it carries the signature); the status and the service's code suffice.
         raise RuntimeError(f"setting faults on the local service failed: HTTP {response.status_code}")
     return response.json()
+
+
+def signed_request(service: LocalService, method: str, path: str, *, body: Any = None, query: str = "",
+                   raw_body: bytes | None = None, headers: dict[str, str] | None = None,
+                   timeout: float = 30.0) -> requests.Response:
+    """One Shared-Key-signed request to the service's Batch or admin API (``path`` with its leading
+    slash, ``query`` without its ``?``); ``body`` is sent as JSON, ``raw_body`` as is."""
+    import requests
+
+    data = raw_body if raw_body is not None else (json.dumps(body).encode() if body is not None else b"")
+    url = service.batch_url.rstrip("/") + path + (f"?{query}" if query else "")
+    hdrs = {"ocp-date": formatdate(usegmt=True), "Content-Length": str(len(data))}
+    if data:
+        hdrs["Content-Type"] = "application/json; odata=minimalmetadata"
+    hdrs.update(headers or {})
+    parts = urlsplit(url)
+    hdrs["Authorization"] = sign(method, parts.path, parts.query, hdrs, service.account_name, service.account_key)
+    return requests.request(method, url, data=data, headers=hdrs, timeout=timeout)

@@ -6,7 +6,6 @@ Used by the tests in this folder and by ``benchmarks/reliability_summary.py``.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import tempfile
@@ -14,16 +13,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from email.utils import formatdate
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-
-import requests
 
 from batchnb import local
 from batchnb.local import LocalService
-from batchnb.local.server.sharedkey import sign
+from batchnb.local.faults_client import signed_request
 
 ADMIN = "/_local"
 
@@ -41,21 +36,6 @@ def throwaway_service(parent: Path | None = None, *, node_boot_seconds: float | 
             yield service
         finally:
             local.stop(state_dir=state_dir)
-
-
-def signed_request(service: LocalService, method: str, path: str, *, body: Any = None, query: str = "",
-                   raw_body: bytes | None = None, headers: dict[str, str] | None = None,
-                   timeout: float = 30.0) -> requests.Response:
-    """One Shared-Key-signed request to the service (``path`` with its leading slash)."""
-    data = raw_body if raw_body is not None else (json.dumps(body).encode() if body is not None else b"")
-    url = service.batch_url.rstrip("/") + path + (f"?{query}" if query else "")
-    hdrs = {"ocp-date": formatdate(usegmt=True), "Content-Length": str(len(data))}
-    if data:
-        hdrs["Content-Type"] = "application/json; odata=minimalmetadata"
-    hdrs.update(headers or {})
-    parts = urlsplit(url)
-    hdrs["Authorization"] = sign(method, parts.path, parts.query, hdrs, service.account_name, service.account_key)
-    return requests.request(method, url, data=data, headers=hdrs, timeout=timeout)
 
 
 def admin(service: LocalService, method: str, path: str, body: Any = None) -> dict:
