@@ -25,11 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .._constants import LOCAL_ACCOUNT_NAME
+from .._constants import LOCAL_ACCOUNT_NAME, LOCAL_ADMIN_PREFIX
 from . import azurite
 from .processes import (
     file_lock,
-    free_port,
     http_status,
     pid_runs,
     port_is_free,
@@ -316,7 +315,7 @@ def _healthy(server: dict[str, Any], *, attempts: int = 1) -> bool:
     if not port:
         return False
     for i in range(attempts):
-        if http_status(f"http://127.0.0.1:{port}/_local/health", timeout=5.0) == 200:
+        if http_status(f"http://127.0.0.1:{port}{LOCAL_ADMIN_PREFIX}/health", timeout=5.0) == 200:
             return True
         if i + 1 < attempts:
             time.sleep(0.5)

@@ -50,3 +50,14 @@ def kill_processes_under(root: Path) -> int:
             except (ProcessLookupError, PermissionError):
                 continue
     return len(pids)
+
+
+def kill_task_group(pid: int, wd: str) -> None:
+    """SIGKILL the process group a task started (its leader is `pid`), if `pid` is still that task:
+    pids are reused, so it must still lead its group and work in the task's directory `wd`."""
+    try:
+        if os.readlink(f"/proc/{pid}/cwd") != wd or os.getpgid(pid) != pid:
+            return
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass

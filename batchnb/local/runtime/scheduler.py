@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-import os
-import signal
 from itertools import cycle
 
 from ..model import clock
 from ..model.entities import Job, Node, Task
 from . import node_dirs
 from .executor import RunOutcome, TaskRun, run_task
+from .node_processes import kill_task_group
 
 log = logging.getLogger("batchnb.local.scheduler")
 TICK_SECONDS = 1.0
@@ -239,17 +238,10 @@ class Scheduler:
     @staticmethod
     def kill_orphan(task: Task) -> None:
         """After a crash of the service, the process group of a task that was running lives on;
-        kill it before the task runs again. The pid is trusted only while /proc shows it still
-        works in the task's directory (pids are reused)."""
+        kill it before the task runs again."""
         pid, wd = task.x.pop("pid", None), task.x.pop("wd", None)
-        if not pid or not wd:
-            return
-        try:
-            if os.readlink(f"/proc/{pid}/cwd") != wd or os.getpgid(pid) != pid:
-                return
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
+        if pid and wd:
+            kill_task_group(pid, wd)
 
     def _finish(self, task: Task, node: Node, outcome: RunOutcome) -> None:
         svc = self.svc
