@@ -8,6 +8,7 @@ import shutil
 from ..server.errors import ServiceError, bad_value, conflict, missing, not_found
 from . import clock, shapes
 from .entities import Job
+from .tasks import mark_requeued
 from .validate import check_duration, check_enum, check_id, check_int, check_metadata, check_object, require
 
 REPLACE_DEFAULTS = {"priority": 0, "allowTaskPreemption": False, "maxParallelTasks": -1,
@@ -285,10 +286,7 @@ class JobOps:
         for task in tasks:
             if task.doc["state"] in ("running", "preparing"):
                 self.scheduler.kill_orphan(task)
-                info = task.doc.setdefault("executionInfo", {"retryCount": 0, "requeueCount": 0})
-                info["requeueCount"] = info.get("requeueCount", 0) + 1
-                info["lastRequeueTime"] = clock.iso(clock.now())
-                task.doc.pop("nodeInfo", None)
+                mark_requeued(task.doc)  # counters are rebuilt below, so no move_task here
                 self.set_state(task, "active")
             else:
                 task.stamp_us = int(clock.parse_iso(task.doc["stateTransitionTime"]).timestamp() * 1_000_000)

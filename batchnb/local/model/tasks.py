@@ -301,6 +301,15 @@ def _checked_constraints(body: dict) -> dict:
     return constraints
 
 
+def mark_requeued(doc: dict) -> None:
+    """What a requeue writes on a task (node removed/rebooted/preempted, service restart): one
+    more requeueCount, no node; retryCount is untouched, as in Batch."""
+    info = doc.setdefault("executionInfo", {"retryCount": 0, "requeueCount": 0})
+    info["requeueCount"] = info.get("requeueCount", 0) + 1
+    info["lastRequeueTime"] = clock.iso(clock.now())
+    doc.pop("nodeInfo", None)
+
+
 def _terminated_failure() -> dict:
     return {"category": "usererror", "code": "TaskEnded", "message": "The task was terminated by a request.",
             "details": [{"name": "Message", "value": "The task was terminated by a request."}]}

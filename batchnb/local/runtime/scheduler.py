@@ -13,6 +13,7 @@ from itertools import cycle
 
 from ..model import clock
 from ..model.entities import Job, Node, Task
+from ..model.tasks import _terminated_failure, _wall_clock_failure, mark_requeued
 from . import node_dirs
 from .executor import RunOutcome, TaskRun, run_task
 from .node_processes import kill_task_group
@@ -312,15 +313,9 @@ class Scheduler:
         if run is not None:
             run.cancel()  # the executor kills the process tree
         if how == "requeue":
-            def update(doc):
-                info = doc["executionInfo"]
-                info["requeueCount"] = info.get("requeueCount", 0) + 1
-                info["lastRequeueTime"] = clock.iso(clock.now())
-                doc.pop("nodeInfo", None)
-            svc.move_task(task, "active", update)
+            svc.move_task(task, "active", mark_requeued)
             svc.enqueue(task)
         elif how in ("terminate", "timeout"):
-            from ..model.tasks import _terminated_failure, _wall_clock_failure
             failure = _wall_clock_failure() if how == "timeout" else _terminated_failure()
             svc.complete_task(task, exit_code=None, failure=failure, kind=how)
             if node is not None:  # it ran there, so it counts among the node's tasks
