@@ -317,9 +317,11 @@ class _Poller:
             except RuntimeError:  # loop already closed
                 pass
 
-    def wait(self, timeout: float | None = None, *, interval: float = 2.0) -> Any:
+    def wait(self, timeout: float | None = None, *, interval: float = 2.0,
+             on_update: Callable[[Any], Any] | None = None) -> Any:
         """Block until :attr:`done` (scripts). Returns the watcher.
 
+        ``on_update(watcher)`` is called after every refresh (a view kept current from a busy cell).
         Ctrl-C (KeyboardInterrupt) stops waiting and returns the watcher as it is, so a notebook
         user gets control back without a traceback. Raises ``TimeoutError`` after ``timeout`` s.
         """
@@ -327,6 +329,8 @@ class _Poller:
         try:
             while True:
                 self.refresh()
+                if on_update is not None:
+                    on_update(self)
                 if self.done:
                     return self
                 if deadline is not None and time.monotonic() + interval > deadline:
@@ -659,30 +663,20 @@ _POOL_WATCHERS: weakref.WeakKeyDictionary[Any, dict[str, PoolWatcher]] = weakref
 _REGISTRY_LOCK = threading.Lock()
 
 
+def _cached(registry: weakref.WeakKeyDictionary, client: BatchClient, key: str, make: Callable[[], Any]) -> Any:
+    with _REGISTRY_LOCK:
+        per_client = registry.setdefault(client, {})
+        watcher = per_client.get(key)
+        if watcher is None:
+            watcher = per_client[key] = make()
+        return watcher
+
+
 def watcher_for(client: BatchClient, job_id: str) -> JobWatcher:
     """The cached :class:`JobWatcher` for this client and job (created on first use)."""
-    with _REGISTRY_LOCK:
-        per_client = _JOB_WATCHERS.setdefault(client, {})
-        watcher = per_client.get(job_id)
-        if watcher is None:
-            watcher = per_client[job_id] = JobWatcher(client, job_id)
-        return watcher
+    return _cached(_JOB_WATCHERS, client, job_id, lambda: JobWatcher(client, job_id))
 
 
 def pool_watcher_for(client: BatchClient, pool_id: str) -> PoolWatcher:
     """The cached :class:`PoolWatcher` for this client and pool (created on first use)."""
-    with _REGISTRY_LOCK:
-        per_client = _POOL_WATCHERS.setdefault(client, {})
-        watcher = per_client.get(pool_id)
-        if watcher is None:
-            watcher = per_client[pool_id] = PoolWatcher(client, pool_id)
-        return watcher
-
-
-def forget(client: BatchClient, job_id: str | None = None, pool_id: str | None = None) -> None:
-    """Drop cached watchers (e.g. after deleting the job or pool)."""
-    with _REGISTRY_LOCK:
-        if job_id is not None:
-            _JOB_WATCHERS.get(client, {}).pop(job_id, None)
-        if pool_id is not None:
-            _POOL_WATCHERS.get(client, {}).pop(pool_id, None)
+    return _cached(_POOL_WATCHERS, client, pool_id, lambda: PoolWatcher(client, pool_id))

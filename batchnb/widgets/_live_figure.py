@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import ipywidgets as widgets
 import numpy as np
@@ -13,6 +14,9 @@ from batchnb.plots import update_in_place
 from ._figure_state import FullStateFigureWidget, sync_figure_state
 
 _DATE_PROPS = ("x", "y", "base")
+# A figure that took s seconds to build is redrawn at most every SLOW_FIGURE_FACTOR * s seconds
+# while its data keeps changing (always when forced): keeps the kernel free for the user.
+SLOW_FIGURE_FACTOR = 10.0
 
 
 def dates_as_text(fig: go.Figure) -> go.Figure:
@@ -45,6 +49,19 @@ class LiveFigure:
         self.box.add_class(css_class)
         self.last_seconds = 0.0  # build + update time of the last show(), for adaptive refresh
         self.updated_at = 0.0
+
+    def refresh(self, build: Callable[[], go.Figure], *, force: bool = False) -> bool:
+        """Build and :meth:`show` a new figure unless the last one is too recent for its cost.
+
+        Returns whether it was drawn; ``force`` draws regardless (e.g. the final state of a job).
+        """
+        if not force and self.widget is not None and \
+                time.monotonic() - self.updated_at < SLOW_FIGURE_FACTOR * self.last_seconds:
+            return False
+        start = time.perf_counter()
+        fig = build()
+        self.show(fig, build_seconds=time.perf_counter() - start)
+        return True
 
     def show(self, fig: go.Figure, *, build_seconds: float = 0.0) -> None:
         start = time.perf_counter()

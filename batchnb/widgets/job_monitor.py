@@ -9,7 +9,6 @@ not rebuilt every two seconds for nobody.
 from __future__ import annotations
 
 import html
-import time
 from typing import Any
 
 import ipywidgets as widgets
@@ -28,9 +27,6 @@ __all__ = ["JobMonitor"]
 TABS = (("progress", "Progress"), ("timeline", "Timeline"), ("durations", "Durations"), ("failures", "Failures"))
 MAX_FAILED_LISTED = 500  # the Select shows the first failures; the table behind it has them all
 STDERR_TAIL_BYTES = 4096
-# A figure that took s seconds to build is redrawn at most every SLOW_FIGURE_FACTOR * s seconds
-# while the job runs (always once more when it is done): keeps the kernel free for the user.
-SLOW_FIGURE_FACTOR = 10.0
 
 
 class JobMonitor(widgets.VBox):
@@ -105,21 +101,11 @@ class JobMonitor(widgets.VBox):
 
         For Run All: the kernel is busy until the cell ends, so a monitor cannot poll between
         cells; a cell that waits keeps the view current and leaves it complete."""
-        # Not watcher.wait(): that refreshes without telling the view, which then sat at
-        # "loading..." for the whole wait. Widget updates sent from a busy cell still reach the page.
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            while True:
-                self.watcher.refresh()
-                self.update()
-                if self.watcher.done:
-                    return self
-                if deadline is not None and time.monotonic() + self.interval > deadline:
-                    raise TimeoutError(f"not done after {timeout:g} s")
-                time.sleep(self.interval)
-        except KeyboardInterrupt:  # Ctrl-C hands the notebook back, the view as it is
-            self.watcher.stop()
-            return self
+        # The view is told after every refresh (else it sat at "loading..." for the whole wait);
+        # widget updates sent from a busy cell still reach the page. Ctrl-C hands the notebook
+        # back, the view as it is.
+        self.watcher.wait(timeout, interval=self.interval, on_update=lambda _: self.update())
+        return self
 
     def close(self) -> None:
         self.watcher.stop()
@@ -164,14 +150,8 @@ class JobMonitor(widgets.VBox):
         # The visible figure, and on the last update all of them: a page reload after the job is
         # done then shows every tab from the widgets' synced state.
         for key in [k for k, _ in TABS if k in self._stale and (final or k == selected)]:
-            fig = self._figures[key]
-            if not final and fig.widget is not None and \
-                    time.monotonic() - fig.updated_at < SLOW_FIGURE_FACTOR * fig.last_seconds:
-                continue
-            start = time.perf_counter()
-            built = self._build(key)
-            fig.show(built, build_seconds=time.perf_counter() - start)
-            self._stale.discard(key)
+            if self._figures[key].refresh(lambda: self._build(key), force=final):
+                self._stale.discard(key)
 
     def _build(self, key: str):
         tasks = self.watcher.tasks

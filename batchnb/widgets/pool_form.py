@@ -123,12 +123,7 @@ class PoolForm(widgets.VBox):
         if not self.monitor:
             self.message.value = f"pool {html.escape(handle.id)} created"
             return
-        from batchnb.watch import pool_watcher_for
-
-        from .pool_monitor import PoolMonitor
-
-        view = PoolMonitor(pool_watcher_for(self.session.batch_client, handle.id), pool=handle)
-        self.children = (view,)
+        self.children = (handle.monitor(),)
 
     def close(self) -> None:
         for child in self.children:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import time
 from typing import Any
 
 import ipywidgets as widgets
@@ -16,9 +15,6 @@ from ._live_figure import LiveFigure
 from ._loop import in_background, running_loop
 
 __all__ = ["PoolMonitor"]
-
-SLOW_FIGURE_FACTOR = 10.0
-
 
 class PoolMonitor(widgets.VBox):
     """Node heatmap (any number of nodes, one trace), CPU/memory over time, and resize.
@@ -91,14 +87,8 @@ class PoolMonitor(widgets.VBox):
         self.resize_button.disabled = autoscale
         self.resize_button.tooltip = "autoscale pools are sized by their formula" if autoscale else ""
         self.summary.value = self._summary_line()
-        for fig, build in ((self.heatmap, lambda: plots.node_heatmap_figure(
-                                w.nodes, task_slots_per_node=w.task_slots_per_node)),
-                           (self.utilization, lambda: plots.utilization_figure(w.utilization))):
-            if fig.widget is not None and time.monotonic() - fig.updated_at < SLOW_FIGURE_FACTOR * fig.last_seconds:
-                continue
-            start = time.perf_counter()
-            built = build()
-            fig.show(built, build_seconds=time.perf_counter() - start)
+        self.heatmap.refresh(lambda: plots.node_heatmap_figure(w.nodes, task_slots_per_node=w.task_slots_per_node))
+        self.utilization.refresh(lambda: plots.utilization_figure(w.utilization))
 
     def _summary_line(self) -> str:
         w, p = self.watcher, self.watcher.pool
