@@ -24,6 +24,7 @@ __all__ = [
     "parse_sweep",
     "positive_int",
     "non_negative_int",
+    "timeout_kwargs",
     "timeout_option",
     "wait_options",
 ]
@@ -60,6 +61,11 @@ wait_options = _compose(
     argument("--no-wait", dest="wait", action="store_false", help="return at once"),
     timeout_option,
 )
+
+
+def timeout_kwargs(args: Any) -> dict[str, float]:
+    """``timeout=`` for a session call only when ``--timeout`` was given: the call's own default otherwise."""
+    return {"timeout": args.timeout} if args.timeout is not None else {}
 
 
 def positive_int(text: str) -> int:

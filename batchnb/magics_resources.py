@@ -8,7 +8,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from batchnb.magics import Context, command
-from batchnb.magics_args import help_option, non_negative_int, out_option, positive_int, wait_options
+from batchnb.magics_args import help_option, non_negative_int, out_option, positive_int, timeout_kwargs, wait_options
 
 # ----------------------------------------------------------------------------------- connect
 
@@ -68,8 +68,7 @@ def pool_create(ctx: Context, args: Any) -> Any:
                     spot_nodes=args.spot, task_slots_per_node=args.slots, autoscale=args.autoscale,
                     autoscale_max_nodes=args.max_nodes, start_task=args.start_task, metrics=args.metrics)
     wait = args.wait is not False
-    kwargs = {"timeout": args.timeout} if args.timeout is not None else {}
-    pool = ctx.session().create_pool(spec, wait=wait, **kwargs)
+    pool = ctx.session().create_pool(spec, wait=wait, **timeout_kwargs(args))
     size = (f"autoscale {spec.autoscale!r} up to {spec.autoscale_max_nodes} nodes" if spec.autoscale
             else f"{spec.dedicated_nodes} dedicated + {spec.spot_nodes} spot nodes")
     state = "ready" if wait else "created (not waiting for its nodes)"
@@ -122,9 +121,8 @@ def pool_resize(ctx: Context, args: Any) -> Any:
     """Change a pool's target node counts."""
     if args.nodes is None and args.spot is None:
         raise UsageError("%batch pool resize: give --nodes N and/or --spot N")
-    kwargs = {"timeout": args.timeout} if args.timeout is not None else {}
     pool = ctx.session().resize_pool(args.pool_id, dedicated_nodes=args.nodes, spot_nodes=args.spot,
-                                     wait=bool(args.wait), **kwargs)
+                                     wait=bool(args.wait), **timeout_kwargs(args))
     targets = ", ".join(f"{n} {what}" for n, what in ((args.nodes, "dedicated"), (args.spot, "spot")) if n is not None)
     ctx.say(f"Pool {args.pool_id!r} {'resized' if args.wait else 'resizing'} to {targets}.")
     return pool
@@ -137,8 +135,7 @@ def pool_resize(ctx: Context, args: Any) -> Any:
 @wait_options
 def pool_delete(ctx: Context, args: Any) -> None:
     """Delete a pool (its nodes go away). Deleting a pool that does not exist is not an error."""
-    kwargs = {"timeout": args.timeout} if args.timeout is not None else {}
-    ctx.session().delete_pool(args.pool_id, wait=bool(args.wait), **kwargs)
+    ctx.session().delete_pool(args.pool_id, wait=bool(args.wait), **timeout_kwargs(args))
     ctx.say(f"Pool {args.pool_id!r} {'deleted' if args.wait else 'is being deleted'}.")
 
 
@@ -211,8 +208,7 @@ def job_show(ctx: Context, args: Any) -> Any:
 @wait_options
 def job_terminate(ctx: Context, args: Any) -> None:
     """End a job: running tasks stop, no new task starts."""
-    kwargs = {"timeout": args.timeout} if args.timeout is not None else {}
-    ctx.session().terminate_job(args.job_id, reason=args.reason, wait=bool(args.wait), **kwargs)
+    ctx.session().terminate_job(args.job_id, reason=args.reason, wait=bool(args.wait), **timeout_kwargs(args))
     ctx.say(f"Job {args.job_id!r} {'terminated' if args.wait else 'is terminating'}.")
 
 
@@ -223,6 +219,5 @@ def job_terminate(ctx: Context, args: Any) -> None:
 @wait_options
 def job_delete(ctx: Context, args: Any) -> None:
     """Delete a job and its tasks. Deleting a job that does not exist is not an error."""
-    kwargs = {"timeout": args.timeout} if args.timeout is not None else {}
-    ctx.session().delete_job(args.job_id, wait=bool(args.wait), **kwargs)
+    ctx.session().delete_job(args.job_id, wait=bool(args.wait), **timeout_kwargs(args))
     ctx.say(f"Job {args.job_id!r} {'deleted' if args.wait else 'is being deleted'}.")

@@ -201,25 +201,6 @@ def tasks(ctx: Context, args: Any) -> Any:
 # ----------------------------------------------------------------------------------- monitor
 
 
-def job_monitor(job: JobHandle) -> Any:
-    monitor = getattr(job, "monitor", None)
-    if monitor is not None:
-        return monitor()
-    from batchnb.widgets import monitor_job
-
-    return monitor_job(job)
-
-
-def pool_monitor(session: Session, pool_id: str) -> Any:
-    pool = session.pool(pool_id)
-    monitor = getattr(pool, "monitor", None)
-    if monitor is not None:
-        return monitor()
-    from batchnb.widgets import monitor_pool
-
-    return monitor_pool(pool)
-
-
 @command("monitor")
 @magic_arguments(name="batch monitor")
 @help_option
@@ -232,8 +213,8 @@ def monitor(ctx: Context, args: Any) -> Any:
         raise UsageError("%batch monitor: give a JOB, or --pool POOL")
     session = ctx.session()
     if args.pool is not None:
-        return pool_monitor(session, args.pool)
-    return job_monitor(session.job(args.job_id))
+        return session.pool(args.pool).monitor()
+    return session.job(args.job_id).monitor()
 
 
 # ----------------------------------------------------------------------------------- logs
