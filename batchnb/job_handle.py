@@ -16,7 +16,7 @@ from azure.batch import models as batch_models
 from batchnb._handle import _Handle, state_text
 from batchnb._sdk_calls import Deadline, as_rows, call
 from batchnb.bulk import BulkAddResult, add_tasks
-from batchnb.errors import NotFoundError, TaskFailedError
+from batchnb.errors import NotFoundError, TaskFailedError, ValidationError
 from batchnb.frames import TASK_SELECT_FIELDS, tasks_frame
 from batchnb.specs import TaskSpec
 from batchnb.task_files import OutputFileSpec
@@ -94,8 +94,6 @@ class JobHandle(_Handle[batch_models.BatchJob]):
             return  # the pool may be created later (allow_missing_pool); Batch then decides
         slots = int(pool.task_slots_per_node or 1)
         if widest > slots:
-            from batchnb.errors import ValidationError
-
             raise ValidationError("required_slots", f"is {widest}, but the nodes of pool {self.pool_id!r} have "
                                   f"{slots} task slot(s), so the task could never run",
                                   fix=f"use required_slots <= {slots}, or a pool with more task_slots_per_node")

@@ -8,7 +8,7 @@ from azure.batch import models as batch_models
 
 from batchnb._handle import _Handle, state_text
 from batchnb._sdk_calls import Deadline, as_rows, call
-from batchnb.errors import BatchnbError, NotFoundError
+from batchnb.errors import BatchnbError, NotFoundError, ids_preview
 from batchnb.frames import NODE_SELECT_FIELDS, nodes_frame
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
         detail = f"exit code {exit_code}" if exit_code is not None else "no exit code"
         if failure:
             detail += f", {failure}"
-        ids = ", ".join(repr(n.id) for n in failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+        ids = ids_preview([n.id for n in failed])
         return BatchnbError(
             f"Pool {self.id!r}: the start task failed on {len(failed)} node(s) ({ids}; state starttaskfailed, "
             f"first: {detail})", code="StartTaskFailed",

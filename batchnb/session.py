@@ -18,14 +18,16 @@ same pool), and ConflictError says what differs otherwise.
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from azure.batch import models as batch_models
 
+from batchnb._handle import state_text
 from batchnb._sdk_calls import Deadline, call
 from batchnb.settings import ConnectionSettings, SettingsError, account_from_endpoint, resolve_settings
-from batchnb.errors import ConflictError, NotFoundError
+from batchnb.errors import ConflictError, NotFoundError, ServiceUnavailableError, ValidationError
 from batchnb.job_handle import JobHandle
 from batchnb.pool_handle import PoolHandle
 from batchnb.redact import redact, register_secret
@@ -60,10 +62,6 @@ def _batch_retry(request_timeout: float) -> dict[str, Any]:
                 timeout=max(10.0, 3 * request_timeout))
 _DEFAULT_POOL_TIMEOUT = 900.0
 _DEFAULT_JOB_TIMEOUT = 300.0
-
-
-def _state(value: Any) -> str | None:
-    return None if value is None else str(getattr(value, "value", value)).lower()
 
 
 class Session:
@@ -129,8 +127,6 @@ class Session:
         """A create (POST) call. The SDK does not retry a POST whose answer was lost (the service
         may have done the work); with ``retry_lost_answer`` we do, and the caller treats the
         "already exists" that may follow as success, which is what exist_ok means anyway."""
-        from batchnb.errors import ServiceUnavailableError
-
         for attempt in range(3):
             try:
                 self._call(action, fn, *args)
@@ -138,8 +134,6 @@ class Session:
             except ServiceUnavailableError as exc:
                 if not retry_lost_answer or exc.code != "batchnb.Unreachable" or attempt == 2:
                     raise
-                import time
-
                 time.sleep(0.5 * (attempt + 1))
 
     # ------------------------------------------------------------------------------- storage
@@ -163,8 +157,6 @@ class Session:
         ``spec.metrics=True`` adds the node utilization sampler to the start task.
         """
         if not isinstance(spec, PoolSpec):
-            from batchnb.errors import ValidationError
-
             raise ValidationError("spec", f"must be a PoolSpec, got {type(spec).__name__}",
                                   fix="batchnb.PoolSpec('p1', vm_size='standard_d2s_v3', dedicated_nodes=1)")
         prefix: list[str] = []
@@ -202,7 +194,7 @@ class Session:
 
         pools = self._call("list pools", lambda: list(self.batch_client.list_pools()))
         rows = [{
-            "pool_id": p.id, "state": _state(p.state), "allocation_state": _state(p.allocation_state),
+            "pool_id": p.id, "state": state_text(p.state), "allocation_state": state_text(p.allocation_state),
             "vm_size": p.vm_size, "dedicated": p.current_dedicated_nodes, "target_dedicated": p.target_dedicated_nodes,
             "spot": p.current_low_priority_nodes, "target_spot": p.target_low_priority_nodes,
             "task_slots_per_node": p.task_slots_per_node, "autoscale": bool(p.enable_auto_scale),
@@ -218,8 +210,6 @@ class Session:
         from batchnb.validation import check_int
 
         if dedicated_nodes is None and spot_nodes is None:
-            from batchnb.errors import ValidationError
-
             raise ValidationError("dedicated_nodes", "nothing to resize", fix="give dedicated_nodes=... and/or spot_nodes=...")
         for name, value in (("dedicated_nodes", dedicated_nodes), ("spot_nodes", spot_nodes)):
             if value is not None:
@@ -236,22 +226,25 @@ class Session:
 
     def delete_pool(self, pool_id: str, *, wait: bool = False, timeout: float = _DEFAULT_POOL_TIMEOUT) -> None:
         """Delete a pool (``wait=True``: until it is gone). Deleting a missing pool is not an error."""
+        self._delete(f"pool {pool_id!r}", self.batch_client.begin_delete_pool, self.get_pool, pool_id,
+                     wait=wait, timeout=timeout)
+
+    def _delete(self, what: str, begin: Callable[..., Any], get: Callable[[str], Any], entity_id: str, *,
+                wait: bool, timeout: float) -> None:
         try:
-            self._call(f"delete pool {pool_id!r}", self.batch_client.begin_delete_pool, pool_id, polling_interval=30)
+            self._call(f"delete {what}", begin, entity_id, polling_interval=30)
         except NotFoundError:
             return
         if wait:
-            self._wait_gone(f"pool {pool_id!r} to be deleted", lambda: self.get_pool(pool_id), timeout)
+            self._wait_until(f"{what} to be deleted", lambda: _is_missing(get, entity_id), timeout,
+                             fix="it is still being deleted; check again later")
 
-    def _wait_gone(self, what: str, get: Callable[[], Any], timeout: float) -> None:
+    @staticmethod
+    def _wait_until(what: str, done: Callable[[], bool], timeout: float, *, fix: str) -> None:
         deadline = Deadline(timeout, poll=2.0)
-        while True:
-            try:
-                get()
-            except NotFoundError:
-                return
+        while not done():
             if deadline.expired():
-                raise deadline.timeout_error(what, fix="it is still being deleted; check again later")
+                raise deadline.timeout_error(what, fix=fix)
             deadline.sleep()
 
     # ------------------------------------------------------------------------------- jobs
@@ -267,14 +260,10 @@ class Session:
         if isinstance(id_or_spec, JobSpec):
             spec = id_or_spec
             if pool is not None or options:
-                from batchnb.errors import ValidationError
-
-                raise ValidationError("pool", "is given with a JobSpec", fix="put the pool and options in the JobSpec")
+                    raise ValidationError("pool", "is given with a JobSpec", fix="put the pool and options in the JobSpec")
         else:
             if pool is None:
-                from batchnb.errors import ValidationError
-
-                raise ValidationError("pool", "is required", fix=f"create_job({id_or_spec!r}, pool='my-pool')")
+                    raise ValidationError("pool", "is required", fix=f"create_job({id_or_spec!r}, pool='my-pool')")
             spec = JobSpec(id_or_spec, pool=pool, **options)
         if not allow_missing_pool:
             self._check_pool_for_job(spec)
@@ -303,8 +292,6 @@ class Session:
             return  # the job exists: creating it again is answered by the exist_ok rules
         except NotFoundError:
             pass
-        from batchnb.errors import ValidationError
-
         raise ValidationError("pool", f"{spec.pool!r} does not exist, so job {spec.id!r} would never run a task",
                               fix="create the pool first (session.create_pool(...)), check the id in "
                                   "session.list_pools(), or pass allow_missing_pool=True if it comes later")
@@ -323,7 +310,7 @@ class Session:
 
         flt = f"state eq '{state}'" if state else None
         jobs = self._call("list jobs", lambda: list(self.batch_client.list_jobs(filter=flt)))
-        rows = [{"job_id": j.id, "state": _state(j.state), "pool_id": j.pool_info.pool_id if j.pool_info else None,
+        rows = [{"job_id": j.id, "state": state_text(j.state), "pool_id": j.pool_info.pool_id if j.pool_info else None,
                  "priority": j.priority, "created": j.creation_time, "state_time": j.state_transition_time}
                 for j in jobs]
         columns = ["job_id", "state", "pool_id", "priority", "created", "state_time"]
@@ -344,20 +331,14 @@ class Session:
                 raise
             return
         if wait:
-            deadline = Deadline(timeout, poll=2.0)
-            while _state(self.get_job(job_id).state) != "completed":
-                if deadline.expired():
-                    raise deadline.timeout_error(f"job {job_id!r} to terminate", fix="check again later")
-                deadline.sleep()
+            self._wait_until(f"job {job_id!r} to terminate",
+                             lambda: state_text(self.get_job(job_id).state) == "completed", timeout,
+                             fix="check again later")
 
     def delete_job(self, job_id: str, *, wait: bool = False, timeout: float = _DEFAULT_JOB_TIMEOUT) -> None:
         """Delete a job and its tasks (``wait=True``: until gone). Deleting a missing job is not an error."""
-        try:
-            self._call(f"delete job {job_id!r}", self.batch_client.begin_delete_job, job_id, polling_interval=30)
-        except NotFoundError:
-            return
-        if wait:
-            self._wait_gone(f"job {job_id!r} to be deleted", lambda: self.get_job(job_id), timeout)
+        self._delete(f"job {job_id!r}", self.batch_client.begin_delete_job, self.get_job, job_id,
+                     wait=wait, timeout=timeout)
 
     # ------------------------------------------------------------------------------- map
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any], *, pool: str | PoolHandle,
@@ -392,6 +373,14 @@ class Session:
         return attach_map(self, job_id)
 
 
+def _is_missing(get: Callable[[str], Any], entity_id: str) -> bool:
+    try:
+        get(entity_id)
+    except NotFoundError:
+        return True
+    return False
+
+
 # ----------------------------------------------------------------------------------- connect
 
 
@@ -420,8 +409,6 @@ def connect(
     request may go unanswered (a call, retries included, gives up after about three times that).
     """
     if isinstance(request_timeout, bool) or not isinstance(request_timeout, (int, float)) or request_timeout < 0.5:
-        from batchnb.errors import ValidationError
-
         raise ValidationError("request_timeout", f"is {request_timeout!r}",
                               fix="give the seconds one request may take, e.g. request_timeout=60")
     settings = resolve_settings(

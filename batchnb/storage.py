@@ -13,7 +13,6 @@ Container and blob names are checked before any request.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import fnmatch
 import glob
@@ -31,7 +30,7 @@ from urllib.parse import quote
 from azure.core.exceptions import AzureError, ResourceExistsError, ServiceRequestError, ServiceResponseError
 
 from batchnb._sdk_calls import call
-from batchnb.errors import BatchnbError, NotFoundError, ValidationError
+from batchnb.errors import BatchnbError, NotFoundError, ValidationError, from_azure_error
 from batchnb.redact import redact
 from batchnb.task_files import OutputFileSpec, ResourceFileSpec
 from batchnb.validation import check_blob_name, check_container_name
@@ -211,7 +210,7 @@ class Storage:
         except ResourceExistsError:
             pass
         except AzureError as exc:
-            raise _storage_error(exc, f"create container {container!r}") from None
+            raise from_azure_error(exc, action=f"create container {container!r}") from None
         self._known_containers.add(container)
         return container
 
@@ -290,7 +289,7 @@ class Storage:
                 bar(size)
                 return UploadItem(local, blob, size, status)
             except (OSError, AzureError) as exc:
-                message = redact(exc if isinstance(exc, OSError) else _storage_error(exc, f"upload {blob!r}"))
+                message = redact(exc if isinstance(exc, OSError) else from_azure_error(exc, action=f"upload {blob!r}"))
                 if isinstance(exc, (ServiceRequestError, ServiceResponseError)) and not unreachable:
                     unreachable.append(f"storage at {redact(self.url)} did not answer")
                 return UploadItem(local, blob, 0, "failed", " ".join(message.split())[:500])
@@ -501,12 +500,6 @@ class Storage:
                               fix="use .csv, .tsv, .parquet, .json or .jsonl, or read_bytes()")
 
 
-def _storage_error(exc: AzureError, action: str) -> BatchnbError:
-    from batchnb.errors import from_azure_error
-
-    return from_azure_error(exc, action=action)
-
-
 def _progress(total: int, desc: str, *, enabled: bool, unit: str = "B") -> Callable[[int | None], None]:
     """A thread-safe ``advance(n)`` for a tqdm.auto bar; ``advance(None)`` closes it."""
     if not enabled or not total:
@@ -523,8 +516,3 @@ def _progress(total: int, desc: str, *, enabled: bool, unit: str = "B") -> Calla
             else:
                 bar.update(n)
     return advance
-
-
-def md5_base64(data: bytes) -> str:
-    """Base64 MD5, as Blob storage reports ``Content-MD5``."""
-    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")

@@ -88,14 +88,14 @@ class MapResult:
         """Block until every task has finished, then fetch the results."""
         from batchnb.errors import BatchTimeoutError
 
+        job = self.session.job(self.job_id)
         try:
-            self.session.job(self.job_id).wait(timeout=timeout, poll=poll)
+            job.wait(timeout=timeout, poll=poll)
         except BatchTimeoutError as exc:
             raise BatchTimeoutError(
                 f"{exc.message} (map job {self.job_id!r})",
                 fix=f"the job keeps running: later, session.map_result({self.job_id!r}).wait() collects the results") from None
-        self.collect()
-        return self
+        return self._collect(job)
 
     def done(self) -> bool:
         counts = self.session.job(self.job_id).task_counts()
@@ -104,10 +104,14 @@ class MapResult:
     # ------------------------------------------------------------------------------- results
     def collect(self) -> MapResult:
         """Download and unpickle every chunk's result (the job should have finished)."""
+        return self._collect()
+
+    def _collect(self, job: JobHandle | None = None) -> MapResult:
+        """``job``: the handle ``wait()`` already fetched, saving a second GET of the job."""
         storage = self.session.storage
         prefix = f"{self.job_id}/out/"
         present = set(storage.list_blobs(self.container, prefix))
-        job = self.session.job(self.job_id)
+        job = job or self.session.job(self.job_id)
         values: list[Any] = [_MISSING] * self.n_items
         errors: list[ItemError] = []
 
