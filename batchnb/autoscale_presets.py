@@ -24,7 +24,7 @@ assignments to ``$TargetDedicatedNodes``, ``$TargetLowPriorityNodes`` and
 from __future__ import annotations
 
 from batchnb.errors import ValidationError
-from batchnb.validation import check_int, close_matches
+from batchnb.validation import check_int, did_you_mean
 
 __all__ = ["PRESETS", "is_preset", "preset_formula"]
 
@@ -65,11 +65,9 @@ def preset_formula(
     """
     key = name.strip().lower() if isinstance(name, str) else name
     if key not in PRESETS:
-        matches = close_matches(str(name), PRESETS)
-        hint = f"did you mean {matches[0]!r}? " if matches else ""
         raise ValidationError(
             "autoscale", f"{name!r} is neither a preset nor a formula",
-            fix=f"{hint}use one of {', '.join(repr(p) for p in PRESETS)}, or a formula that assigns "
+            fix=f"{did_you_mean(str(name), PRESETS, n=1)}use one of {', '.join(repr(p) for p in PRESETS)}, or a formula that assigns "
                 "$TargetDedicatedNodes / $TargetLowPriorityNodes")
     max_nodes = check_int(max_nodes, field="autoscale_max_nodes", minimum=1)
     min_nodes = check_int(min_nodes, field="autoscale_min_nodes", minimum=0)

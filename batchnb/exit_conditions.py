@@ -31,7 +31,7 @@ from typing import Any
 from azure.batch import models as batch_models
 
 from batchnb.errors import ValidationError
-from batchnb.validation import check_choice, close_matches
+from batchnb.validation import check_choice, did_you_mean
 
 __all__ = ["ACTIONS", "CODE_KEYS", "OPTION_KEYS", "build_exit_conditions"]
 
@@ -107,10 +107,8 @@ def build_exit_conditions(value: Any, *, field: str = "exit_conditions") -> batc
     known = list(CODE_KEYS) + list(OPTION_KEYS)
     for key in value:
         if key not in known:
-            matches = close_matches(str(key), known)
-            hint = f"did you mean {matches[0]!r}? " if matches else ""
             raise ValidationError(f"{field}[{key!r}]", "is not a known key",
-                                  fix=f"{hint}use {', '.join(repr(k) for k in known)}")
+                                  fix=f"{did_you_mean(str(key), known, n=1)}use {', '.join(repr(k) for k in known)}")
 
     exact: dict[int, dict[str, str]] = {}
     ranges: dict[tuple[int, int], dict[str, str]] = {}

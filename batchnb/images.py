@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from azure.batch import models as batch_models
 
 from batchnb.errors import ValidationError
-from batchnb.validation import close_matches
+from batchnb.validation import did_you_mean
 
 __all__ = ["IMAGE_PRESETS", "ImageReference", "resolve_image"]
 
@@ -92,8 +92,6 @@ def resolve_image(value: object, *, field: str = "image") -> ImageReference:
                               fix=f"use one of {listed}, or batchnb.ImageReference(...)")
     preset = IMAGE_PRESETS.get(value.strip().lower())
     if preset is None:
-        matches = close_matches(value, IMAGE_PRESETS)
-        hint = f"did you mean {matches[0]!r}? " if matches else ""
         raise ValidationError(field, f"{value!r} is not an image preset",
-                              fix=f"{hint}use one of {listed}, or batchnb.ImageReference(...)")
+                              fix=f"{did_you_mean(value, IMAGE_PRESETS, n=1)}use one of {listed}, or batchnb.ImageReference(...)")
     return preset

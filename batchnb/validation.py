@@ -33,6 +33,7 @@ __all__ = [
     "check_relative_path",
     "check_unique_ids",
     "close_matches",
+    "did_you_mean",
     "find_duplicate_ids",
     "iso_duration",
     "parse_iso_duration",
@@ -59,9 +60,10 @@ def close_matches(word: str, candidates: Iterable[str], n: int = 3) -> list[str]
     return [by_lower[m] for m in difflib.get_close_matches(word.lower(), list(by_lower), n=n, cutoff=0.6)]
 
 
-def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    matches = close_matches(word, candidates)
-    return f"did you mean {' or '.join(repr(m) for m in matches)}? " if matches else ""
+def did_you_mean(word: str, candidates: Iterable[str], *, n: int = 3, joiner: str = " or ") -> str:
+    """``"did you mean 'a' or 'b'? "`` for the start of a ``fix``, or ``""`` when nothing is close."""
+    matches = close_matches(word, candidates, n=n)
+    return f"did you mean {joiner.join(repr(m) for m in matches)}? " if matches else ""
 
 
 # ---------------------------------------------------------------------------------- ids, names
@@ -240,7 +242,7 @@ def check_choice(value: object, *, field: str, choices: Iterable[str]) -> str:
         if option.lower() == value.lower():
             return option
     raise ValidationError(field, f"{value!r} is not a valid choice",
-                          fix=f"{_did_you_mean(value, options)}use one of {listed}")
+                          fix=f"{did_you_mean(value, options)}use one of {listed}")
 
 
 # ---------------------------------------------------------------------------------- durations

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from batchnb.errors import ValidationError
-from batchnb.validation import close_matches
+from batchnb.validation import did_you_mean
 
 __all__ = ["KNOWN_VM_SIZES", "check_vm_size"]
 
@@ -86,8 +86,7 @@ def check_vm_size(value: object, *, allow_unknown: bool = False, field: str = "v
                                   fix="Azure sizes look like 'Standard_D2s_v3'")
         return name
     candidate = name if name.lower().startswith(("standard_", "basic_")) else f"Standard_{name}"
-    matches = close_matches(candidate, KNOWN_VM_SIZES, n=3)
-    hint = f"did you mean {', '.join(repr(m) for m in matches)}? " if matches else ""
+    hint = did_you_mean(candidate, KNOWN_VM_SIZES, joiner=", ")
     raise ValidationError(
         field, f"{name!r} is not a VM size batchnb knows",
         fix=f"{hint}pass allow_unknown_vm_size=True to use a size that is missing from batchnb's list")
