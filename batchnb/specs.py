@@ -494,6 +494,12 @@ def _dependencies(value: object, *, task_id: str) -> tuple[str | range, ...]:
     return tuple(out)
 
 
+def sdk_task_size(task: Any) -> int:
+    """Bytes a ``BatchTaskCreateOptions`` takes in a request body, serialised as the SDK does
+    (``json.dumps`` with its default ", " / ": " separators)."""
+    return len(json.dumps(task.as_dict()).encode("utf-8"))
+
+
 @dataclass(frozen=True, repr=False)
 class TaskSpec:
     """One task: a command line run on a node (without a shell, as Batch does).
@@ -586,9 +592,9 @@ class TaskSpec:
     def size_bytes(self) -> int:
         """Size of this task in an ``addtaskcollection`` body, serialised as the SDK does.
 
-        Bulk add uses it to keep each request under Batch's 1 MB limit.
+        Bulk add uses the same measure (``sdk_task_size``) to keep each request under Batch's 1 MB limit.
         """
-        return len(json.dumps(self.to_sdk().as_dict()).encode("utf-8"))
+        return sdk_task_size(self.to_sdk())
 
     def replace(self, **changes: Any) -> TaskSpec:
         """A copy with some fields changed (validated again)."""
