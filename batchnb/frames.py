@@ -193,6 +193,13 @@ NODE_COLUMNS: dict[str, Any] = {
 }
 
 
+
+def failed_tasks(tasks: pd.DataFrame) -> pd.DataFrame:
+    """The rows of tasks that completed with a failure, by the rule of :func:`display_states`."""
+    if tasks.empty:
+        return tasks
+    return tasks[display_states(tasks) == "failed"]
+
 def _node_errors(errors: Any) -> str | None:
     if not errors:
         return None

@@ -17,7 +17,7 @@ from batchnb._handle import _Handle, state_text
 from batchnb._sdk_calls import Deadline, as_rows, call
 from batchnb.bulk import BulkAddResult, add_tasks
 from batchnb.errors import NotFoundError, TaskFailedError, ValidationError
-from batchnb.frames import TASK_SELECT_FIELDS, tasks_frame
+from batchnb.frames import TASK_SELECT_FIELDS, failed_tasks, tasks_frame
 from batchnb.specs import TaskSpec
 from batchnb.task_files import OutputFileSpec
 
@@ -138,8 +138,7 @@ class JobHandle(_Handle[batch_models.BatchJob]):
     def failures(self, *, tail: int = _DEFAULT_FAILURE_TAIL) -> pd.DataFrame:
         """Failed tasks with their failure code, exit code and the end of their stderr."""
         frame = self.tasks(filter="state eq 'completed'")
-        failed = frame[(frame["result"] == "failure").fillna(False) | frame["failure_code"].notna()]
-        failed = failed[["exit_code", "failure_code", "failure_message", "node_id", "retry_count"]].copy()
+        failed = failed_tasks(frame)[["exit_code", "failure_code", "failure_message", "node_id", "retry_count"]].copy()
         failed["stderr"] = self._read_many(list(failed.index), STDERR, tail)
         return failed
 

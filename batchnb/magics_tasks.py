@@ -154,7 +154,9 @@ def tasks_table(job: JobHandle, state: str | None) -> Any:
     if state is None:
         return frame
     if state == "failed":
-        return frame[(frame["result"] == "failure").fillna(False) | frame["failure_code"].notna()]
+        from batchnb.frames import failed_tasks
+
+        return failed_tasks(frame)
     if state == "succeeded":
         return frame[(frame["result"] == "success").fillna(False)]
     return frame[(frame["state"] == state).fillna(False)]

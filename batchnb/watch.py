@@ -460,9 +460,7 @@ class JobWatcher(_Poller):
     # -- convenience views
     def failed(self) -> pd.DataFrame:
         """Rows of tasks that completed with a failure (exit code != 0 or failureInfo)."""
-        if self.tasks.empty:
-            return self.tasks
-        return self.tasks[frames.display_states(self.tasks) == "failed"]
+        return frames.failed_tasks(self.tasks)
 
 
 def _lower(value: Any) -> str | None:
