@@ -17,44 +17,56 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _LAZY = {
-    "connect": "batchnb.session",
-    "Session": "batchnb.session",
-    "PoolHandle": "batchnb.pool_handle",
-    "JobHandle": "batchnb.job_handle",
-    "PoolSpec": "batchnb.specs",
-    "JobSpec": "batchnb.specs",
-    "TaskSpec": "batchnb.specs",
-    "StartTaskSpec": "batchnb.specs",
-    "ImageReference": "batchnb.specs",
-    "ResourceFileSpec": "batchnb.task_files",
-    "OutputFileSpec": "batchnb.task_files",
-    "sweep": "batchnb.sweeps",
-    "per_file": "batchnb.sweeps",
-    "TaskList": "batchnb.sweeps",
-    "Storage": "batchnb.storage",
-    "MapResult": "batchnb.remote.result",
-    "map_start_task": "batchnb.remote.start_task",
+    "connect": "batchnb.core.session",
+    "Session": "batchnb.core.session",
+    "PoolHandle": "batchnb.core.pool_handle",
+    "JobHandle": "batchnb.core.job_handle",
+    "PoolSpec": "batchnb.core.specs.models",
+    "JobSpec": "batchnb.core.specs.models",
+    "TaskSpec": "batchnb.core.specs.models",
+    "StartTaskSpec": "batchnb.core.specs.models",
+    "ImageReference": "batchnb.core.specs.models",
+    "ResourceFileSpec": "batchnb.core.specs.task_files",
+    "OutputFileSpec": "batchnb.core.specs.task_files",
+    "sweep": "batchnb.core.tasks.sweeps",
+    "per_file": "batchnb.core.tasks.sweeps",
+    "TaskList": "batchnb.core.tasks.sweeps",
+    "Storage": "batchnb.core.storage",
+    "MapResult": "batchnb.core.remote.result",
+    "map_start_task": "batchnb.core.remote.start_task",
     "BatchnbError": "batchnb.errors",
-    "stage_app": "batchnb.appfiles",
-    "AppBundle": "batchnb.appfiles",
+    "stage_app": "batchnb.core.tasks.appfiles",
+    "AppBundle": "batchnb.core.tasks.appfiles",
 }
-_SUBMODULES = {"errors", "local", "storage", "specs", "sweeps", "frames", "remote", "bulk", "redact", "validation"}
+# public submodule -> where it lives (the folders are the layers: core, data, views, node, local)
+_SUBMODULES = {
+    "errors": "batchnb.errors",
+    "local": "batchnb.local",
+    "storage": "batchnb.core.storage",
+    "specs": "batchnb.core.specs",
+    "sweeps": "batchnb.core.tasks.sweeps",
+    "frames": "batchnb.data.frames",
+    "remote": "batchnb.core.remote",
+    "bulk": "batchnb.core.tasks.bulk",
+    "redact": "batchnb.core.redact",
+    "validation": "batchnb.core.validation",
+}
 
 __all__ = sorted([*_LAZY, "errors", "__version__"])
 
 if TYPE_CHECKING:
     from batchnb import errors
-    from batchnb.appfiles import AppBundle, stage_app
+    from batchnb.core.job_handle import JobHandle
+    from batchnb.core.pool_handle import PoolHandle
+    from batchnb.core.remote.result import MapResult
+    from batchnb.core.remote.start_task import map_start_task
+    from batchnb.core.session import Session, connect
+    from batchnb.core.specs.models import ImageReference, JobSpec, PoolSpec, StartTaskSpec, TaskSpec
+    from batchnb.core.specs.task_files import OutputFileSpec, ResourceFileSpec
+    from batchnb.core.storage import Storage
+    from batchnb.core.tasks.appfiles import AppBundle, stage_app
+    from batchnb.core.tasks.sweeps import TaskList, per_file, sweep
     from batchnb.errors import BatchnbError
-    from batchnb.job_handle import JobHandle
-    from batchnb.pool_handle import PoolHandle
-    from batchnb.remote.result import MapResult
-    from batchnb.remote.start_task import map_start_task
-    from batchnb.session import Session, connect
-    from batchnb.specs import ImageReference, JobSpec, PoolSpec, StartTaskSpec, TaskSpec
-    from batchnb.storage import Storage
-    from batchnb.sweeps import TaskList, per_file, sweep
-    from batchnb.task_files import OutputFileSpec, ResourceFileSpec
 
 
 def __getattr__(name: str) -> Any:
@@ -62,7 +74,7 @@ def __getattr__(name: str) -> Any:
     if module is not None:
         value = getattr(importlib.import_module(module), name)
     elif name in _SUBMODULES:
-        value = importlib.import_module(f"batchnb.{name}")
+        value = importlib.import_module(_SUBMODULES[name])
     else:
         raise AttributeError(f"module 'batchnb' has no attribute {name!r}")
     globals()[name] = value
@@ -75,6 +87,6 @@ def __dir__() -> list[str]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext batchnb``: the ``%batch`` magics (imported only now, to keep ``import batchnb`` light)."""
-    from batchnb.magics import load_ipython_extension as load
+    from batchnb.views.magics import load_ipython_extension as load
 
     load(ipython)

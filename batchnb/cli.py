@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .local import LocalService
+    from batchnb.local import LocalService
 
 EXIT_NOT_RUNNING = 3  # `local status` when nothing runs (LSB convention: "program is not running")
 
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     quickstart = commands.add_parser(
         "quickstart", help="run notebooks/quickstart.ipynb on the local service; write out/quickstart.{ipynb,html}")
-    from .quickstart import add_arguments as quickstart_arguments
+    from batchnb.quickstart import add_arguments as quickstart_arguments
 
     quickstart_arguments(quickstart)
     quickstart.set_defaults(handler=_quickstart)
@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from . import local
+    from batchnb import local
 
     service = local.start(state_dir=args.state_dir)
     if args.json:
@@ -86,7 +86,7 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _env(args: argparse.Namespace) -> int:
-    from . import local
+    from batchnb import local
 
     service = local.start(state_dir=args.state_dir, quiet=True)
     for name, value in service.env().items():
@@ -95,7 +95,7 @@ def _env(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from . import local
+    from batchnb import local
 
     service = local.status(state_dir=args.state_dir)
     running = service is not None and service.running
@@ -124,7 +124,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    from . import local
+    from batchnb import local
 
     stopped = local.stop(state_dir=args.state_dir)
     print("Local Batch service stopped" if stopped else "Local Batch service was not running")
@@ -132,7 +132,7 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _quickstart(args: argparse.Namespace) -> int:
-    from .quickstart import run
+    from batchnb.quickstart import run
 
     return run(args)
 

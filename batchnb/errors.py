@@ -9,7 +9,7 @@ Every error carries:
 * ``fix``: what the user can do about it.
 
 ``str(error)`` is one line: what went wrong, the fix, then ``[code, HTTP status, request id]``.
-All text is passed through :func:`batchnb.redact.redact`, so keys and SAS signatures never show.
+All text is passed through :func:`batchnb.core.redact.redact`, so keys and SAS signatures never show.
 
 Code that calls the SDK wraps it like this (``from None`` keeps the raw SDK exception, and the
 request it describes, out of the user's traceback; it stays available as ``error.sdk_error``)::
@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from batchnb.redact import redact
+from batchnb.core.redact import redact
 
 if TYPE_CHECKING:
     from azure.core.exceptions import AzureError
@@ -255,7 +255,7 @@ _FIXES: dict[str, str] = {
     "RequestBodyTooLarge": "send fewer or smaller tasks per request",
     "TooManyRequests": "the service is throttling; wait and retry with fewer concurrent calls",
     "ServerBusy": "the service is busy; wait and retry",
-    "AutoScalingFormulaSyntaxError": "fix the autoscale formula (see batchnb.autoscale_presets)",
+    "AutoScalingFormulaSyntaxError": "fix the autoscale formula (see batchnb.core.specs.autoscale_presets)",
     "InvalidAutoScalingSettings": "use either autoscale or fixed node counts, not both",
     "OperationInvalidForCurrentState": "wait for the resource to reach a steady state and retry",
 }

@@ -34,11 +34,21 @@ import pandas as pd
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import (add_state_parent_option, client_for, local_service, make_job, make_pool, mib,  # noqa: E402
-                     print_table, server_stats, trivial_tasks)
+from _common import (  # noqa: E402
+    add_state_parent_option,
+    client_for,
+    local_service,
+    make_job,
+    make_pool,
+    mib,
+    print_table,
+    server_stats,
+    trivial_tasks,
+)
 
-from batchnb import frames, plots  # noqa: E402
-from batchnb.watch import PAGE_SIZE, JobWatcher, _Meter  # noqa: E402
+from batchnb.data import frames
+from batchnb.data.watch import PAGE_SIZE, JobWatcher, _Meter  # noqa: E402
+from batchnb.views import plots  # noqa: E402
 
 JOB, POOL = "bench-monitor", "bench-monitor-empty"
 CHANGED_FRACTION = 0.01
@@ -225,7 +235,7 @@ def _ms(fn) -> tuple[float, Any]:
 
 def run_kernel(task_count: int, node_count: int, repeats: int = 3) -> dict[str, Any]:
     """Milliseconds for each step a monitor takes per refresh, on synthetic data (median of ``repeats``)."""
-    from batchnb.widgets._live_figure import LiveFigure
+    from batchnb.views.widgets._live_figure import LiveFigure
 
     rows = synthetic_task_dicts(task_count, node_count)
     node_rows = synthetic_node_dicts(node_count)

@@ -19,8 +19,17 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import (add_state_parent_option, client_for, local_service, make_job, make_pool, mib,  # noqa: E402
-                     print_table, server_stats, trivial_tasks)
+from _common import (  # noqa: E402
+    add_state_parent_option,
+    client_for,
+    local_service,
+    make_job,
+    make_pool,
+    mib,
+    print_table,
+    server_stats,
+    trivial_tasks,
+)
 
 CONCURRENCY = 8
 

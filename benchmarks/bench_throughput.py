@@ -21,8 +21,18 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import (add_state_parent_option, client_for, local_service, make_job, make_pool, mib, print_table,  # noqa: E402
-                     server_stats, trivial_tasks, wait_for)
+from _common import (  # noqa: E402
+    add_state_parent_option,
+    client_for,
+    local_service,
+    make_job,
+    make_pool,
+    mib,
+    print_table,
+    server_stats,
+    trivial_tasks,
+    wait_for,
+)
 
 COMMAND_LINE = "true"
 NODES, SLOTS = 2, 4

@@ -1,11 +1,11 @@
 """The embedded local Batch service: `start()` it (or reuse the running one), `status()`, `stop()`.
 
-The service itself (`batchnb.local.server`) is a separate process reached only over HTTP.
+The service itself (`batchnb.local.service.http`) is a separate process reached only over HTTP.
 """
 
 from __future__ import annotations
 
-from .daemon import LocalService, LocalServiceError, default_state_dir, restart_server, start, status, stop
-from .faults_client import inject_faults
+from batchnb.local.daemon import LocalService, LocalServiceError, default_state_dir, restart_server, start, status, stop
+from batchnb.local.faults_client import inject_faults
 
 __all__ = ["LocalService", "LocalServiceError", "default_state_dir", "inject_faults", "restart_server", "start", "status", "stop"]

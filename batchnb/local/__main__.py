@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .._constants import LOCAL_ACCOUNT_NAME
+from batchnb._constants import LOCAL_ACCOUNT_NAME
 
 KEY_ENV = "BATCHNB_LOCAL_KEY"
 STORAGE_ENV = "BATCHNB_LOCAL_STORAGE"
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_config(args: argparse.Namespace):  # -> ServerConfig (imported lazily, see main)
-    from .server.config import FaultConfig, ServerConfig
+    from batchnb.local.service.config import FaultConfig, ServerConfig
 
     config = ServerConfig(
         state_dir=args.state_dir.resolve(),
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.pop(STORAGE_ENV, None)
     config.state_dir.mkdir(parents=True, exist_ok=True)
     # Imported here so `--help` and argument errors don't pay for loading aiohttp and the service model.
-    from .server.app import run_server
+    from batchnb.local.service.http.app import run_server
 
     run_server(config)
     return 0

@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._constants import AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME, AZURITE_VERSION
-from .processes import file_lock, free_port, http_status, pid_alive, spawn_detached, stop_pid
+from batchnb._constants import AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME, AZURITE_VERSION
+from batchnb.local.processes import file_lock, free_port, http_status, pid_alive, spawn_detached, stop_pid
 
 MIN_NODE_MAJOR = 20
 # Found in the command line of every Azurite we start; checked before signalling a recorded PID.

@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .._constants import LOCAL_ACCOUNT_NAME, LOCAL_ADMIN_PREFIX
-from . import azurite
-from .processes import (
+from batchnb._constants import LOCAL_ACCOUNT_NAME, LOCAL_ADMIN_PREFIX
+from batchnb.local import azurite
+from batchnb.local.processes import (
     file_lock,
     http_status,
     pid_runs,

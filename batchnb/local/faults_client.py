@@ -15,9 +15,9 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .._constants import LOCAL_ADMIN_PREFIX
-from .daemon import LocalService
-from .server.sharedkey import sign
+from batchnb._constants import LOCAL_ADMIN_PREFIX
+from batchnb.local.daemon import LocalService
+from batchnb.local.service.http.sharedkey import sign
 
 if TYPE_CHECKING:
     import requests
@@ -34,7 +34,7 @@ def inject_faults(service: LocalService | None = None, *, throttle: float = 0.0,
     ``seed`` makes the sequence of faults repeatable. ``service`` defaults to the one running in
     the default state directory."""
     if service is None:
-        from .daemon import status
+        from batchnb.local.daemon import status
 
         service = status()
         if service is None:

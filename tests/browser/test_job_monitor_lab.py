@@ -13,7 +13,6 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.browser.lab_helpers import (
-    unexpected_page_errors,
     ARTIFACTS_DIR,
     REPO_ROOT,
     LabServer,
@@ -21,6 +20,7 @@ from tests.browser.lab_helpers import (
     open_notebook,
     run_all,
     screenshot,
+    unexpected_page_errors,
     wait_for,
     write_notebook,
 )
@@ -41,7 +41,7 @@ def _cells(state_dir: str) -> list[str]:
         "sys.stderr.write(\\'ValueError: bad input row 17\\'); sys.exit(2)\"'))\n"
         "job.add_tasks(tasks);",
         # The public entry point when the job handle has it; the same view either way.
-        "from batchnb.widgets import monitor_job\n"
+        "from batchnb.views.widgets import monitor_job\n"
         "view = job.monitor(interval=0.5) if hasattr(job, 'monitor') else monitor_job(job, interval=0.5)\n"
         "view",
     ]

@@ -11,12 +11,12 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.browser.lab_helpers import (
-    unexpected_page_errors,
     LabServer,
     PageRecord,
     open_notebook,
     run_all,
     screenshot,
+    unexpected_page_errors,
     wait_for,
     write_notebook,
 )
@@ -68,7 +68,7 @@ def _cells(state_dir: str) -> list[str]:
         "deadline = time.monotonic() + 30\n"
         "while client.get_task('logtail-job', 'ticker').get('state') != 'running' and time.monotonic() < deadline:\n"
         "    time.sleep(0.1)",
-        "from batchnb.widgets import LogTail\n"
+        "from batchnb.views.widgets import LogTail\n"
         "tail = LogTail(client, 'logtail-job', 'ticker', interval=0.5)\n"
         "tail",
     ]

@@ -15,12 +15,12 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.browser.lab_helpers import (
-    unexpected_page_errors,
     LabServer,
     PageRecord,
     open_notebook,
     run_all,
     screenshot,
+    unexpected_page_errors,
     wait_for,
     wait_kernel_idle,
     write_notebook,
@@ -60,7 +60,7 @@ def _cells(state_dir: str) -> list[str]:
     return [
         "import os\n"
         f"os.environ['BATCHNB_LOCAL_STATE_DIR'] = {state_dir!r}\n"
-        "import batchnb, batchnb.widgets  # imported first: the job below must outlast the first figure\n"
+        "import batchnb, batchnb.views.widgets  # imported first: the job below must outlast the first figure\n"
         "session = batchnb.connect('local')\n"
         "pool = session.create_pool(batchnb.PoolSpec('reload-pool', vm_size='standard_d2s_v3',\n"
         "                                            dedicated_nodes=1, task_slots_per_node=2), wait=True)\n"

@@ -9,7 +9,16 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.lab_helpers import unexpected_page_errors, LabServer, PageRecord, open_notebook, run_all, screenshot, wait_for, write_notebook
+from tests.browser.lab_helpers import (
+    LabServer,
+    PageRecord,
+    open_notebook,
+    run_all,
+    screenshot,
+    unexpected_page_errors,
+    wait_for,
+    write_notebook,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -23,7 +32,7 @@ def test_pool_form_creates_the_pool_it_was_filled_in_with(jupyter_lab: LabServer
     path = write_notebook(jupyter_lab, "pool_form_lab.ipynb", [
         "import batchnb\n"
         f"session = batchnb.connect('local', state_dir={str(local_service.state_dir)!r})\n"
-        "from batchnb.widgets import PoolForm\n"
+        "from batchnb.views.widgets import PoolForm\n"
         "form = PoolForm(session, pool_id='change-me')\n"
         "form",
     ])

@@ -15,13 +15,13 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.browser.lab_helpers import (
-    unexpected_page_errors,
     REPO_ROOT,
     LabServer,
     PageRecord,
     open_notebook,
     run_all,
     screenshot,
+    unexpected_page_errors,
     wait_for,
     write_notebook,
 )

@@ -10,7 +10,16 @@ import nbformat
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.lab_helpers import unexpected_page_errors, REPO_ROOT, LabServer, PageRecord, open_notebook, run_all, screenshot, wait_for
+from tests.browser.lab_helpers import (
+    REPO_ROOT,
+    LabServer,
+    PageRecord,
+    open_notebook,
+    run_all,
+    screenshot,
+    unexpected_page_errors,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import batchnb
-from batchnb.appfiles import stage_app
+from batchnb.core.tasks.appfiles import stage_app
 from batchnb.errors import ValidationError
 
 pytestmark = pytest.mark.timeout(180)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 import batchnb
-from batchnb.bulk import MAX_CHUNK_BYTES, add_tasks, chunk_tasks
+from batchnb.core.tasks.bulk import MAX_CHUNK_BYTES, add_tasks, chunk_tasks
 from batchnb.errors import TaskSubmissionError, ValidationError
 from batchnb.local import inject_faults
 

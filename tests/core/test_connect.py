@@ -8,8 +8,8 @@ import sys
 import pytest
 
 import batchnb
+from batchnb.core.settings import SettingsError
 from batchnb.errors import AuthError
-from batchnb.settings import SettingsError
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import batchnb
+from batchnb.core.remote.result import RemoteItemError
 from batchnb.errors import TaskFailedError, ValidationError
-from batchnb.remote.result import RemoteItemError
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -7,8 +7,8 @@ import pytest
 import requests
 
 import batchnb
+from batchnb.core.storage import UploadError
 from batchnb.errors import ValidationError
-from batchnb.storage import UploadError
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from batchnb.storage import LARGE_FILE_BYTES
+from batchnb.core.storage import LARGE_FILE_BYTES
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -30,7 +30,7 @@ def test_flags_and_env_become_the_server_config(tmp_path: Path, monkeypatch: pyt
 
 
 def test_defaults_keep_the_server_config_defaults(tmp_path: Path) -> None:
-    from batchnb.local.server.config import ServerConfig
+    from batchnb.local.service.config import ServerConfig
 
     config = build_config(build_parser().parse_args(["serve", "--state-dir", str(tmp_path)]))
     assert config.node_boot_seconds == ServerConfig(state_dir=tmp_path).node_boot_seconds

@@ -60,7 +60,7 @@ def test_bad_input_prints_one_line_and_stores_nothing(shell: Shell, error_job: s
 
 
 def test_failed_connect_keeps_the_current_session(shell: Shell, tmp_path, monkeypatch) -> None:
-    from batchnb.current import get_current
+    from batchnb.core.current import get_current
 
     before = get_current()
     monkeypatch.setenv("BATCHNB_PROFILES_FILE", str(tmp_path / "profiles.toml"))

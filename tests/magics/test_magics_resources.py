@@ -11,8 +11,8 @@ pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 
 def test_connect_stores_the_session_and_makes_it_current(shell: Shell, local_service) -> None:
-    from batchnb.current import get_current
-    from batchnb.session import Session
+    from batchnb.core.current import get_current
+    from batchnb.core.session import Session
 
     run = shell.ok(f"%batch connect local --state-dir {local_service.state_dir} -o s")
     assert isinstance(shell.ns["s"], Session)
@@ -64,7 +64,7 @@ def test_job_create_list_show_terminate_delete(shell: Shell) -> None:
 
 
 def test_a_session_from_batchnb_connect_in_a_cell_is_used_by_the_magics(shell: Shell, local_service) -> None:
-    from batchnb.current import clear_current, get_current, set_current
+    from batchnb.core.current import clear_current, get_current, set_current
 
     before = get_current()
     clear_current()

@@ -76,14 +76,14 @@ def test_failed_task_shows_in_the_failed_table_and_retry_reactivates_it(shell: S
     run = shell.ok("%batch retry magics-retry --failed -o retried")
     assert shell.ns["retried"] == [task_id] and "1 task(s) reactivated" in run.stdout
     # It runs again and fails again; then retrying it by id works too.
-    shell.ok("from batchnb.current import get_current\nget_current().job('magics-retry').wait(timeout=60)")
+    shell.ok("from batchnb.core.current import get_current\nget_current().job('magics-retry').wait(timeout=60)")
     assert len(shell.ok("%batch tasks magics-retry --state failed").result) == 1
     shell.ok(f"%batch retry magics-retry {task_id} -o again")
     assert shell.ns["again"] == [task_id]
 
 
 def test_monitor_returns_the_job_and_pool_views(shell: Shell) -> None:
-    from batchnb.widgets import JobMonitor, PoolMonitor
+    from batchnb.views.widgets import JobMonitor, PoolMonitor
 
     shell.ok(f"%batch job create magics-monitor --pool {POOL}")
     shell.ok("%batch monitor magics-monitor -o job_view")

@@ -9,7 +9,7 @@ import pytest
 from azure.batch import BatchClient
 from azure.batch import models as m
 
-from batchnb.watch import JobWatcher, _Backoff, watcher_for
+from batchnb.data.watch import JobWatcher, _Backoff, watcher_for
 from tests.monitoring.conftest import set_faults
 from tests.service.helpers import make_job, make_pool, py, uid, wait_for
 

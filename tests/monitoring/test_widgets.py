@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 import time
 
-import batchnb
 import plotly.graph_objects as go
-from plotly.utils import PlotlyJSONEncoder
 import pytest
 from azure.batch import BatchClient
 from azure.batch import models as m
+from plotly.utils import PlotlyJSONEncoder
 
-from batchnb.watch import JobWatcher, PoolWatcher, watcher_for
-from batchnb.widgets import JobMonitor, LogTail, PoolForm, PoolMonitor, sync_figure_state
+import batchnb
+from batchnb.data.watch import JobWatcher, PoolWatcher, watcher_for
+from batchnb.views.widgets import JobMonitor, LogTail, PoolForm, PoolMonitor, sync_figure_state
 from tests.service.helpers import make_job, make_pool, py, uid, wait_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -171,7 +171,7 @@ def test_update_cost_for_100k_tasks_stays_small(batch_client) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "monitoring"))
     from monitoring_data import synthetic_tasks
 
-    from batchnb.watch import RefreshStats
+    from batchnb.data.watch import RefreshStats
 
     watcher = JobWatcher(batch_client, "synthetic")
     watcher.tasks = synthetic_tasks(100_000)

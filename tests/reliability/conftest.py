@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 import batchnb
+from batchnb.core.session import Session
 from batchnb.local import LocalService
-from batchnb.session import Session
 
 from .service_tools import throwaway_service
 

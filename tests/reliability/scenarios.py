@@ -19,9 +19,9 @@ from typing import Any
 
 import batchnb
 from batchnb import local
+from batchnb.core.session import Session
+from batchnb.data.watch import JobWatcher
 from batchnb.local import LocalService
-from batchnb.session import Session
-from batchnb.watch import JobWatcher
 
 try:  # imported as a module of tests/reliability or from the benchmark script
     from .service_tools import admin, count_runs, fault_stats, marker_command, wait_until

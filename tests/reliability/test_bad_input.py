@@ -236,7 +236,7 @@ FORM_CASES: dict[str, tuple[dict[str, Any], str, str]] = {
 
 @pytest.mark.parametrize("case", list(FORM_CASES), ids=list(FORM_CASES))
 def test_pool_form_shows_the_problem_under_its_field(api, case: str) -> None:
-    from batchnb.widgets.pool_form import PoolForm
+    from batchnb.views.widgets.pool_form import PoolForm
 
     changes, field, expected = FORM_CASES[case]
     form = PoolForm(api, pool_id="rel-form-pool", monitor=False)

@@ -34,7 +34,7 @@ def test_monitor_shows_throttling_and_keeps_going(rel_service, rel_session) -> N
     import time
 
     from batchnb import local
-    from batchnb.watch import JobWatcher
+    from batchnb.data.watch import JobWatcher
 
     rel_session.create_pool(batchnb.PoolSpec("rel-faults-pool", vm_size="standard_d2s_v3", dedicated_nodes=2,
                                              task_slots_per_node=8), wait=True, timeout=60)

@@ -12,8 +12,8 @@ import time
 import pytest
 
 import batchnb
+from batchnb.data.watch import JobWatcher
 from batchnb.errors import BatchnbError, BatchTimeoutError, ServiceUnavailableError
-from batchnb.watch import JobWatcher
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(120)]
 

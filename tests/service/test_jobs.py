@@ -8,11 +8,22 @@ import time
 import pytest
 from azure.batch import models as m
 from azure.batch.models import _models as mm
-from azure.core.rest import HttpRequest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.rest import HttpRequest
 
-from .helpers import (POLL, error_code, make_job, make_pool, py, raw, task, uid, wait_job_state, wait_task,
-                      wait_tasks_completed)
+from .helpers import (
+    POLL,
+    error_code,
+    make_job,
+    make_pool,
+    py,
+    raw,
+    task,
+    uid,
+    wait_job_state,
+    wait_task,
+    wait_tasks_completed,
+)
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -9,8 +9,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from azure.batch import models as m
 from azure.batch.models import _models as mm
-from azure.storage.blob import (BlobSasPermissions, BlobServiceClient, ContainerSasPermissions, generate_blob_sas,
-                                generate_container_sas)
+from azure.storage.blob import (
+    BlobSasPermissions,
+    BlobServiceClient,
+    ContainerSasPermissions,
+    generate_blob_sas,
+    generate_container_sas,
+)
 
 from .helpers import make_job, py, stdout, task, uid, wait_task
 

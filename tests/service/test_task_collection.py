@@ -6,7 +6,7 @@ import pytest
 from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError
 
-from .helpers import error_code, raw, make_job, make_pool, task, wait_tasks_completed
+from .helpers import error_code, make_job, make_pool, raw, task, wait_tasks_completed
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -10,8 +10,7 @@ import pytest
 from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
-from .helpers import (error_code, make_job, make_pool, py, stdout, task, wait_for, wait_task,
-                      wait_tasks_completed)
+from .helpers import error_code, make_job, make_pool, py, stdout, task, wait_for, wait_task, wait_tasks_completed
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from batchnb.autoscale_presets import PRESETS, preset_formula
-from batchnb.local.model.autoscale import AutoScaleContext, Samples, check_syntax, evaluate
+from batchnb.core.specs.autoscale_presets import PRESETS, preset_formula
+from batchnb.local.service.model.autoscale import AutoScaleContext, Samples, check_syntax, evaluate
 
 pytestmark = pytest.mark.timeout(30)
 

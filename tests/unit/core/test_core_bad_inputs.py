@@ -6,11 +6,11 @@ import datetime as dt
 
 import pytest
 
+from batchnb.core.specs.models import JobSpec, PoolSpec, StartTaskSpec, TaskSpec
+from batchnb.core.specs.task_files import OutputFileSpec, ResourceFileSpec
+from batchnb.core.tasks.sweeps import per_file, sweep
+from batchnb.core.validation import check_blob_name, check_container_name, check_unique_ids
 from batchnb.errors import BatchnbError, ValidationError
-from batchnb.specs import JobSpec, PoolSpec, StartTaskSpec, TaskSpec
-from batchnb.sweeps import per_file, sweep
-from batchnb.task_files import OutputFileSpec, ResourceFileSpec
-from batchnb.validation import check_blob_name, check_container_name, check_unique_ids
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -8,6 +8,7 @@ import socket
 import pytest
 from azure.core.exceptions import AzureError
 
+from batchnb.core.redact import redact, register_secret
 from batchnb.errors import (
     AuthError,
     BatchnbError,
@@ -20,7 +21,6 @@ from batchnb.errors import (
     ValidationError,
     from_azure_error,
 )
-from batchnb.redact import redact, register_secret
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -8,10 +8,10 @@ import json
 import pytest
 from azure.batch import models as m
 
-from batchnb.autoscale_presets import preset_formula
-from batchnb.images import ImageReference
-from batchnb.specs import JobSpec, PoolSpec, StartTaskSpec, TaskSpec
-from batchnb.task_files import OutputFileSpec, ResourceFileSpec
+from batchnb.core.specs.autoscale_presets import preset_formula
+from batchnb.core.specs.images import ImageReference
+from batchnb.core.specs.models import JobSpec, PoolSpec, StartTaskSpec, TaskSpec
+from batchnb.core.specs.task_files import OutputFileSpec, ResourceFileSpec
 
 pytestmark = pytest.mark.timeout(30)
 

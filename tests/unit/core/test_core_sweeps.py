@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
+from batchnb.core.specs.models import TaskSpec
+from batchnb.core.tasks.sweeps import TaskList, per_file, sweep
 from batchnb.errors import ValidationError
-from batchnb.specs import TaskSpec
-from batchnb.sweeps import TaskList, per_file, sweep
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchnb.errors import ValidationError
-from batchnb.validation import (
+from batchnb.core.specs.vm_sizes import check_vm_size
+from batchnb.core.validation import (
     check_blob_name,
     check_choice,
     check_container_name,
@@ -19,7 +19,7 @@ from batchnb.validation import (
     parse_iso_duration,
     to_timedelta,
 )
-from batchnb.vm_sizes import check_vm_size
+from batchnb.errors import ValidationError
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -72,7 +72,7 @@ def test_core_modules_import_no_view_or_data_libraries():
     import subprocess
     import sys
 
-    code = ("import sys, batchnb.specs, batchnb.sweeps, batchnb.errors, batchnb.redact, batchnb.autoscale_presets;"
+    code = ("import sys, batchnb.core.specs.models, batchnb.core.tasks.sweeps, batchnb.errors, batchnb.core.redact, batchnb.core.specs.autoscale_presets;"
             "bad = [m for m in ('ipywidgets', 'plotly', 'pandas', 'IPython') if m in sys.modules];"
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

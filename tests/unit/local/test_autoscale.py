@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batchnb.local.model.autoscale import (
+from batchnb.local.service.model.autoscale import (
     AutoScaleContext,
     AutoScaleSyntaxError,
     Samples,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batchnb.local.server.odata import (
+from batchnb.local.service.http.odata import (
     FILE_FILTER_PROPS,
     JOB_FILTER_PROPS,
     NODE_COUNTS_FILTER_PROPS,

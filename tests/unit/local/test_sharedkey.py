@@ -16,7 +16,7 @@ from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.pipeline import PipelineContext, PipelineRequest
 from azure.core.rest import HttpRequest
 
-from batchnb.local.server.sharedkey import parse_query, sign, string_to_sign, verify
+from batchnb.local.service.http.sharedkey import parse_query, sign, string_to_sign, verify
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -134,7 +134,7 @@ def test_lower_cased_variant_used_by_other_clients_is_accepted() -> None:
     headers = {"ocp-date": "Wed, 25 Nov 2026 19:00:00 GMT", "Content-Type": "application/json"}
     raw_query = "api-version=2025-06-01&timeOut=30"
     sts = string_to_sign("POST", "/pools/p1/resize", parse_query(raw_query), headers, ACCOUNT, lower_names=True)
-    from batchnb.local.server.sharedkey import signature
+    from batchnb.local.service.http.sharedkey import signature
 
     headers["Authorization"] = f"SharedKey {ACCOUNT}:{signature(KEY, sts)}"
     assert verify("POST", "/pools/p1/resize", raw_query, headers, ACCOUNT, KEY)[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from batchnb import frames
+from batchnb.data import frames
 
 T0 = pd.Timestamp("2024-05-01T08:00:00Z")
 

@@ -11,9 +11,10 @@ import plotly.graph_objects as go
 import pytest
 from monitoring_data import synthetic_nodes, synthetic_tasks, task_row
 
-from batchnb import frames, plots
-from batchnb.plots._style import NODE_CATEGORIES
-from batchnb.plots.heatmap import node_categories
+from batchnb.data import frames
+from batchnb.views import plots
+from batchnb.views.plots._style import NODE_CATEGORIES
+from batchnb.views.plots.heatmap import node_categories
 
 pytestmark = pytest.mark.timeout(120)
 UTC = dt.UTC

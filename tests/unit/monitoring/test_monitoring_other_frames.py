@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from azure.batch import models
 
-from batchnb import frames
+from batchnb.data import frames
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from batchnb import _constants, sampler
-from batchnb.sampler_command import parse_metrics_lines, sampler_source, start_task_command
+from batchnb import _constants
+from batchnb.core.specs.sampler_start_task import sampler_source, start_task_command
+from batchnb.data.node_metrics import parse_metrics_lines
+from batchnb.node import sampler
 
 pytestmark = pytest.mark.timeout(60)
 SAMPLER = Path(sampler.__file__)

@@ -9,7 +9,7 @@ import pytest
 from azure.batch import models
 from monitoring_data import T0, synthetic_tasks, task_row
 
-from batchnb import frames
+from batchnb.data import frames
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from batchnb._constants import AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME, AZURITE_VERSION
-from batchnb.local.runtime import node_dirs
+from batchnb.local.service import node_layout
+from batchnb.local.service.runtime import node_dirs
 
 AZURITE_DIR = Path.home() / ".cache" / "batchnb" / f"azurite-{AZURITE_VERSION}"
 
@@ -131,7 +132,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
 @pytest.fixture
 def node_root(tmp_path: Path) -> Path:
     root = tmp_path / "node"
-    node_dirs.create_node_layout(root)
+    node_layout.create_node_layout(root)
     return root
 
 

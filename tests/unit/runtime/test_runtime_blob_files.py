@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from batchnb.local.runtime import node_dirs
-from batchnb.local.runtime.executor import TaskRun, run_task
+from batchnb.local.service import node_layout
+from batchnb.local.service.runtime.executor import TaskRun, run_task
 
 pytestmark = pytest.mark.timeout(60)
 
 
 def _task(node_root: Path, make_env, command_line: str = "true", **kwargs) -> TaskRun:
-    task_dir = node_dirs.task_dir(node_root, "job1", "t1")
+    task_dir = node_layout.task_dir(node_root, "job1", "t1")
     return TaskRun(command_line=command_line, task_dir=task_dir, env=make_env(task_dir), **kwargs)
 
 

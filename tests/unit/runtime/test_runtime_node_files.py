@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from batchnb.local.runtime.node_files import FileApiError, delete, file_headers, list_files, read_range, resolve
+from batchnb.local.service.runtime.node_files import FileApiError, delete, file_headers, list_files, read_range, resolve
 
 PREFIX = "http://127.0.0.1:1/jobs/j/tasks/t/files/"
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from batchnb.local.runtime import node_dirs
-from batchnb.local.runtime.executor import TaskRun, run_task
+from batchnb.local.service import node_layout
+from batchnb.local.service.runtime import node_dirs
+from batchnb.local.service.runtime.executor import TaskRun, run_task
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -22,7 +23,7 @@ def _run(run: TaskRun, **kwargs):
 
 
 def _task(node_root: Path, make_env, command_line: str, **kwargs) -> TaskRun:
-    task_dir = node_dirs.task_dir(node_root, "job1", "t1")
+    task_dir = node_layout.task_dir(node_root, "job1", "t1")
     return TaskRun(command_line=command_line, task_dir=task_dir, env=make_env(task_dir), **kwargs)
 
 
@@ -42,15 +43,15 @@ def _pid_alive(pid: int) -> bool:
 def test_node_layout_has_the_real_top_level_directories(node_root: Path) -> None:
     assert sorted(p.name for p in node_root.iterdir()) == [
         "applications", "fsmounts", "shared", "startup", "volatile", "workitems"]
-    assert node_dirs.task_dir(node_root, "j", "t") == node_root / "workitems" / "j" / "job-1" / "t"
-    assert node_dirs.start_task_dir(node_root) == node_root / "startup"
+    assert node_layout.task_dir(node_root, "j", "t") == node_root / "workitems" / "j" / "job-1" / "t"
+    assert node_layout.start_task_dir(node_root) == node_root / "startup"
 
 
 def test_task_sees_batch_variables_and_user_settings_but_not_service_secrets(
     node_root: Path, make_env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SERVICE_SECRET", "do-not-leak")
-    task_dir = node_dirs.task_dir(node_root, "job1", "t1")
+    task_dir = node_layout.task_dir(node_root, "job1", "t1")
     user_env = [{"name": "COLOR", "value": "job"}, {"name": "SHAPE", "value": "square"},
                 {"name": "COLOR", "value": "task"}, {"name": "EMPTY"}]
     run = TaskRun(
@@ -81,13 +82,13 @@ def test_task_sees_batch_variables_and_user_settings_but_not_service_secrets(
 def test_start_task_env_has_no_job_or_task_id_and_prep_dir_is_set_for_job_tasks(node_root: Path) -> None:
     base = node_dirs.base_env(root=node_root, account_name="a", account_url="u", pool_id="p", node_id="n",
                               is_dedicated=False)
-    start = node_dirs.task_env(base, task_dir=node_dirs.start_task_dir(node_root), job_id=None, task_id=None,
+    start = node_dirs.task_env(base, task_dir=node_layout.start_task_dir(node_root), job_id=None, task_id=None,
                                job_prep_dir=None, user_env=[])
     assert "AZ_BATCH_JOB_ID" not in start and "AZ_BATCH_TASK_ID" not in start
     assert start["AZ_BATCH_TASK_WORKING_DIR"] == str(node_root / "startup" / "wd")
     assert start["AZ_BATCH_NODE_IS_DEDICATED"] == "false"
-    prep = node_dirs.task_dir(node_root, "j", "jobpreparation")
-    task = node_dirs.task_env(base, task_dir=node_dirs.task_dir(node_root, "j", "t"), job_id="j", task_id="t",
+    prep = node_layout.task_dir(node_root, "j", "jobpreparation")
+    task = node_dirs.task_env(base, task_dir=node_layout.task_dir(node_root, "j", "t"), job_id="j", task_id="t",
                               job_prep_dir=prep, user_env=[])
     assert task["AZ_BATCH_JOB_PREP_DIR"] == str(prep)
     assert task["AZ_BATCH_JOB_PREP_WORKING_DIR"] == str(prep / "wd")
@@ -211,7 +212,7 @@ def test_many_short_tasks_run_concurrently(node_root: Path, make_env) -> None:
 
         async def one(i: int):
             async with slots:
-                task_dir = node_dirs.task_dir(node_root, "job1", f"t{i}")
+                task_dir = node_layout.task_dir(node_root, "job1", f"t{i}")
                 return await run_task(TaskRun("true", task_dir, make_env(task_dir)))
 
         return await asyncio.gather(*(one(i) for i in range(200)))

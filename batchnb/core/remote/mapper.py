@@ -1,0 +1,157 @@
+"""Submitting a ``map()``: pickle, stage in Blob storage, one task per chunk, bookkeeping in the
+job's metadata so that ``map_result(job_id)`` can re-attach after a kernel restart.
+
+Blob layout in the map container (default ``batchnb-map``), per job::
+
+    <job>/runner.py        the node-side runner (stdlib + cloudpickle)
+    <job>/fn.pkl           cloudpickle of the function
+    <job>/in/00000.pkl     items of chunk 0 ...
+    <job>/out/00000.pkl    results of chunk 0, uploaded by the task as an output file
+
+Tasks read inputs through one read-only container SAS and write results through one
+write/create-only container SAS.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import re
+import secrets
+import sys
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from batchnb.core.remote.result import MapResult, task_id_for
+from batchnb.core.specs.models import JobSpec, TaskSpec
+from batchnb.core.specs.task_files import OutputFileSpec, ResourceFileSpec
+from batchnb.core.validation import check_container_name, check_id, check_int
+from batchnb.errors import BatchnbError, ValidationError
+
+if TYPE_CHECKING:
+    from batchnb.core.session import Session
+
+__all__ = ["attach_map", "submit_map"]
+
+KIND = "map"
+_META_KIND = "batchnb.kind"
+_META_ITEMS = "batchnb.map.items"
+_META_CHUNK = "batchnb.map.chunk_size"
+_META_TASKS = "batchnb.map.tasks"
+_META_CONTAINER = "batchnb.map.container"
+_TARGET_TASKS = 100
+RUNNER_COMMAND = "python3 runner.py fn.pkl items.pkl result.pkl"
+
+
+def _target_tasks(session: Session, pool: str) -> int:
+    """How many tasks a map is cut into by default: about four per task slot of the pool.
+
+    Each task costs a Python start and three small downloads (~0.1 s), so fewer, bigger chunks are
+    much cheaper than many small ones (measured: 10,000 trivial items in 1.4 s/100 tasks vs
+    0.1 s/8 tasks per 1,000 items); four waves per slot still balance uneven items and keep a retry
+    small. Autoscale pools or pools still at zero nodes get _TARGET_TASKS."""
+    try:
+        info = session.get_pool(pool)
+    except Exception:  # noqa: BLE001 - the job creation below reports a bad pool clearly
+        return _TARGET_TASKS
+    nodes = (info.target_dedicated_nodes or 0) + (info.target_low_priority_nodes or 0)
+    if info.enable_auto_scale or nodes == 0:
+        return _TARGET_TASKS
+    return max(1, min(_TARGET_TASKS, 4 * nodes * (info.task_slots_per_node or 1)))
+
+
+def _default_job_id(fn: Callable[..., Any]) -> str:
+    name = re.sub(r"[^A-Za-z0-9_-]+", "", getattr(fn, "__name__", "fn")) or "fn"
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return f"map-{name[:24]}-{stamp}-{secrets.token_hex(2)}"
+
+
+def runner_source() -> bytes:
+    return resources.files("batchnb.node").joinpath("map_runner.py").read_bytes()
+
+
+def _dumps(obj: Any, what: str) -> bytes:
+    import cloudpickle
+
+    try:
+        return cloudpickle.dumps(obj, protocol=pickle.DEFAULT_PROTOCOL)
+    except Exception as exc:  # noqa: BLE001 - anything unpicklable: say which part and why
+        raise ValidationError(what, f"cannot be pickled: {type(exc).__name__}: {exc}",
+                              fix="map over plain data, and let the function open files/clients itself") from None
+
+
+def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any], *, pool: str,
+               chunk_size: int | None, job_id: str | None, container: str, max_retries: int) -> MapResult:
+    if not callable(fn):
+        raise ValidationError("fn", f"is not callable ({type(fn).__name__})", fix="pass a function of one argument")
+    values = list(items)
+    n_items = len(values)
+    if n_items == 0:
+        raise ValidationError("items", "is empty", fix="give at least one item")
+    chunk = chunk_size if chunk_size is not None else max(1, math.ceil(n_items / _target_tasks(session, pool)))
+    check_int(chunk, field="chunk_size", minimum=1)
+    check_container_name(container)
+    job_id = job_id or _default_job_id(fn)
+    check_id(job_id, field="job_id")
+    n_tasks = math.ceil(n_items / chunk)
+    python = "%d.%d" % sys.version_info[:2]
+
+    fn_bytes = _dumps(fn, "fn")
+    blobs: dict[str, bytes] = {f"{job_id}/runner.py": runner_source(), f"{job_id}/fn.pkl": fn_bytes}
+    for number in range(n_tasks):
+        start = number * chunk
+        payload = {"start": start, "items": values[start:start + chunk], "python": python}
+        blobs[f"{job_id}/in/{number:05d}.pkl"] = _dumps(payload, f"items[{start}:{start + chunk}]")
+
+    storage = session.storage
+    storage.create_container(container)
+    # The job first: a pool or job-id mistake fails before anything is uploaded.
+    spec = JobSpec(job_id, pool=pool, max_task_retries=max_retries, metadata={
+        _META_KIND: KIND, _META_ITEMS: str(n_items), _META_CHUNK: str(chunk), _META_TASKS: str(n_tasks),
+        _META_CONTAINER: container})
+    job = session.create_job(spec, exist_ok=False)
+
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="batchnb-map-put") as pool_:
+        list(pool_.map(lambda kv: storage.upload_bytes(kv[1], container=container, blob=kv[0]), blobs.items()))
+
+    read_url = storage.container_sas(container, read=True)
+    base, _, token = read_url.partition("?")
+
+    def blob_url(name: str) -> str:
+        return f"{base}/{quote(name, safe='/')}?{token}"
+
+    runner = ResourceFileSpec(http_url=blob_url(f"{job_id}/runner.py"), file_path="runner.py")
+    fn_file = ResourceFileSpec(http_url=blob_url(f"{job_id}/fn.pkl"), file_path="fn.pkl")
+    out = storage.output_files("result.pkl", container=container, path=None)
+    tasks = []
+    for number in range(n_tasks):
+        items_file = ResourceFileSpec(http_url=blob_url(f"{job_id}/in/{number:05d}.pkl"), file_path="items.pkl")
+        result_file = OutputFileSpec(file_pattern="result.pkl", container_url=out.container_url,
+                                     path=f"{job_id}/out/{number:05d}.pkl", upload_condition="taskcompletion")
+        tasks.append(TaskSpec(task_id_for(number), RUNNER_COMMAND, resource_files=[runner, fn_file, items_file],
+                              output_files=[result_file]))
+    job.add_tasks(tasks)
+    _terminate_when_done(session, job_id)
+    return MapResult(session, job_id, n_items=n_items, chunk_size=chunk, n_tasks=n_tasks, container=container)
+
+
+def _terminate_when_done(session: Session, job_id: str) -> None:
+    """Let the job complete itself once its last task ends (it no longer counts as active)."""
+    from azure.batch import models as batch_models
+
+    session._call(f"update job {job_id!r}", session.batch_client.update_job, job_id,
+                  batch_models.BatchJobUpdateOptions(all_tasks_complete_mode="terminatejob"))
+
+
+def attach_map(session: Session, job_id: str) -> MapResult:
+    job = session.job(job_id)
+    meta = job.metadata
+    if meta.get(_META_KIND) != KIND:
+        raise BatchnbError(f"Job {job_id!r} was not made by session.map()", code="batchnb.NotAMap",
+                           fix="use session.job(job_id) for ordinary jobs")
+    return MapResult(session, job_id, n_items=int(meta[_META_ITEMS]), chunk_size=int(meta[_META_CHUNK]),
+                     n_tasks=int(meta[_META_TASKS]), container=meta[_META_CONTAINER])

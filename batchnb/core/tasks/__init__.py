@@ -1,0 +1,1 @@
+"""Building and submitting tasks: sweeps, per-file tasks, bulk submission, application bundles."""

@@ -1,0 +1,30 @@
+"""Where things are on an emulated compute node: the directory layout of a real Linux Batch node (spec §4.1).
+
+Shared by the model (which cleans task directories and answers file listings) and the runtime
+(which runs processes there), so that neither imports the other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+NODE_SUBDIRS = ("applications", "fsmounts", "shared", "startup", "volatile", "workitems")
+
+# The real service names the one job "slot" of a (non-schedule) job `job-1`.
+JOB_INSTANCE_DIR = "job-1"
+
+
+def create_node_layout(root: Path) -> None:
+    """Create the top-level directories that the node file API lists (spec §4.1)."""
+    for name in NODE_SUBDIRS:
+        (root / name).mkdir(parents=True, exist_ok=True)
+
+
+def task_dir(root: Path, job_id: str, task_id: str) -> Path:
+    """`AZ_BATCH_TASK_DIR` of a job task (also of job prep/release tasks)."""
+    return root / "workitems" / job_id / JOB_INSTANCE_DIR / task_id
+
+
+def start_task_dir(root: Path) -> Path:
+    """The start task's task directory; its working directory is `startup/wd`."""
+    return root / "startup"

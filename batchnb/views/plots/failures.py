@@ -1,0 +1,86 @@
+"""Where tasks went wrong: how long tasks took, and which failures happened how often."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from batchnb.data.frames import display_states
+from batchnb.views.plots._style import BASE_LAYOUT, TASK_STATE_COLORS, duration_unit, keyed
+
+HISTOGRAM_STATES = ("succeeded", "failed")
+
+
+def duration_histogram(tasks: pd.DataFrame, *, bins: int = 40) -> go.Figure:
+    """Durations of completed tasks, succeeded and failed stacked on shared bins.
+
+    Binned here with numpy and drawn as two ``go.Bar`` traces (uids ``duration-succeeded``,
+    ``duration-failed``), so a refresh ships ``bins`` numbers per trace instead of every duration.
+    """
+    done = tasks[tasks["duration"].notna()]
+    states = display_states(done).to_numpy()
+    seconds = done["duration"].dt.total_seconds().to_numpy(dtype="float64")
+    unit, scale = duration_unit(float(seconds.max()) if len(seconds) else 0.0)
+    values = seconds / scale
+    if len(values):
+        lo, hi = float(values.min()), float(values.max())
+        edges = np.linspace(lo, hi if hi > lo else lo + 1, bins + 1)
+    else:
+        edges = np.linspace(0, 1, bins + 1)
+    centers = (edges[:-1] + edges[1:]) / 2
+    fig = go.Figure()
+    for state in HISTOGRAM_STATES:
+        counts, _ = np.histogram(values[states == state], bins=edges)
+        fig.add_trace(
+            go.Bar(
+                x=centers, y=counts, width=float(edges[1] - edges[0]), name=state, uid=f"duration-{state}",
+                marker={"color": TASK_STATE_COLORS[state]},
+                customdata=np.stack([edges[:-1], edges[1:]], axis=1),
+                hovertemplate=f"%{{customdata[0]:.3g}}–%{{customdata[1]:.3g}} {unit}: %{{y:,}} {state}<extra></extra>",
+            )
+        )  # fmt: skip
+    median = float(np.median(values)) if len(values) else None
+    title = "Task durations" + (f" · median {median:.3g} {unit} over {len(values):,} tasks" if median is not None else "")
+    fig.update_layout(
+        **BASE_LAYOUT, title={"text": title}, barmode="stack", bargap=0.02,
+        xaxis={"title": f"duration ({unit})"}, yaxis={"title": "tasks"}, legend={"orientation": "h", "y": -0.2},
+    )  # fmt: skip
+    return keyed(fig)
+
+
+def failure_reasons(tasks: pd.DataFrame) -> pd.Series:
+    """Per failed task, a short reason: the failure code, split by exit code for plain non-zero exits
+    (``FailureExitCode`` alone says nothing about *why*)."""
+    failed = tasks[(display_states(tasks) == "failed").to_numpy()]
+    code = failed["failure_code"].fillna("(no failure code)")
+    exit_text = "exit code " + failed["exit_code"].astype("string")
+    plain_exit = (code == "FailureExitCode") & failed["exit_code"].notna()
+    return code.where(~plain_exit, exit_text).rename("reason")
+
+
+def failures_by_code(tasks: pd.DataFrame, *, top: int = 15) -> go.Figure:
+    """Horizontal bar chart of failed tasks per reason, most frequent on top; beyond ``top`` reasons
+    the rest are summed into "other". One trace (uid ``failures-by-code``); hover gives the count and
+    one example message."""
+    reasons = failure_reasons(tasks)
+    counts = reasons.value_counts()
+    if len(counts) > top:
+        counts = pd.concat([counts.iloc[: top - 1], pd.Series({"other": counts.iloc[top - 1 :].sum()})])
+    messages = tasks.loc[reasons.index, "failure_message"].groupby(reasons.to_numpy()).first()
+    example = [str(messages.get(r, "") or "")[:200] if r != "other" else "" for r in counts.index]
+    fig = go.Figure(
+        go.Bar(
+            x=counts.to_numpy(), y=list(counts.index.astype(str)), orientation="h", uid="failures-by-code",
+            name="failed tasks", marker={"color": TASK_STATE_COLORS["failed"]}, customdata=example,
+            hovertemplate="%{y}: %{x:,} tasks<br>%{customdata}<extra></extra>",
+        )
+    )  # fmt: skip
+    total = int(counts.sum())
+    fig.update_layout(
+        **BASE_LAYOUT,
+        title={"text": f"Failures by reason · {total:,} failed tasks" if total else "No failed tasks"},
+        xaxis={"title": "failed tasks"},
+        yaxis={"autorange": "reversed", "automargin": True},
+    )
+    return keyed(fig)

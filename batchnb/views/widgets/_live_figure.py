@@ -1,0 +1,82 @@
+"""One plotly FigureWidget kept current from freshly built figures, without re-creating the widget."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import ipywidgets as widgets
+import numpy as np
+import plotly.graph_objects as go
+
+from batchnb.views.plots import update_in_place
+from batchnb.views.widgets._figure_state import FullStateFigureWidget, sync_figure_state
+
+_DATE_PROPS = ("x", "y", "base")
+# A figure that took s seconds to build is redrawn at most every SLOW_FIGURE_FACTOR * s seconds
+# while its data keeps changing (always when forced): keeps the kernel free for the user.
+SLOW_FIGURE_FACTOR = 10.0
+
+
+def dates_as_text(fig: go.Figure) -> go.Figure:
+    """Turn numpy datetime64 trace arrays into ISO strings, in place.
+
+    The widget serializer sends datetime64[ns] arrays as integers (nanoseconds), which plotly.js
+    draws as numbers; static figures (to_json) are not affected, so only widgets need this.
+    """
+    for trace in fig.data:
+        for prop in _DATE_PROPS:
+            value = trace[prop] if prop in trace else None
+            if isinstance(value, np.ndarray) and value.dtype.kind == "M":
+                trace[prop] = np.datetime_as_string(value, unit="ms")
+    return fig
+
+
+class LiveFigure:
+    """A box holding a FigureWidget; :meth:`show` copies a new figure's data into it.
+
+    The copy happens inside one ``batch_update()`` (one message to the browser, the user's zoom
+    kept). When the new figure has a different trace layout (e.g. the timeline switched to
+    WebGL), a new FigureWidget replaces the old one in the box.
+    """
+
+    def __init__(self, css_class: str, *, height: int = 360) -> None:
+        self.height = height
+        self.widget: go.FigureWidget | None = None
+        self.box = widgets.Box(layout=widgets.Layout(width="100%", min_height=f"{height}px"))
+        self.box.add_class("batchnb-figure")
+        self.box.add_class(css_class)
+        self.last_seconds = 0.0  # build + update time of the last show(), for adaptive refresh
+        self.updated_at = 0.0
+
+    def refresh(self, build: Callable[[], go.Figure], *, force: bool = False) -> bool:
+        """Build and :meth:`show` a new figure unless the last one is too recent for its cost.
+
+        Returns whether it was drawn; ``force`` draws regardless (e.g. the final state of a job).
+        """
+        if not force and self.widget is not None and \
+                time.monotonic() - self.updated_at < SLOW_FIGURE_FACTOR * self.last_seconds:
+            return False
+        start = time.perf_counter()
+        fig = build()
+        self.show(fig, build_seconds=time.perf_counter() - start)
+        return True
+
+    def show(self, fig: go.Figure, *, build_seconds: float = 0.0) -> None:
+        start = time.perf_counter()
+        fig.update_layout(height=self.height)
+        dates_as_text(fig)
+        if self.widget is None or not update_in_place(self.widget, fig):
+            old = self.widget
+            self.widget = FullStateFigureWidget(fig)
+            self.box.children = (self.widget,)
+            if old is not None:
+                old.close()
+        sync_figure_state(self.widget)
+        self.last_seconds = build_seconds + time.perf_counter() - start
+        self.updated_at = time.monotonic()
+
+    def close(self) -> None:
+        if self.widget is not None:
+            self.widget.close()
+        self.box.close()
