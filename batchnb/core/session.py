@@ -28,10 +28,10 @@ from batchnb.core.handle_base import state_text
 from batchnb.core.job_handle import JobHandle
 from batchnb.core.pool_handle import PoolHandle
 from batchnb.core.redact import redact, register_secret
-from batchnb.core.settings import ConnectionSettings, SettingsError, account_from_endpoint, resolve_settings
+from batchnb.core.settings import ConnectionSettings, account_from_endpoint, resolve_settings
 from batchnb.core.specs.models import JobSpec, PoolSpec
-from batchnb.core.transport import Deadline, call
-from batchnb.errors import ConflictError, NotFoundError, ServiceUnavailableError, ValidationError
+from batchnb.core.transport import Backoff, Deadline, call
+from batchnb.errors import ConflictError, NotFoundError, ServiceUnavailableError, SettingsError, ValidationError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -127,6 +127,7 @@ class Session:
         """A create (POST) call. The SDK does not retry a POST whose answer was lost (the service
         may have done the work); with ``retry_lost_answer`` we do, and the caller treats the
         "already exists" that may follow as success, which is what exist_ok means anyway."""
+        backoff = Backoff(base=0.5, cap=2.0)
         for attempt in range(3):
             try:
                 self._call(action, fn, *args)
@@ -134,7 +135,7 @@ class Session:
             except ServiceUnavailableError as exc:
                 if not retry_lost_answer or exc.code != "batchnb.Unreachable" or attempt == 2:
                     raise
-                time.sleep(0.5 * (attempt + 1))
+                time.sleep(backoff.next_delay())
 
     # ------------------------------------------------------------------------------- storage
     @property
