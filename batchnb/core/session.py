@@ -48,12 +48,12 @@ __all__ = ["Session", "connect"]
 
 # Bounded SDK retries for ordinary calls (bulk add turns them off and does its own, see bulk.py):
 # azure-core's default is 10 attempts with up to 120 s between them, minutes of silence in a cell.
-_CLIENT_RETRY = dict(retry_total=4, retry_backoff_factor=0.5, retry_backoff_max=20,
+_CLIENT_RETRY: dict[str, Any] = dict(retry_total=4, retry_backoff_factor=0.5, retry_backoff_max=20,
                      connection_timeout=30, read_timeout=120)
 _DEFAULT_REQUEST_TIMEOUT = 60.0
 # Blob storage's own default retry waits 15 s, then 18, 24, 42 s...: minutes of silence for each
 # file when storage has gone away. The same number of tries, closer together.
-_STORAGE_RETRY = dict(retry_total=3, initial_backoff=1, increment_base=2, connection_timeout=30, read_timeout=120)
+_STORAGE_RETRY: dict[str, Any] = dict(retry_total=3, initial_backoff=1, increment_base=2, connection_timeout=30, read_timeout=120)
 
 
 def _batch_retry(request_timeout: float) -> dict[str, Any]:

@@ -173,7 +173,7 @@ class Storage:
     def __init__(self, client: BlobServiceClient, *, account_key: str | None = None,
                  use_delegation_key: bool = False) -> None:
         self.client = client
-        self.account_name: str = client.account_name
+        self.account_name: str = client.account_name or ""
         self._account_key = account_key
         self._use_delegation = use_delegation_key and not account_key
         self._delegation_key: Any = None

@@ -392,7 +392,7 @@ class JobWatcher(_Poller):
         job = self.client.get_job(self.job_id, select=["id", "state", "poolInfo"], **kw)
         counts = self.client.get_job_task_counts(self.job_id, **kw)
         full = self._since is None
-        flt = None if full else f"stateTransitionTime gt DateTime'{_format_filter_time(self._since)}'"
+        flt = None if self._since is None else f"stateTransitionTime gt DateTime'{_format_filter_time(self._since)}'"
         before = meter.requests
         rows = list(self.client.list_tasks(self.job_id, select=self.select, filter=flt,
                                            max_results=self.page_size, **kw))
