@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from azure.batch import models as batch_models
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from azure.batch import BatchClient
     from azure.core.credentials import TokenCredential
 
+    from batchnb.core.remote.notebook_sweep import NotebookSweep
     from batchnb.core.remote.result import MapResult
     from batchnb.core.storage import Storage
     from batchnb.local import LocalService
@@ -366,6 +368,33 @@ class Session:
         if errors == "collect":
             return result
         return result.values(errors=errors)
+
+    def run_notebook(self, path: str | Path, *, parameters: Any, pool: str | PoolHandle, job_id: str | None = None,
+                     container: str = "batchnb-notebooks", max_retries: int = 0, wait: bool = True,
+                     timeout: float | None = None) -> NotebookSweep:
+        """Run the notebook at ``path`` once per parameter set, one task each, with papermill on the nodes.
+
+        ``parameters`` is a grid (``{"alpha": [0.1, 0.5], "n": [10, 100]}``: every combination) or a
+        list of dicts; each set is injected after the notebook's cell tagged ``parameters``. Values
+        the notebook passes to ``batchnb.record(name, value)`` come back as columns of
+        ``results()``. The nodes need papermill and ipykernel (the pool's environment). Returns a
+        :class:`NotebookSweep` (after the tasks finished, unless ``wait=False``); after a kernel
+        restart, ``session.notebook_sweep(job_id)`` finds it again.
+        """
+        from batchnb.core.remote.notebook_sweep import submit_notebook_sweep
+
+        sweep = submit_notebook_sweep(self, path, parameters=parameters,
+                                      pool=pool.id if isinstance(pool, PoolHandle) else pool, job_id=job_id,
+                                      container=container, max_retries=max_retries)
+        if wait:
+            sweep.wait(timeout=timeout)
+        return sweep
+
+    def notebook_sweep(self, job_id: str) -> NotebookSweep:
+        """Re-attach to a ``run_notebook()`` sweep by its job id (e.g. after a kernel restart)."""
+        from batchnb.core.remote.notebook_sweep import attach_notebook_sweep
+
+        return attach_notebook_sweep(self, job_id)
 
     def map_result(self, job_id: str) -> MapResult:
         """Re-attach to a ``map()`` job by id (e.g. after a kernel restart)."""
