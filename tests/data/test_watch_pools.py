@@ -12,7 +12,7 @@ from azure.batch import models as m
 from batchnb.core.specs.sampler_start_task import start_task_command
 from batchnb.data.watch import FileTail, PoolWatcher, read_task_file_tail
 from batchnb.node.sampler import PID_FILE_NAME
-from tests.service.helpers import make_job, make_pool, py, uid, wait_for, wait_task
+from tests.local.service.helpers import make_job, make_pool, py, uid, wait_for, wait_task
 
 pytestmark = pytest.mark.timeout(120)
 

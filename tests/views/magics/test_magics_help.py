@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.magics.conftest import Shell
+from tests.views.magics.conftest import Shell
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from batchnb import local
-from tests.integration.local_helpers import assert_gone, batchnb_cli, can_connect, non_loopback_ipv4
+from tests.local.local_helpers import assert_gone, batchnb_cli, can_connect, non_loopback_ipv4
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from monitoring_data import synthetic_tasks
+
+from tests.data.monitoring_data import synthetic_tasks
 
 
 @pytest.fixture(scope="session")

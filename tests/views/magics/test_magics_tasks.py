@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.magics.conftest import POOL, Shell
+from tests.views.magics.conftest import POOL, Shell
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 

@@ -210,11 +210,18 @@ def test_start_task_failure_with_retries_is_starttaskfailed(client) -> None:
 
 
 def test_start_task_without_wait_lets_tasks_start(client) -> None:
-    start = m.BatchStartTask(command_line=py("import time; time.sleep(5)"), wait_for_success=False)
+    # The start task outlives any wait here: the task finishing while it still runs is the proof,
+    # with no race against a short sleep on a busy machine.
+    start = m.BatchStartTask(command_line=py("import time; time.sleep(600)"), wait_for_success=False)
     pool_id = make_pool(client, dedicated=1, start_task=start)
-    job_id = make_job(client, pool_id)
-    client.create_task(job_id, task("t", "true"))
-    assert wait_task(client, job_id, "t", timeout=4).execution_info.exit_code == 0
+    try:
+        job_id = make_job(client, pool_id)
+        client.create_task(job_id, task("t", "true"))
+        assert wait_task(client, job_id, "t", timeout=60).execution_info.exit_code == 0
+        [node] = list(client.list_nodes(pool_id))
+        assert node.start_task_info.state == "running"
+    finally:
+        client.begin_delete_pool(pool_id, polling_interval=0.1).result()
 
 
 def test_node_file_api(client) -> None:

@@ -6,7 +6,7 @@ import pytest
 from azure.batch import BatchClient
 from azure.core.rest import HttpRequest
 
-from tests.service.helpers import make_pool, uid
+from tests.local.service.helpers import make_pool, uid
 
 
 def set_faults(client: BatchClient, **body: float) -> dict:

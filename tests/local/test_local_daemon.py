@@ -14,7 +14,7 @@ import pytest
 
 from batchnb import local
 from batchnb.local import azurite
-from tests.integration.local_helpers import assert_gone, can_connect
+from tests.local.local_helpers import assert_gone, can_connect
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

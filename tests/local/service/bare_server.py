@@ -18,7 +18,7 @@ from azure.core.credentials import AzureNamedKeyCredential
 
 KEY = base64.b64encode(b"bare-server-test-key-0123456789ab").decode()
 ACCOUNT = "bareaccount"
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @dataclass
