@@ -69,13 +69,34 @@ def test_example_notebook_outputs_widget_state_and_logs_hold_no_secret(rel_servi
     assert nb.metadata.get("widgets") or name == "azure", "no widget state was saved to scan"
 
 
-def test_service_logs_hold_no_secret(rel_service) -> None:
-    for log in ("server.log", "azurite.log"):
+def test_service_logs_hold_no_secret(rel_service, rel_session) -> None:
+    # Requests that carry secrets in every place a request can: a SAS in a resource file URL (body),
+    # a signature in the query, the Shared Key header; and one refused for a wrong key.
+    rel_session.storage.upload_bytes(b"x", container="rel-sec-log", blob="a.txt")
+    sas_url = rel_session.storage.blob_sas("rel-sec-log", "a.txt")
+    rel_session.create_pool(batchnb.PoolSpec("rel-sec-log-pool", vm_size="standard_d2s_v3", dedicated_nodes=0))
+    job = rel_session.create_job("rel-sec-log-job", pool="rel-sec-log-pool")
+    job.add_tasks(batchnb.TaskSpec("t", "true", resource_files=[
+        batchnb.ResourceFileSpec(http_url=sas_url, file_path="a.txt")]))
+    sig = sas_url.split("sig=", 1)[1].split("&", 1)[0]
+    assert signed_request(rel_service, "GET", "/jobs/rel-sec-log-job", query=f"{API}&sig={sig}").status_code < 500
+    wrong = rel_service.__class__(**{**rel_service.__dict__,
+                                     "account_key": base64.b64encode(b"w" * 32).decode()})
+    assert signed_request(wrong, "GET", "/pools", query=API).status_code == 403
+    scanned = {}
+    # requests.log and server.log must exist: a scan of missing files proves nothing.
+    for log, required in (("requests.log", True), ("server.log", True), ("azurite.log", False)):
         path = Path(rel_service.state_dir) / log
+        assert path.exists() or not required, f"{log} is missing: nothing to scan"
         if path.exists():
             text = path.read_text(errors="replace")
             leaks = [line[:400] for line in text.splitlines() if find_secrets(line, rel_service)]
             assert leaks == [], f"{log}: {leaks[:3]}"
+            assert sig not in text
+            scanned[log] = text
+    requests_log = scanned["requests.log"]
+    assert "/jobs/rel-sec-log-job/addtaskcollection" in requests_log or "/jobs/rel-sec-log-job/tasks" in requests_log
+    assert "sig=***" in requests_log and " 403 " in requests_log  # the lines with secrets were written, masked
 
 
 def test_batchnb_logging_and_reprs_hold_no_secret(rel_service, rel_session, caplog) -> None:
