@@ -45,6 +45,7 @@ _SERVER = "server.json"
 _AZURITE = "azurite.json"
 _LOCK = ".lifecycle.lock"
 _FAULT_KEYS = ("throttle", "error500", "drop", "retry_after", "seed")
+_QUOTA_KEYS = ("dedicated_cores", "low_priority_cores", "pools", "active_jobs")
 _SERVER_START_TIMEOUT = 60.0
 _SERVER_STOP_TIMEOUT = 15.0
 
@@ -123,15 +124,18 @@ def start(
     faults: dict[str, float] | None = None,
     node_boot_seconds: float | None = None,
     allow_bearer: bool = False,
+    quotas: dict[str, int] | None = None,
     quiet: bool = False,
 ) -> LocalService:
     """Reuse the service running in `state_dir`, or start Azurite and the Batch server there.
 
-    A running server started with other options (faults, node boot time, bearer) is restarted on the
-    same port with the requested ones; its state survives the restart.
+    ``quotas``: account quotas as on Azure, any of ``dedicated_cores`` (default 500),
+    ``low_priority_cores`` (100), ``pools`` (100), ``active_jobs`` (300).
+    A running server started with other options (faults, node boot time, bearer, quotas) is
+    restarted on the same port with the requested ones; its state survives the restart.
     """
     sd = _resolve(state_dir)
-    options = _launch_options(faults, node_boot_seconds, allow_bearer)
+    options = _launch_options(faults, node_boot_seconds, allow_bearer, quotas)
     with _lifecycle_lock(sd):
         return _ensure_running(sd, options, quiet=quiet)
 
@@ -192,17 +196,28 @@ def _lifecycle_lock(sd: Path):
 
 
 def _launch_options(
-    faults: dict[str, float] | None, node_boot_seconds: float | None, allow_bearer: bool
+    faults: dict[str, float] | None, node_boot_seconds: float | None, allow_bearer: bool,
+    quotas: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     faults = dict(faults or {})
     unknown = set(faults) - set(_FAULT_KEYS)
     if unknown:
         raise ValueError(f"unknown fault option(s) {sorted(unknown)}; expected some of {list(_FAULT_KEYS)}")
-    return {
+    quotas = dict(quotas or {})
+    unknown = set(quotas) - set(_QUOTA_KEYS)
+    if unknown:
+        raise ValueError(f"unknown quota(s) {sorted(unknown)}; expected some of {list(_QUOTA_KEYS)}")
+    for key, value in quotas.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"quotas[{key!r}] must be an integer of 0 or more, got {value!r}")
+    options: dict[str, Any] = {
         "faults": {k: faults[k] for k in _FAULT_KEYS if k in faults},
         "node_boot_seconds": node_boot_seconds,
         "allow_bearer": bool(allow_bearer),
     }
+    if quotas:  # absent when default, so settings written before quotas existed still match
+        options["quotas"] = {k: quotas[k] for k in _QUOTA_KEYS if k in quotas}
+    return options
 
 
 def _load_or_create_settings(sd: Path) -> dict[str, Any]:
@@ -294,6 +309,8 @@ def _option_flags(options: dict[str, Any]) -> list[str]:
         flags += ["--node-boot-seconds", str(options["node_boot_seconds"])]
     if options.get("allow_bearer"):
         flags.append("--allow-bearer")
+    for key, value in (options.get("quotas") or {}).items():
+        flags += [f"--{key.replace('_', '-')}-quota", str(value)]
     return flags
 
 
