@@ -10,7 +10,9 @@ STORAGE_SCOPE = "https://storage.azure.com/.default"
 
 LOCAL_ACCOUNT_NAME = "batchnblocal"
 LOCAL_REGION = "local"
-# Azurite's well-known development account (documented publicly by Azurite; not a secret).
+# Azurite's well-known development account (documented publicly by Azurite; not a secret). The
+# local service runs Azurite with a key generated per state directory instead (local/azurite.py):
+# this published key is what tests prove no longer opens it.
 AZURITE_ACCOUNT_NAME = "devstoreaccount1"
 AZURITE_ACCOUNT_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="

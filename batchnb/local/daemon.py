@@ -3,18 +3,20 @@
 Both run as detached background processes, so a kernel restart doesn't kill running tasks, as with
 the real service. Everything needed to find them again lives in the state directory:
 
-    settings.json  account name + key (mode 0600), both ports and the server's launch options
-    azurite.json   {"pid", "port", "started"} of Azurite, written here
+    settings.json  account name + key, Azurite's storage key (mode 0600), both ports, launch options
+    azurite.json   {"pid", "port", "started", "key_id"} of Azurite, written here
     server.json    {"pid", "port", "batch_url", "started"}, written by the server once it listens
     server.log, azurite.log, azurite/ (blob data), plus whatever the server keeps
 
-The account key is generated once and reused, so clients configured earlier keep working after a
-restart; the server's port is reused for the same reason.
+The account key and Azurite's storage key are generated once per state directory and reused, so
+clients configured earlier keep working after a restart; the server's port is reused for the same
+reason. Neither is the published Azurite development key.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import os
 import secrets
@@ -227,8 +229,12 @@ def _load_or_create_settings(sd: Path) -> dict[str, Any]:
         settings = {
             "account_name": LOCAL_ACCOUNT_NAME,
             "account_key": base64.b64encode(secrets.token_bytes(32)).decode("ascii"),
+            "storage_key": azurite.generate_account_key(),
             "server_port": 0,
         }
+        write_json_private(path, settings)
+    elif not settings.get("storage_key"):  # a state dir from before per-directory storage keys
+        settings["storage_key"] = azurite.generate_account_key()
         write_json_private(path, settings)
     elif sys.platform != "win32" and path.stat().st_mode & 0o077:
         os.chmod(path, 0o600)  # someone loosened it; the key must stay private
@@ -238,7 +244,8 @@ def _load_or_create_settings(sd: Path) -> dict[str, Any]:
 def _ensure_running(sd: Path, options: dict[str, Any], *, quiet: bool = False) -> LocalService:
     settings = _load_or_create_settings(sd)
     az = read_json(sd / _AZURITE) or {}
-    az_ok = pid_runs(az.get("pid"), azurite.PROCESS_MARKER) and azurite.is_answering(int(az.get("port", 0)))
+    az_ok = (pid_runs(az.get("pid"), azurite.PROCESS_MARKER) and azurite.is_answering(int(az.get("port", 0)))
+             and az.get("key_id") == _key_id(settings["storage_key"]))  # else it runs with another key
     server = read_json(sd / _SERVER) or {}
     server_ok = pid_runs(server.get("pid"), SERVER_MARKER) and _healthy(server, attempts=5)
     if az_ok and server_ok and settings.get("server_options") == options:
@@ -251,15 +258,15 @@ def _ensure_running(sd: Path, options: dict[str, Any], *, quiet: bool = False) -
         port = old_port if old_port and port_is_free(old_port) else 0
         if not quiet:
             print(f"batchnb: starting Azurite (state in {sd})", file=sys.stderr, flush=True)
-        proc = azurite.start(sd, port=port)
-        az = {"pid": proc.pid, "port": proc.port, "started": _now()}
+        proc = azurite.start(sd, port=port, account_key=settings["storage_key"])
+        az = {"pid": proc.pid, "port": proc.port, "started": _now(), "key_id": _key_id(settings["storage_key"])}
         write_json_private(sd / _AZURITE, az)
 
     # Whatever still runs was started with other options, for another Azurite, or stopped answering.
     _stop_server(sd, kill=False)
     if not quiet:
         print(f"batchnb: starting the local Batch service (state in {sd})", file=sys.stderr, flush=True)
-    server = _start_server(sd, settings, options, azurite.connection_string(int(az["port"])))
+    server = _start_server(sd, settings, options, azurite.connection_string(int(az["port"]), settings["storage_key"]))
     settings = {**settings, "server_port": server["port"], "azurite_port": az["port"], "server_options": options}
     write_json_private(sd / _SETTINGS, settings)
     return _service(sd, settings, server, az, running=True)
@@ -355,13 +362,19 @@ def _service(
         batch_url=server.get("batch_url") or f"http://127.0.0.1:{server_port}",
         account_name=str(settings.get("account_name", LOCAL_ACCOUNT_NAME)),
         account_key=str(settings["account_key"]),
-        storage_connection_string=azurite.connection_string(az_port) if az_port else "",
+        storage_connection_string=(azurite.connection_string(az_port, str(settings["storage_key"]))
+                                   if az_port and settings.get("storage_key") else ""),
         blob_endpoint=azurite.blob_endpoint(az_port) if az_port else "",
         state_dir=sd,
         server_pid=server.get("pid"),
         azurite_pid=az.get("pid"),
         running=running,
     )
+
+
+def _key_id(key: str) -> str:
+    """Which key an Azurite was started with, without writing the key into azurite.json."""
+    return hashlib.sha256(b"batchnb-azurite-key-id:" + key.encode()).hexdigest()[:16]
 
 
 def _now() -> str:
