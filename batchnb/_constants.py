@@ -24,3 +24,9 @@ LOCAL_ADMIN_PREFIX = "/_local"
 
 # Where the node-side utilization sampler appends JSON lines (relative to AZ_BATCH_NODE_SHARED_DIR).
 METRICS_FILE_NAME = "batchnb-metrics.jsonl"
+
+# Bearer tokens of the local service (opt-in, --allow-bearer): HS256 JWTs signed with a key derived
+# from the account key under this label, so that only holders of the key can mint them.
+LOCAL_BEARER_KEY_LABEL = b"batchnb-local-bearer-v1"
+LOCAL_BEARER_AUDIENCE = "https://batch.core.windows.net/"
+LOCAL_BEARER_MAX_LIFETIME_S = 24 * 3600
