@@ -17,7 +17,7 @@ from aiohttp import web
 
 from batchnb._constants import LOCAL_ADMIN_PREFIX
 from batchnb.local.service.config import ServerConfig
-from batchnb.local.service.http import bearer, routes_admin, routes_files, routes_jobs, routes_pools, sharedkey
+from batchnb.local.service.http import bearer, listing, routes_admin, routes_files, routes_jobs, routes_pools, sharedkey
 from batchnb.local.service.http.faults import Faults
 from batchnb.local.service.http.respond import error_response, new_request_id
 from batchnb.local.service.model import clock
@@ -59,8 +59,10 @@ def authenticate(request: web.Request, config: ServerConfig) -> None:
         raise _auth_error(403, "The request does not carry an ocp-date header.")
     try:
         sent = parsedate_to_datetime(date_text)
-    except (TypeError, ValueError):
-        raise _auth_error(403, "The ocp-date header is not a valid RFC 1123 date.") from None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        sent = None
+    if sent is None or sent.tzinfo is None:  # RFC 1123 dates carry a zone (GMT); one without is malformed
+        raise _auth_error(403, "The ocp-date header is not a valid RFC 1123 date.")
     skew = abs((datetime.now(timezone.utc) - sent).total_seconds())
     if skew > MAX_CLOCK_SKEW_S:
         raise _auth_error(403, f"Request date header too old: '{date_text}'.")
@@ -73,6 +75,7 @@ def authenticate(request: web.Request, config: ServerConfig) -> None:
 
 def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
     faults = Faults(config.faults)
+    listing.set_token_key(config.account_key)
 
     @web.middleware
     async def batch_middleware(request: web.Request, handler):

@@ -43,7 +43,7 @@ def verify(token: str, *, account_key: str, now: float | None = None) -> dict:
         raise BearerError("The bearer token is not a well-formed JWT.")
     try:
         header, claims, signature = json.loads(_b64(parts[0])), json.loads(_b64(parts[1])), _b64(parts[2])
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise BearerError("The bearer token cannot be decoded.") from None
     if not isinstance(header, dict) or header.get("alg") != "HS256":
         raise BearerError("The bearer token is not signed with HS256 by this local service.")
