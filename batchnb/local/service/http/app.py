@@ -83,6 +83,7 @@ def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
         common = {"request-id": request_id, "DataServiceVersion": "3.0"}
         if (request.headers.get("return-client-request-id") or "").lower() == "true":
             common["client-request-id"] = request.headers.get("client-request-id", "")
+        request["common_headers"] = common  # for streamed answers, whose headers go out before we return
         admin = request.path.startswith(LOCAL_ADMIN_PREFIX)
         drop_answer = False
         try:
