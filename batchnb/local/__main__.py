@@ -100,7 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Children (task processes) must not inherit the secrets meant for this process only.
     os.environ.pop(KEY_ENV, None)
     os.environ.pop(STORAGE_ENV, None)
-    config.state_dir.mkdir(parents=True, exist_ok=True)
+    config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    from batchnb.local.daemon import make_private
+
+    make_private(config.state_dir)
     # Imported here so `--help` and argument errors don't pay for loading aiohttp and the service model.
     from batchnb.local.service.http.app import run_server
 

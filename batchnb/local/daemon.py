@@ -194,7 +194,24 @@ def _resolve(state_dir: str | Path | None) -> Path:
 
 def _lifecycle_lock(sd: Path):
     sd.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private(sd)
     return file_lock(sd / _LOCK, timeout=600)  # a first start may be installing Azurite
+
+
+def make_private(sd: Path) -> None:
+    """The state dir holds keys, blobs (map pickles) and task files: only its owner may enter it,
+    whatever modes it had before (mkdir's mode applies only to a new directory). Files directly in
+    it are made private too, for whoever already holds a handle on the directory."""
+    if sys.platform == "win32":  # pragma: no cover - ACLs, not modes
+        return
+    try:
+        if sd.stat().st_mode & 0o077:
+            os.chmod(sd, 0o700)
+        for entry in os.scandir(sd):
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mode & 0o077:
+                os.chmod(entry.path, 0o600)
+    except OSError:
+        pass  # not ours to change: the files' own modes still apply
 
 
 def _launch_options(

@@ -5,6 +5,7 @@ connection settings batchnb itself reads."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,3 +103,16 @@ def test_only_env_and_show_secrets_print_the_keys(state_dir: Path) -> None:
     assert exported["AZURE_STORAGE_CONNECTION_STRING"] == service.storage_connection_string
     shown = batchnb_cli("local", "up", "--show-secrets", "--state-dir", str(state_dir)).stdout
     assert all(s in shown for s in secrets)
+
+
+def test_the_state_dir_is_made_private_whatever_it_was_before(state_dir: Path) -> None:
+    local.start(state_dir=state_dir, quiet=True)  # so that its logs exist
+    local.stop(state_dir=state_dir)
+    os.chmod(state_dir, 0o755)
+    for name in ("server.log", "azurite.log"):
+        os.chmod(state_dir / name, 0o644)
+    service = local.start(state_dir=state_dir, quiet=True)
+    assert service.running
+    assert state_dir.stat().st_mode & 0o777 == 0o700  # nobody else can enter it, whatever is inside
+    for name in ("server.log", "azurite.log", "settings.json", "server.json", "azurite.json"):
+        assert (state_dir / name).stat().st_mode & 0o077 == 0, name

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from batchnb.core.redact import redact
 from batchnb.core.remote.integrity import (
     CLOCK_SKEW,
     ChunkEvidence,
@@ -48,11 +49,11 @@ class RemoteItemError(TaskFailedError):
                  exception: BaseException | None = None, **kwargs: Any) -> None:
         self.item_index = item_index
         self.exception_type = exception_type
-        self.remote_traceback = remote_traceback
+        self.remote_traceback = redact(remote_traceback)  # shown in the notebook: masked like all output
         self.exception = exception
         super().__init__(message, **kwargs)
         if remote_traceback:
-            self.add_note("Remote traceback (on the compute node):\n" + remote_traceback.rstrip())
+            self.add_note("Remote traceback (on the compute node):\n" + self.remote_traceback.rstrip())
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ class MapResult:
                     except Exception:  # noqa: BLE001 - a class we cannot import here: keep the text
                         exc = None
                 errors.append(ItemError(start + k, task_id, str(meta.get("type") or "Exception"),
-                                        str(meta.get("message") or ""), str(meta.get("traceback") or ""), exc))
+                                        redact(meta.get("message") or ""), redact(meta.get("traceback") or ""), exc))
         errors.sort(key=lambda e: e.index)
         self._values = [None if v is _MISSING else v for v in values]
         self._errors = errors

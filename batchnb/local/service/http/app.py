@@ -155,7 +155,9 @@ def _write_ready(state_dir: Path, port: int) -> None:
     info = {"pid": os.getpid(), "port": port, "batch_url": f"http://127.0.0.1:{port}",
             "started": clock.iso(clock.now())}
     tmp = state_dir / "server.json.tmp"
-    tmp.write_text(json.dumps(info))
+    tmp.unlink(missing_ok=True)
+    with open(tmp, "w", opener=lambda path, flags: os.open(path, flags, 0o600)) as fh:
+        fh.write(json.dumps(info))
     tmp.replace(state_dir / "server.json")
 
 
