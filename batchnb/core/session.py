@@ -357,11 +357,16 @@ class Session:
         and ``.errors``. ``wait=False`` returns the MapResult at once (``.wait()`` later).
         After a kernel restart, ``session.map_result(job_id)`` finds the results again.
         On Azure, the pool needs Python and the same cloudpickle: see ``batchnb.map_start_task()``.
+        ``max_retries`` retries a failing item on its node, and a crashed task through Batch.
+        Each task can read only its own inputs and create only its own result, with SAS tokens
+        that expire with the job (``timeout`` + 1 hour, else 24 hours); a result that was not
+        written by its own task raises MapResultTamperedError and is never unpickled.
         """
-        from batchnb.core.remote.mapper import submit_map
+        from batchnb.core.remote.mapper import sas_lifetime, submit_map
 
         result = submit_map(self, fn, items, pool=pool.id if isinstance(pool, PoolHandle) else pool,
-                            chunk_size=chunk_size, job_id=job_id, container=container, max_retries=max_retries)
+                            chunk_size=chunk_size, job_id=job_id, container=container, max_retries=max_retries,
+                            lifetime=sas_lifetime(timeout))
         if not wait:
             return result
         result.wait(timeout=timeout)

@@ -25,13 +25,13 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def up_json(state_dir: Path) -> dict:
-    result = batchnb_cli("local", "up", "--json", "--state-dir", str(state_dir))
+    result = batchnb_cli("local", "up", "--json", "--show-secrets", "--state-dir", str(state_dir))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
 def test_up_prints_working_connection_settings(state_dir: Path) -> None:
-    result = batchnb_cli("local", "up", "--state-dir", str(state_dir))
+    result = batchnb_cli("local", "up", "--show-secrets", "--state-dir", str(state_dir))
     assert result.returncode == 0, result.stderr
     settings = json.loads((state_dir / "settings.json").read_text())
     service = local.status(state_dir=state_dir)

@@ -105,14 +105,19 @@ def bearer_server(tmp_path_factory):
 
 
 def test_bearer_token_accepted_when_allowed(bearer_server) -> None:
-    cred = _FakeCredential()
-    with BatchClient(bearer_server.url, cred) as c:
+    from batchnb.local import LocalTokenCredential
+
+    from .bare_server import ACCOUNT, KEY
+
+    with BatchClient(bearer_server.url, LocalTokenCredential(ACCOUNT, KEY)) as c:
         # azure-core refuses bearer tokens over http unless told so per call
         assert isinstance(list(c.list_pools(enforce_https=False)), list)
-    assert cred.scopes and "https://batch.core.windows.net//.default" in cred.scopes[0]
-    with BatchClient(bearer_server.url, _FakeCredential(aud="https://storage.azure.com/")) as c:
-        with pytest.raises(ClientAuthenticationError):
-            list(c.list_pools(enforce_https=False))
+    # A token the service did not sign (alg none) is refused, whatever its audience says.
+    for cred in (_FakeCredential(), _FakeCredential(aud="https://storage.azure.com/")):
+        with BatchClient(bearer_server.url, cred) as c:
+            with pytest.raises(ClientAuthenticationError):
+                list(c.list_pools(enforce_https=False))
+        assert cred.scopes and "https://batch.core.windows.net//.default" in cred.scopes[0]
     # shared key still works on a server that allows bearer tokens
     with bearer_server.client() as c:
         assert isinstance(list(c.list_pools()), list)
