@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth", choices=("strict", "off"), default="strict")
     serve.add_argument("--allow-bearer", action="store_true")
     serve.add_argument("--node-boot-seconds", type=float, default=None)
+    serve.add_argument("--clock-scale", type=float, default=1.0,
+                       help="run job schedule recurrences this many times faster than real time")
     faults = serve.add_argument_group("fault injection (fractions of requests)")
     faults.add_argument("--throttle", type=float, default=0.0)
     faults.add_argument("--error500", type=float, default=0.0)
@@ -57,6 +59,7 @@ def build_config(args: argparse.Namespace):  # -> ServerConfig (imported lazily,
             seed=args.seed,
         ),
         storage_connection_string=os.environ.get(STORAGE_ENV, ""),
+        clock_scale=args.clock_scale,
     )
     if args.node_boot_seconds is not None:
         config.node_boot_seconds = args.node_boot_seconds

@@ -123,6 +123,7 @@ def start(
     faults: dict[str, float] | None = None,
     node_boot_seconds: float | None = None,
     allow_bearer: bool = False,
+    clock_scale: float | None = None,
     quiet: bool = False,
 ) -> LocalService:
     """Reuse the service running in `state_dir`, or start Azurite and the Batch server there.
@@ -131,7 +132,7 @@ def start(
     same port with the requested ones; its state survives the restart.
     """
     sd = _resolve(state_dir)
-    options = _launch_options(faults, node_boot_seconds, allow_bearer)
+    options = _launch_options(faults, node_boot_seconds, allow_bearer, clock_scale)
     with _lifecycle_lock(sd):
         return _ensure_running(sd, options, quiet=quiet)
 
@@ -192,7 +193,8 @@ def _lifecycle_lock(sd: Path):
 
 
 def _launch_options(
-    faults: dict[str, float] | None, node_boot_seconds: float | None, allow_bearer: bool
+    faults: dict[str, float] | None, node_boot_seconds: float | None, allow_bearer: bool,
+    clock_scale: float | None = None,
 ) -> dict[str, Any]:
     faults = dict(faults or {})
     unknown = set(faults) - set(_FAULT_KEYS)
@@ -202,6 +204,7 @@ def _launch_options(
         "faults": {k: faults[k] for k in _FAULT_KEYS if k in faults},
         "node_boot_seconds": node_boot_seconds,
         "allow_bearer": bool(allow_bearer),
+        "clock_scale": clock_scale,
     }
 
 
@@ -294,6 +297,8 @@ def _option_flags(options: dict[str, Any]) -> list[str]:
         flags += ["--node-boot-seconds", str(options["node_boot_seconds"])]
     if options.get("allow_bearer"):
         flags.append("--allow-bearer")
+    if options.get("clock_scale") is not None:
+        flags += ["--clock-scale", str(options["clock_scale"])]
     return flags
 
 

@@ -33,3 +33,6 @@ class ServerConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     # Connection string of the auto-storage account (Azurite), for autoStorageContainerName.
     storage_connection_string: str = ""
+    # How many times faster than real time the service's schedule clock runs (job schedule
+    # recurrence and start windows): 60 makes a one-minute recurrence fire every second.
+    clock_scale: float = 1.0

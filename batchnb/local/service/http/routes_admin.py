@@ -49,7 +49,16 @@ def register(app: web.Application, svc, faults) -> None:
                               "tasks": sum(len(j.tasks) for j in svc.jobs.values()),
                               "requests": faults.requests, "faults": faults.injected})
 
+    async def set_clock(request):
+        body = await read_json(request)
+        scale = float(body.get("scale", 1.0))
+        if not 0 < scale <= 3600:
+            return json_response({"error": "scale must be in (0, 3600]"}, status=400)
+        svc.config.clock_scale = scale
+        return json_response({"scale": svc.config.clock_scale})
+
     r.add_get(p + "/health", health)
+    r.add_post(p + "/clock", set_clock)
     r.add_get(p + "/faults", get_faults)
     r.add_post(p + "/faults", set_faults)
     r.add_get(p + "/stats", stats)

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from batchnb.local.service.model import autoscale, clock, shapes
 from batchnb.local.service.model.autoscale import DEALLOCATION_OPTIONS
-from batchnb.local.service.model.entities import Pool
-from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_found
+from batchnb.local.service.model.entities import Pool, job_pool_key
+from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_emulated, not_found
+from batchnb.local.service.model.images import check_container_configuration, find_image
 from batchnb.local.service.model.validate import (
     check_duration,
     check_enum,
@@ -19,23 +20,6 @@ from batchnb.local.service.model.validate import (
     require,
 )
 
-SUPPORTED_IMAGES = [
-    {"nodeAgentSKUId": "batch.node.ubuntu 22.04", "osType": "linux", "verificationType": "verified",
-     "capabilities": [], "imageReference": {"publisher": "canonical", "offer": "0001-com-ubuntu-server-jammy",
-                                            "sku": "22_04-lts", "version": "latest"}},
-    {"nodeAgentSKUId": "batch.node.ubuntu 24.04", "osType": "linux", "verificationType": "verified",
-     "capabilities": [], "imageReference": {"publisher": "canonical", "offer": "ubuntu-24_04-lts",
-                                            "sku": "server", "version": "latest"}},
-    {"nodeAgentSKUId": "batch.node.debian 12", "osType": "linux", "verificationType": "verified",
-     "capabilities": [], "imageReference": {"publisher": "debian", "offer": "debian-12", "sku": "12",
-                                            "version": "latest"}},
-    {"nodeAgentSKUId": "batch.node.el 9", "osType": "linux", "verificationType": "verified",
-     "capabilities": [], "imageReference": {"publisher": "almalinux", "offer": "almalinux-x86_64",
-                                            "sku": "9-gen2", "version": "latest"}},
-    {"nodeAgentSKUId": "batch.node.windows amd64", "osType": "windows", "verificationType": "verified",
-     "capabilities": [], "imageReference": {"publisher": "microsoftwindowsserver", "offer": "windowsserver",
-                                            "sku": "2022-datacenter", "version": "latest"}},
-]
 NODE_COUNT_FIELDS = ("creating", "idle", "offline", "preempted", "rebooting", "reimaging", "running", "starting",
                      "startTaskFailed", "leavingPool", "unknown", "unusable", "waitingForStartTask", "deallocated",
                      "deallocating", "upgradingOS")
@@ -68,10 +52,10 @@ class PoolOps:
         if vmc is None:
             raise missing("virtualMachineConfiguration")
         check_object(vmc, "virtualMachineConfiguration")
-        if not vmc.get("imageReference"):
-            raise missing("virtualMachineConfiguration.imageReference")
-        if not vmc.get("nodeAgentSKUId"):
-            raise missing("virtualMachineConfiguration.nodeAgentSKUId")
+        check_container_configuration(vmc, find_image(vmc))
+        if body.get("certificateReferences"):
+            raise not_emulated("Certificates", "Pass secrets to tasks through environment settings or Key Vault "
+                                               "(as Azure recommends since certificates were retired).")
         slots = check_int(body, "taskSlotsPerNode", 1, 256) or 1
         check_duration(body, "resizeTimeout", minimum_s=300)
         check_metadata(body)
@@ -159,6 +143,8 @@ class PoolOps:
                                    f"{prop} can be changed only while the pool has no nodes.")
                 if prop == "taskSlotsPerNode":
                     check_int(body, prop, 1, 256)
+                if prop == "virtualMachineConfiguration":
+                    check_container_configuration(body[prop], find_image(check_object(body[prop], prop)))
                 pool.doc[prop] = body[prop]
         self.touch(pool)
         return pool
@@ -360,7 +346,7 @@ class PoolOps:
         """Record active/running task counts for the pool's jobs (the autoscale sample series)."""
         active = running = 0
         for job in self.jobs.values():
-            if (job.doc.get("poolInfo") or {}).get("poolId", "").lower() == pool.key and job.doc["state"] == "active":
+            if job_pool_key(job) == pool.key and job.doc["state"] == "active":
                 active += job.counts["active"]
                 running += job.counts["running"]
         history = pool.x.setdefault("samples", [])

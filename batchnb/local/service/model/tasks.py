@@ -6,7 +6,7 @@ import shutil
 
 from batchnb.local.service.model import clock, shapes
 from batchnb.local.service.model.entities import Job, Task
-from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_found
+from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_emulated, not_found
 from batchnb.local.service.model.validate import check_duration, check_id, check_int, check_object
 from batchnb.local.service.node_layout import task_dir
 
@@ -89,8 +89,10 @@ class TaskOps:
                                                           "performexitoptionsjobaction.")
         multi = body.get("multiInstanceSettings")
         if multi and int(multi.get("numberOfInstances") or 1) > 1:
-            raise ServiceError(400, "UnsupportedProperty", "Multi-instance tasks are not supported by the local "
-                               "Batch service.", {"PropertyName": "multiInstanceSettings"})
+            raise not_emulated("Multi-instance tasks", "Run the instances as separate tasks locally (e.g. a sweep), "
+                                                       "or use an Azure pool with enableInterNodeCommunication.")
+        if body.get("containerSettings") is not None:
+            self.check_container_task(job, body["containerSettings"])
         now = clock.iso(clock.now())
         doc = {
             "id": task_id,
@@ -117,6 +119,19 @@ class TaskOps:
         self.count_task(task, +1)
         self.enqueue(task)
         return task
+
+    def check_container_task(self, job: Job, settings) -> None:
+        """A task with containerSettings needs imageName and, as on Azure, a pool with a container
+        configuration: on any other pool it is refused here rather than run on the host."""
+        check_object(settings, "containerSettings")
+        if not settings.get("imageName"):
+            raise missing("containerSettings.imageName")
+        pool_id = (job.doc.get("executionInfo") or {}).get("poolId") or (job.doc.get("poolInfo") or {}).get("poolId")
+        pool = self.pools.get(str(pool_id or "").lower())
+        if pool is not None and not pool.doc["virtualMachineConfiguration"].get("containerConfiguration"):
+            raise bad_value("containerSettings", settings.get("imageName"),
+                            f"The pool '{pool.doc['id']}' has no containerConfiguration: a task with "
+                            "containerSettings can run only on a pool created with a container configuration.")
 
     # ---- counters and queues --------------------------------------------------------------------
     def count_task(self, task: Task, sign: int) -> None:

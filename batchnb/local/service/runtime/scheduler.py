@@ -13,7 +13,7 @@ from itertools import cycle
 
 from batchnb.local.service import node_layout
 from batchnb.local.service.model import clock
-from batchnb.local.service.model.entities import Job, Node, Task
+from batchnb.local.service.model.entities import Job, Node, Task, job_pool_key
 from batchnb.local.service.model.tasks import _terminated_failure, _wall_clock_failure, mark_requeued
 from batchnb.local.service.runtime import node_dirs, node_processes
 from batchnb.local.service.runtime.executor import RunOutcome, TaskRun, run_task
@@ -88,6 +88,7 @@ class Scheduler:
             try:
                 self.svc.autoscale_tick(AUTOSCALE_CAP_SECONDS)
                 self.svc.job_tick()
+                self.svc.schedule_tick()
                 self.svc.flush()
             except Exception:
                 log.exception("tick failed")
@@ -100,7 +101,7 @@ class Scheduler:
             if job.blocked and job.x.pop("deps_dirty", False):
                 svc.release_blocked(job)
             if job.doc["state"] == "active" and job.pending:
-                by_pool.setdefault(str(job.doc["poolInfo"].get("poolId") or "").lower(), []).append(job)
+                by_pool.setdefault(job_pool_key(job), []).append(job)
         for pool_key, jobs in by_pool.items():
             try:
                 self._schedule_pool(pool_key, jobs)
@@ -223,7 +224,10 @@ class Scheduler:
                       max_wall_clock_seconds=limit.total_seconds() if limit else None,
                       auto_storage_connection_string=svc.config.storage_connection_string)
         try:
-            outcome = await run_task(run, on_process_started=lambda pid: self._note_pid(task, pid, tdir))
+            if task.doc.get("containerSettings") is not None:
+                outcome = _container_not_run(task, node)
+            else:
+                outcome = await run_task(run, on_process_started=lambda pid: self._note_pid(task, pid, tdir))
         except asyncio.CancelledError:
             return  # whoever cancelled has already moved the task on
         except Exception as exc:  # the runtime itself failed: a server error, the task is retried elsewhere
@@ -447,6 +451,22 @@ class Scheduler:
                                                 limit_s=limit.total_seconds() if limit else 900))
         if runs:
             await asyncio.gather(*runs, return_exceptions=True)  # failed release tasks do not block completion
+
+
+def _container_not_run(task: Task, node: Node) -> RunOutcome:
+    """A container task never runs on the host: on a pool without containerConfiguration it fails as on
+    Azure, and on a container pool it fails saying the local service runs no containers (never pretends)."""
+    now = clock.now()
+    if not node.pool.doc["virtualMachineConfiguration"].get("containerConfiguration"):
+        failure = {"category": "usererror", "code": "ContainerPoolNotSupported",
+                   "message": "The task has containerSettings but its pool has no containerConfiguration.",
+                   "details": []}
+    else:
+        failure = {"category": "usererror", "code": "ContainerNotEmulated",
+                   "message": "The local Batch service does not run containers; run this task on an Azure pool "
+                              "with a container configuration, or drop containerSettings to run the command on "
+                              "the local node.", "details": []}
+    return RunOutcome(exit_code=None, failure=failure, kind="preprocessing", start_time=now, end_time=now)
 
 
 def _retries_left(task: Task) -> bool:
