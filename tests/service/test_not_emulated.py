@@ -1,0 +1,53 @@
+"""Everything the local service does not emulate answers one way: 400 FeatureNotEmulated, naming the
+feature and what to do instead (not a 404 or 405 that reads like a typo)."""
+
+from __future__ import annotations
+
+import pytest
+from azure.batch import models as m
+from azure.core.exceptions import HttpResponseError
+
+from batchnb.local.faults_client import signed_request
+
+from .helpers import IMAGE, error_code, make_job, task, uid
+
+pytestmark = pytest.mark.timeout(60)
+Q = "api-version=2024-07-01.20.0"
+
+
+def _assert_not_emulated(response, feature: str) -> None:
+    assert response.status_code == 400, response.text
+    body = response.json()
+    values = {v["key"]: v["value"] for v in body["values"]}
+    assert body["code"] == "FeatureNotEmulated" and values["Feature"] == feature
+    assert values["Instead"] and "not emulated by the local Batch service" in body["message"]["value"]
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/certificates"), ("POST", "/certificates"),
+    ("GET", "/certificates(thumbprintAlgorithm=sha1,thumbprint=abc)"),
+    ("DELETE", "/certificates(thumbprintAlgorithm=sha1,thumbprint=abc)"),
+])
+def test_certificate_operations_answer_feature_not_emulated(local_service, method, path) -> None:
+    body = {"thumbprint": "abc", "thumbprintAlgorithm": "sha1", "data": "x"} if method == "POST" else None
+    _assert_not_emulated(signed_request(local_service, method, path, body=body, query=Q), "Certificates")
+
+
+def test_pool_with_certificate_references_is_refused_not_accepted_silently(local_service) -> None:
+    body = {"id": uid("cert"), "vmSize": "standard_d2s_v3",
+            "virtualMachineConfiguration": IMAGE.as_dict(),
+            "certificateReferences": [{"thumbprint": "abc", "thumbprintAlgorithm": "sha1"}]}
+    _assert_not_emulated(signed_request(local_service, "POST", "/pools", body=body, query=Q), "Certificates")
+
+
+def test_multi_instance_task_answers_feature_not_emulated(client, shared_pool) -> None:
+    job_id = make_job(client, shared_pool)
+    settings = m.MultiInstanceSettings(number_of_instances=2, coordination_command_line="true")
+    with pytest.raises(HttpResponseError) as info:
+        client.create_task(job_id, task("mi", "true", multi_instance_settings=settings))
+    assert info.value.status_code == 400 and error_code(info.value) == "FeatureNotEmulated"
+    assert "Multi-instance tasks" in str(info.value)
+    # One instance is an ordinary task, as on Azure.
+    client.create_task(job_id, task("one", "python -c pass",
+                                    multi_instance_settings=m.MultiInstanceSettings(number_of_instances=1,
+                                                                                    coordination_command_line="true")))
