@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-bearer", action="store_true")
     serve.add_argument("--node-boot-seconds", type=float, default=None)
     serve.add_argument("--clock-scale", type=float, default=1.0,
-                       help="run job schedule recurrences this many times faster than real time")
+                       help="run job schedule recurrences and task retention this many times faster than real time")
+    serve.add_argument("--task-counts-lag", type=float, default=0.0,
+                       help="answer Get Task Counts with a snapshot up to this many seconds old, as Azure may")
     faults = serve.add_argument_group("fault injection (fractions of requests)")
     faults.add_argument("--throttle", type=float, default=0.0)
     faults.add_argument("--error500", type=float, default=0.0)
@@ -60,6 +62,7 @@ def build_config(args: argparse.Namespace):  # -> ServerConfig (imported lazily,
         ),
         storage_connection_string=os.environ.get(STORAGE_ENV, ""),
         clock_scale=args.clock_scale,
+        task_counts_lag_seconds=args.task_counts_lag,
     )
     if args.node_boot_seconds is not None:
         config.node_boot_seconds = args.node_boot_seconds

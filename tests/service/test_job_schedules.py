@@ -10,8 +10,7 @@ from azure.batch import models as m
 from azure.batch.models import _models as mm  # BatchJobTerminateOptions is not exported (SDK quirk)
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from batchnb._constants import LOCAL_ADMIN_PREFIX
-from batchnb.local.faults_client import signed_request
+from batchnb.local.faults_client import emulate
 
 from .helpers import POLL, error_code, make_job, uid, wait_for
 
@@ -21,9 +20,9 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.fixture(scope="module", autouse=True)
 def fast_clock(local_service):
     """One schedule minute = one second (the service's clock scale, set through the admin API)."""
-    assert signed_request(local_service, "POST", LOCAL_ADMIN_PREFIX + "/clock", body={"scale": 60}).ok
+    assert emulate(local_service, clock_scale=60)["clockScale"] == 60
     yield
-    signed_request(local_service, "POST", LOCAL_ADMIN_PREFIX + "/clock", body={"scale": 1})
+    emulate(local_service, clock_scale=1)
 
 
 def spec(pool_id: str, **kwargs) -> m.BatchJobSpecification:

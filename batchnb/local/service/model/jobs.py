@@ -268,8 +268,18 @@ class JobOps:
 
     # ---- counts and status ----------------------------------------------------------------------
     def task_counts(self, job_id: str) -> dict:
+        """Exact counts, or with ``config.task_counts_lag_seconds`` a snapshot up to that old: Azure's
+        counts lag behind the task list ("may not always be up to date"), and clients must cope."""
         job = self.get_job(job_id)
-        return {"taskCounts": dict(job.counts), "taskSlotCounts": dict(job.slot_counts)}
+        lag = self.config.task_counts_lag_seconds
+        now = clock.now().timestamp()
+        snapshot = self.counts_snapshots.get(job.key)
+        if lag > 0 and snapshot is not None and now - snapshot[0] < lag:
+            return snapshot[1]
+        counts = {"taskCounts": dict(job.counts), "taskSlotCounts": dict(job.slot_counts)}
+        if lag > 0:
+            self.counts_snapshots[job.key] = (now, counts)
+        return counts
 
     def prep_release_status(self, job_id: str) -> list[dict]:
         job = self.get_job(job_id)
@@ -315,6 +325,8 @@ class JobOps:
                 self.set_state(task, "active")
             else:
                 task.stamp_us = int(clock.parse_iso(task.doc["stateTransitionTime"]).timestamp() * 1_000_000)
+                if task.doc["state"] == "completed":
+                    self.note_completed(task)
             self.count_task(task, +1)
             if task.doc["state"] == "active":
                 self.enqueue(task)

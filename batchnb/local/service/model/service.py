@@ -16,6 +16,7 @@ from batchnb.local.service.model.jobs import JobOps
 from batchnb.local.service.model.node_users import NodeUserOps
 from batchnb.local.service.model.nodes import NodeOps
 from batchnb.local.service.model.pools import PoolOps
+from batchnb.local.service.model.retention import RetentionOps
 from batchnb.local.service.model.runtime_port import NodeRuntime
 from batchnb.local.service.model.store import Store
 from batchnb.local.service.model.tasks import TaskOps
@@ -23,7 +24,8 @@ from batchnb.local.service.model.tasks import TaskOps
 log = logging.getLogger("batchnb.local")
 
 
-class BatchService(PoolOps, NodeOps, NodeUserOps, JobOps, JobScheduleOps, AutoPoolOps, TaskOps):
+class BatchService(PoolOps, NodeOps, NodeUserOps, JobOps, JobScheduleOps, AutoPoolOps, TaskOps,
+                   RetentionOps):
     def __init__(self, config: ServerConfig, *, runtime: Callable[[BatchService], NodeRuntime]):
         """``runtime`` builds what runs the nodes' processes (``runtime.scheduler.Scheduler``); it is
         passed in, not imported, so that the model depends on no runtime code."""
@@ -35,6 +37,8 @@ class BatchService(PoolOps, NodeOps, NodeUserOps, JobOps, JobScheduleOps, AutoPo
         self.pools: dict[str, Pool] = {}
         self.jobs: dict[str, Job] = {}
         self.job_schedules: dict[str, JobSchedule] = {}
+        self.counts_snapshots: dict[str, tuple[float, dict]] = {}  # job key -> (taken at, counts): lagging counts
+        self.retention_heap: list[tuple] = []  # (expiry, seq, job key, task key, endTime): see retention.py
         self.seq = 0
         self._wake = asyncio.Event()
         self._bg: set[asyncio.Task] = set()

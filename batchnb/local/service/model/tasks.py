@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 from batchnb.local.service.model import clock, shapes
-from batchnb.local.service.model.entities import Job, Task
+from batchnb.local.service.model.entities import Job, Task, job_pool_key
 from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_emulated, not_found
 from batchnb.local.service.model.validate import check_duration, check_id, check_int, check_object
 from batchnb.local.service.node_layout import task_dir
@@ -72,6 +72,11 @@ class TaskOps:
         if not body.get("commandLine"):
             raise missing("commandLine")
         slots = check_int(body, "requiredSlots", 1, 256) or 1
+        pool = self.pools.get(job_pool_key(job))
+        if pool is not None and slots > pool.doc.get("taskSlotsPerNode", 1):
+            # Refused rather than left active for ever: no node of the pool could ever take it.
+            raise bad_value("requiredSlots", slots, f"The task needs {slots} slots but the nodes of pool "
+                            f"'{pool.doc['id']}' have {pool.doc.get('taskSlotsPerNode', 1)} (taskSlotsPerNode).")
         constraints = _checked_constraints(body)
         deps = body.get("dependsOn")
         if deps:
@@ -126,8 +131,7 @@ class TaskOps:
         check_object(settings, "containerSettings")
         if not settings.get("imageName"):
             raise missing("containerSettings.imageName")
-        pool_id = (job.doc.get("executionInfo") or {}).get("poolId") or (job.doc.get("poolInfo") or {}).get("poolId")
-        pool = self.pools.get(str(pool_id or "").lower())
+        pool = self.pools.get(job_pool_key(job))
         if pool is not None and not pool.doc["virtualMachineConfiguration"].get("containerConfiguration"):
             raise bad_value("containerSettings", settings.get("imageName"),
                             f"The pool '{pool.doc['id']}' has no containerConfiguration: a task with "
@@ -255,6 +259,8 @@ class TaskOps:
             else:
                 info.pop("failureInfo", None)
         self.move_task(task, "completed", update)
+        task.x.pop("files_cleaned", None)
+        self.note_completed(task)
         self.scheduler.on_task_completed(task, exit_code=exit_code, failed=failure is not None, kind=kind)
 
     def reactivate_task(self, job_id: str, task_id: str) -> Task:
@@ -299,6 +305,8 @@ class TaskOps:
     def task_files_root(self, job_id: str, task_id: str):
         """The task directory on its node (where stdout.txt/stderr.txt/wd live)."""
         task = self.get_task(job_id, task_id)
+        if task.x.get("files_cleaned"):
+            raise conflict("TaskFilesCleanedup", "The task's files were cleaned up: its retentionTime has passed.")
         node = self._node_of(task)
         if node is None:
             raise conflict("TaskFilesUnavailable", "The task's files are not available: it has not run on a node "

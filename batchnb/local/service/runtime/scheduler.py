@@ -89,6 +89,7 @@ class Scheduler:
                 self.svc.autoscale_tick(AUTOSCALE_CAP_SECONDS)
                 self.svc.job_tick()
                 self.svc.schedule_tick()
+                self.svc.retention_tick()
                 self.svc.flush()
             except Exception:
                 log.exception("tick failed")
