@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from batchnb.local.service.model import autoscale, clock, shapes
+from batchnb.local.service.model import autoscale, clock, shapes, vm_sizes
 from batchnb.local.service.model.autoscale import DEALLOCATION_OPTIONS
 from batchnb.local.service.model.entities import Pool, job_pool_key
 from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_emulated, not_found
@@ -52,11 +52,13 @@ class PoolOps:
         if vmc is None:
             raise missing("virtualMachineConfiguration")
         check_object(vmc, "virtualMachineConfiguration")
-        check_container_configuration(vmc, find_image(vmc))
+        image = find_image(vmc)
+        check_container_configuration(vmc, image)
         if body.get("certificateReferences"):
             raise not_emulated("Certificates", "Pass secrets to tasks through environment settings or Key Vault "
                                                "(as Azure recommends since certificates were retired).")
         slots = check_int(body, "taskSlotsPerNode", 1, 256) or 1
+        vm_sizes.check_task_slots(body["vmSize"], slots)
         check_duration(body, "resizeTimeout", minimum_s=300)
         check_metadata(body)
         check_list(body, "applicationPackageReferences")
@@ -116,6 +118,9 @@ class PoolOps:
             doc["autoScaleEvaluationInterval"] = body.get("autoScaleEvaluationInterval", "PT15M")
         doc = {k: v for k, v in doc.items() if v is not None or k in ("state", "allocationState")}
         pool = Pool(key=pool_id.lower(), seq=self.next_seq(), doc=doc, x={"node_counter": 0})
+        allocation_error = vm_sizes.allocation_error(body["vmSize"], image)
+        if allocation_error:  # created, as on Azure; its resizes then end in this error
+            pool.x["allocation_error"] = allocation_error
         self.pools[pool.key] = pool
         self.set_state(pool, "active")
         self.set_state(pool, "steady", field="allocationState")
@@ -214,7 +219,9 @@ class PoolOps:
         staying = _staying_nodes(pool)
         for dedicated, target in ((True, pool.doc["targetDedicatedNodes"]), (False, pool.doc["targetLowPriorityNodes"])):
             members = [n for n in staying if n.doc.get("isDedicated") == dedicated]
-            if len(members) < target:
+            if len(members) < target and pool.x.get("allocation_error"):
+                pool.doc["resizeErrors"] = [pool.x["allocation_error"]]  # no node of this size boots the image
+            elif len(members) < target:
                 for _ in range(target - len(members)):
                     self.add_node(pool, dedicated=dedicated)
             elif len(members) > target:
