@@ -51,3 +51,24 @@ def test_multi_instance_task_answers_feature_not_emulated(client, shared_pool) -
     client.create_task(job_id, task("one", "python -c pass",
                                     multi_instance_settings=m.MultiInstanceSettings(number_of_instances=1,
                                                                                     coordination_command_line="true")))
+
+
+def test_application_packages_are_refused_as_azure_refuses_unknown_ones(client, shared_pool) -> None:
+    """The local account has no packages, so any reference is unknown: 409, before anything is made."""
+    refs = [m.BatchApplicationPackageReference(application_id="tool", version="1.0")]
+    pool = m.BatchPoolCreateOptions(id=uid("pkg"), vm_size="standard_d2s_v3", virtual_machine_configuration=IMAGE,
+                                    application_package_references=refs)
+    with pytest.raises(HttpResponseError) as info:
+        client.create_pool(pool)
+    assert (info.value.status_code, error_code(info.value)) == (409, "InvalidApplicationPackageReferences")
+    job_id = make_job(client, shared_pool)
+    with pytest.raises(HttpResponseError) as info:
+        client.create_task(job_id, task("pkg", "true", application_package_references=refs))
+    assert (info.value.status_code, error_code(info.value)) == (409, "InvalidApplicationPackageReferences")
+
+
+def test_mount_configuration_answers_feature_not_emulated(local_service) -> None:
+    body = {"id": uid("mnt"), "vmSize": "standard_d2s_v3", "virtualMachineConfiguration": IMAGE.as_dict(),
+            "mountConfiguration": [{"azureBlobFileSystemConfiguration": {"accountName": "a", "containerName": "c",
+                                                                         "relativeMountPath": "data"}}]}
+    _assert_not_emulated(signed_request(local_service, "POST", "/pools", body=body, query=Q), "Mount configurations")

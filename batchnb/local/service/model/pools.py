@@ -9,6 +9,7 @@ from batchnb.local.service.model.autoscale import DEALLOCATION_OPTIONS
 from batchnb.local.service.model.entities import Pool, job_pool_key
 from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_emulated, not_found
 from batchnb.local.service.model.images import check_container_configuration, find_image
+from batchnb.local.service.model.packages import check_mounts, check_package_references
 from batchnb.local.service.model.validate import (
     check_duration,
     check_enum,
@@ -62,8 +63,10 @@ class PoolOps:
         check_duration(body, "resizeTimeout", minimum_s=300)
         check_metadata(body)
         check_list(body, "applicationPackageReferences")
+        check_mounts(body.get("mountConfiguration"))
         if len(body.get("applicationPackageReferences") or []) > 10:
             raise bad_value("applicationPackageReferences", "...", "At most 10 application packages per pool.")
+        check_package_references(body.get("applicationPackageReferences"))
         policy = body.get("taskSchedulingPolicy") or {}
         fill = check_enum(policy, "nodeFillType", ("spread", "pack"), "spread")
         autoscale_on = bool(body.get("enableAutoScale"))
@@ -135,6 +138,7 @@ class PoolOps:
         pool = self._live_pool(pool_id)
         body = check_object(body, shape=shapes.POOL_UPDATE)
         check_metadata(body)
+        check_package_references(body.get("applicationPackageReferences"))
         has_nodes = bool(pool.nodes)
         for prop in ("startTask", "applicationPackageReferences", "metadata"):
             if prop in body and body[prop] is not None:
@@ -162,6 +166,7 @@ class PoolOps:
         if body.get("metadata") is None:
             raise missing("metadata")
         check_metadata(body)
+        check_package_references(body.get("applicationPackageReferences"))
         for prop in ("startTask", "applicationPackageReferences", "metadata"):
             if body.get(prop) is None:
                 pool.doc.pop(prop, None)  # a full replace: omitted start task is removed

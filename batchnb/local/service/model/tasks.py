@@ -7,6 +7,7 @@ import shutil
 from batchnb.local.service.model import clock, shapes
 from batchnb.local.service.model.entities import Job, Task, job_pool_key
 from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_emulated, not_found
+from batchnb.local.service.model.packages import check_package_references
 from batchnb.local.service.model.validate import check_duration, check_id, check_int, check_object
 from batchnb.local.service.node_layout import task_dir
 
@@ -98,6 +99,7 @@ class TaskOps:
                                                        "or use an Azure pool with enableInterNodeCommunication.")
         if body.get("containerSettings") is not None:
             self.check_container_task(job, body["containerSettings"])
+        check_package_references(body.get("applicationPackageReferences"))
         now = clock.iso(clock.now())
         doc = {
             "id": task_id,
