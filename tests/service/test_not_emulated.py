@@ -40,19 +40,6 @@ def test_pool_with_certificate_references_is_refused_not_accepted_silently(local
     _assert_not_emulated(signed_request(local_service, "POST", "/pools", body=body, query=Q), "Certificates")
 
 
-def test_multi_instance_task_answers_feature_not_emulated(client, shared_pool) -> None:
-    job_id = make_job(client, shared_pool)
-    settings = m.MultiInstanceSettings(number_of_instances=2, coordination_command_line="true")
-    with pytest.raises(HttpResponseError) as info:
-        client.create_task(job_id, task("mi", "true", multi_instance_settings=settings))
-    assert info.value.status_code == 400 and error_code(info.value) == "FeatureNotEmulated"
-    assert "Multi-instance tasks" in str(info.value)
-    # One instance is an ordinary task, as on Azure.
-    client.create_task(job_id, task("one", "python -c pass",
-                                    multi_instance_settings=m.MultiInstanceSettings(number_of_instances=1,
-                                                                                    coordination_command_line="true")))
-
-
 def test_application_packages_are_refused_as_azure_refuses_unknown_ones(client, shared_pool) -> None:
     """The local account has no packages, so any reference is unknown: 409, before anything is made."""
     refs = [m.BatchApplicationPackageReference(application_id="tool", version="1.0")]

@@ -6,7 +6,7 @@ import shutil
 
 from batchnb.local.service.model import clock, shapes
 from batchnb.local.service.model.entities import Job, Task, job_pool_key
-from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_emulated, not_found
+from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_found
 from batchnb.local.service.model.packages import check_package_references
 from batchnb.local.service.model.validate import check_duration, check_id, check_int, check_object
 from batchnb.local.service.node_layout import task_dir
@@ -94,9 +94,8 @@ class TaskOps:
             raise bad_value("exitConditions", "jobAction", "jobAction can be set only when the job's onTaskFailure is "
                                                           "performexitoptionsjobaction.")
         multi = body.get("multiInstanceSettings")
-        if multi and int(multi.get("numberOfInstances") or 1) > 1:
-            raise not_emulated("Multi-instance tasks", "Run the instances as separate tasks locally (e.g. a sweep), "
-                                                       "or use an Azure pool with enableInterNodeCommunication.")
+        if multi is not None:
+            self.check_multi_instance(job, multi, body)
         if body.get("containerSettings") is not None:
             self.check_container_task(job, body["containerSettings"])
         check_package_references(body.get("applicationPackageReferences"))
@@ -126,6 +125,25 @@ class TaskOps:
         self.count_task(task, +1)
         self.enqueue(task)
         return task
+
+    def check_multi_instance(self, job: Job, multi: dict, body: dict) -> None:
+        """multiInstanceSettings as Batch checks them: a coordination command, requiredSlots 1, and a
+        pool with inter-node communication (when the pool exists already)."""
+        check_object(multi, "multiInstanceSettings")
+        instances = check_int(multi, "numberOfInstances", 1, 100) or 1
+        if not multi.get("coordinationCommandLine"):
+            raise missing("multiInstanceSettings.coordinationCommandLine")
+        if instances > 1 and (body.get("requiredSlots") or 1) != 1:
+            raise bad_value("requiredSlots", body.get("requiredSlots"), "A multi-instance task takes one slot on each "
+                                                                        "of its nodes: requiredSlots must be 1.")
+        pool = self.pools.get(job_pool_key(job))
+        if instances > 1 and pool is not None and not pool.doc.get("enableInterNodeCommunication"):
+            raise bad_value("multiInstanceSettings", instances, f"The pool '{pool.doc['id']}' does not have "
+                            "enableInterNodeCommunication; a multi-instance task needs a pool created with it.")
+
+    def subtasks(self, job_id: str, task_id: str) -> list[dict]:
+        """The subtasks (instances 1..n-1) of a multi-instance task's latest run; [] for other tasks."""
+        return list(self.get_task(job_id, task_id).x.get("subtasks") or [])
 
     def check_container_task(self, job: Job, settings) -> None:
         """A task with containerSettings needs imageName and, as on Azure, a pool with a container
