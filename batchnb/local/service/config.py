@@ -48,3 +48,9 @@ class ServerConfig:
     quotas: QuotaConfig = field(default_factory=QuotaConfig)
     # Connection string of the auto-storage account (Azurite), for autoStorageContainerName.
     storage_connection_string: str = ""
+    # How many times faster than real time the service's schedule clock runs (job schedule
+    # recurrence and start windows): 60 makes a one-minute recurrence fire every second.
+    clock_scale: float = 1.0
+    # Azure's Get Task Counts lags behind the task list; > 0 makes the local one answer with a
+    # snapshot up to this many seconds old, so clients are tested against the lag (0 = exact).
+    task_counts_lag_seconds: float = 0.0
