@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth", choices=("strict", "off"), default="strict")
     serve.add_argument("--allow-bearer", action="store_true")
     serve.add_argument("--node-boot-seconds", type=float, default=None)
+    serve.add_argument("--usage-interval-seconds", type=float, default=None,
+                       help="aggregation interval of /poolusagemetrics (default 60)")
     faults = serve.add_argument_group("fault injection (fractions of requests)")
     faults.add_argument("--throttle", type=float, default=0.0)
     faults.add_argument("--error500", type=float, default=0.0)
@@ -60,6 +62,10 @@ def build_config(args: argparse.Namespace):  # -> ServerConfig (imported lazily,
     )
     if args.node_boot_seconds is not None:
         config.node_boot_seconds = args.node_boot_seconds
+    if args.usage_interval_seconds is not None:
+        if args.usage_interval_seconds <= 0:
+            raise SystemExit("batchnb.local: --usage-interval-seconds must be > 0")
+        config.usage_interval_seconds = args.usage_interval_seconds
     return config
 
 

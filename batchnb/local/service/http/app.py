@@ -18,7 +18,7 @@ from aiohttp import web
 
 from batchnb._constants import LOCAL_ADMIN_PREFIX
 from batchnb.local.service.config import ServerConfig
-from batchnb.local.service.http import routes_admin, routes_files, routes_jobs, routes_pools, sharedkey
+from batchnb.local.service.http import routes_admin, routes_files, routes_jobs, routes_pools, routes_usage, sharedkey
 from batchnb.local.service.http.faults import Faults
 from batchnb.local.service.http.respond import error_response, new_request_id
 from batchnb.local.service.model import clock
@@ -154,6 +154,7 @@ def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
     routes_pools.register(app, svc)
     routes_jobs.register(app, svc)
     routes_files.register(app, svc)
+    routes_usage.register(app, svc)
     routes_admin.register(app, svc, faults)
     return app
 

@@ -16,11 +16,12 @@ from batchnb.local.service.model.pools import PoolOps
 from batchnb.local.service.model.runtime_port import NodeRuntime
 from batchnb.local.service.model.store import Store
 from batchnb.local.service.model.tasks import TaskOps
+from batchnb.local.service.model.usage import UsageOps
 
 log = logging.getLogger("batchnb.local")
 
 
-class BatchService(PoolOps, NodeOps, JobOps, TaskOps):
+class BatchService(PoolOps, NodeOps, JobOps, TaskOps, UsageOps):
     def __init__(self, config: ServerConfig, *, runtime: Callable[[BatchService], NodeRuntime]):
         """``runtime`` builds what runs the nodes' processes (``runtime.scheduler.Scheduler``); it is
         passed in, not imported, so that the model depends on no runtime code."""
@@ -31,6 +32,7 @@ class BatchService(PoolOps, NodeOps, JobOps, TaskOps):
         self.store = Store(self.state_dir / "batch.sqlite3")
         self.pools: dict[str, Pool] = {}
         self.jobs: dict[str, Job] = {}
+        self.usage_ledger: list[dict] = []  # departed nodes' metered spans (usage.py)
         self.seq = 0
         self._wake = asyncio.Event()
         self._bg: set[asyncio.Task] = set()
@@ -96,6 +98,7 @@ class BatchService(PoolOps, NodeOps, JobOps, TaskOps):
     def load(self) -> None:
         """Rebuild the in-memory state after a restart; running work is requeued (as a node
         failure would be) and nodes boot again."""
+        self.load_usage()
         for key, seq, doc, x in self.store.load("pools"):
             self.pools[key] = Pool(key=key, seq=seq, doc=doc, x=x)
             self.seq = max(self.seq, seq)
