@@ -94,16 +94,23 @@ def _task_runs(session: Session, pool_id: str, now: datetime) -> dict[str, list[
     return runs
 
 
+def _on_loopback(session: Session) -> bool:
+    host = session.endpoint.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+    return session.local_service is not None or host in ("127.0.0.1", "localhost", "[::1]")
+
+
 def _usage_metrics(session: Session, pool_id: str, since: datetime, now: datetime) -> list[dict[str, Any]]:
+    """The published intervals that end after ``since``. Azure refuses a ``startTime`` less than
+    2.5 hours back; then the default (the last published interval) is all there can be."""
     client = session.batch_client
-    if session.local_service is None and now - since < _AZURE_METRICS_LAG:
-        return []  # nothing is published for so recent a window yet, and Azure refuses the request
+    recent = now - since < _AZURE_METRICS_LAG and not _on_loopback(session)
+    options: dict[str, Any] = {} if recent else {"start_time": since}
     try:
-        return call(f"list the usage metrics of pool {pool_id!r}",
-                    lambda: as_rows(client.list_pool_usage_metrics(start_time=since,
-                                                                   filter=f"poolId eq '{pool_id}'")))
+        rows = call(f"list the usage metrics of pool {pool_id!r}",
+                    lambda: as_rows(client.list_pool_usage_metrics(filter=f"poolId eq '{pool_id}'", **options)))
     except BatchnbError:
         return []  # no metrics is what "not published yet" looks like; the nodes still count
+    return [r for r in rows if (_parse(r.get("endTime")) or since) > since]
 
 
 def pool_cost(session: Session, pool_id: str, *, since: datetime | None = None, region: str | None = None,
