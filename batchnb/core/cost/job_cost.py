@@ -100,6 +100,7 @@ def job_cost_frame(rows: Iterable[Mapping[str, Any]], pools: Mapping[str, PoolFa
     slots: list[int] = []
     retries: list[int] = []
     requeues: list[int] = []
+    combos: list[str] = []
     empty: dict[str, Any] = {}
     for row in rows:
         ex = row.get("executionInfo") or empty
@@ -109,7 +110,9 @@ def job_cost_frame(rows: Iterable[Mapping[str, Any]], pools: Mapping[str, PoolFa
         starts.append(ex.get("startTime"))
         ends.append(ex.get("endTime"))
         node_ids.append(node.get("nodeId"))
-        pool_ids.append(node.get("poolId") or default_pool)
+        pool = node.get("poolId") or default_pool
+        pool_ids.append(pool)
+        combos.append(f"{str(pool).lower() if pool else ''}\x00{node.get('nodeId') or ''}")
         slots.append(int(row.get("requiredSlots") or 1))
         retries.append(int(ex.get("retryCount") or 0))
         requeues.append(int(ex.get("requeueCount") or 0))
@@ -124,12 +127,9 @@ def job_cost_frame(rows: Iterable[Mapping[str, Any]], pools: Mapping[str, PoolFa
     wall = wall.where(wall > pd.Timedelta(0), pd.Timedelta(0))  # clock skew never makes a negative run
     hours = wall.dt.total_seconds().to_numpy() / 3600.0
 
-    # Per (pool, priority): the vm size, slots per node and price, looked up once each.
-    facts = [pools.get(str(p).lower()) if p else None for p in pool_ids]
-    priority = [f.priority_of(n) if f else "unknown" for f, n in zip(facts, node_ids)]
-    vm_sizes = [f.vm_size if f else None for f in facts]
-    per_node_slots = np.array([f.slots_per_node if f else 1 for f in facts], dtype=float)
-    vcpu_cache: dict[Any, float] = {}
+    # Per distinct (pool, node): priority, size, slots, vCPUs and price, looked up once each; the
+    # rows then take them by code (numpy), so 100,000 tasks on 100 nodes cost 100 lookups.
+    codes, uniques = pd.factorize(pd.Series(combos, dtype=object))
     price_cache: dict[tuple[Any, str], Price | None] = {}
 
     def lookup(size: Any, prio: str) -> Price | None:
@@ -139,20 +139,34 @@ def job_cost_frame(rows: Iterable[Mapping[str, Any]], pools: Mapping[str, PoolFa
             price_cache[key] = price_of(size, prio == "spot") if size else None
         return price_cache[key]
 
-    vcpus = np.array([vcpu_cache.setdefault(s, float(vm_vcpus(s) or np.nan) if s else np.nan) for s in vm_sizes])
-    rates = np.array([(p.per_hour if (p := lookup(s, pr)) is not None else np.nan)
-                      for s, pr in zip(vm_sizes, priority)], dtype=float)
+    u_prio, u_size, u_slots, u_vcpus, u_rate = [], [], [], [], []
+    for combo in uniques:
+        pool_key, _, node_id = str(combo).partition("\x00")
+        facts = pools.get(pool_key) if pool_key else None
+        prio = facts.priority_of(node_id or None) if facts else "unknown"
+        size = facts.vm_size if facts else None
+        price = lookup(size, prio)
+        u_prio.append(prio)
+        u_size.append(size)
+        u_slots.append(facts.slots_per_node if facts else 1)
+        u_vcpus.append(float(vm_vcpus(size) or np.nan) if size else np.nan)
+        u_rate.append(price.per_hour if price is not None else np.nan)
+    priority_codes = np.asarray([PRIORITIES.index(x) for x in u_prio], dtype=np.int8)[codes]
+    vm_sizes = np.asarray(u_size, dtype=object)[codes]
+    per_node_slots = np.asarray(u_slots, dtype=float)[codes]
+    vcpus = np.asarray(u_vcpus, dtype=float)[codes]
+    rates = np.asarray(u_rate, dtype=float)[codes]
     share = np.minimum(np.array(slots, dtype=float) / per_node_slots, 1.0)
     earlier = (np.array(retries, dtype=float) * RETRY_FRACTION + np.array(requeues, dtype=float) * REQUEUE_FRACTION)
     frame = pd.DataFrame({
         "state": pd.Categorical(states, categories=TASK_STATES),
         "pool_id": pd.array(pool_ids, dtype="string"),
         "node_id": pd.array(node_ids, dtype="string"),
-        "priority": pd.Categorical(priority, categories=PRIORITIES),
+        "priority": pd.Categorical.from_codes(priority_codes.astype(np.int64), categories=pd.Index(PRIORITIES)),
         "vm_size": pd.array(vm_sizes, dtype="string"),
-        "start_time": start.to_numpy(),
-        "end_time": end.to_numpy(),
-        "wall_time": wall.to_numpy(),
+        "start_time": start.array,
+        "end_time": end.array,
+        "wall_time": wall.array,
         "slots": pd.array(slots, dtype="Int64"),
         "slot_share": share,
         "vcpus": vcpus,
