@@ -110,11 +110,11 @@ def test_pool_cost_splits_busy_and_idle_node_time(session, unique) -> None:
 
 
 def test_estimates_from_a_pilot_and_from_a_running_job(session, pool, unique) -> None:
-    """core-pool has 8 slots. A pilot of 4 tasks of 1.5 s predicts 16 tasks in about 3 s."""
-    sweep = [batchnb.TaskSpec(f"s{i:02d}", "sleep 1.5") for i in range(16)]
+    """core-pool has 8 slots. A pilot of 4 tasks of 2.5 s predicts 16 tasks in about 5 s."""
+    sweep = [batchnb.TaskSpec(f"s{i:02d}", "sleep 2.5") for i in range(16)]
     est = session.estimate(sweep, pool=pool, pilot=4, timeout=120)
     assert est.samples == 4 and est.tasks == 16 and est.nodes == 2 and est.slots == 8
-    assert est.mean_task_seconds == pytest.approx(1.5, rel=0.1)
+    assert est.mean_task_seconds == pytest.approx(2.5, rel=0.1)
     assert est.eta.total_seconds() == pytest.approx(16 * est.mean_task_seconds / 8, rel=0.01)
     assert est.eta_low <= est.eta <= est.eta_high
     assert est.cost == pytest.approx(est.eta.total_seconds() / 3600 * 2 * D2S_V3, rel=0.01)
@@ -127,7 +127,7 @@ def test_estimates_from_a_pilot_and_from_a_running_job(session, pool, unique) ->
     job.wait(timeout=120)
     frame = job.cost()
     makespan = (frame["end_time"].max() - frame["start_time"].min()).total_seconds()
-    assert makespan == pytest.approx(est.eta.total_seconds(), rel=0.35)
+    assert makespan == pytest.approx(est.eta.total_seconds(), rel=0.4)
     final = job.estimate()
     assert final.remaining == 0 and final.eta.total_seconds() == 0 and final.samples == 16
 

@@ -203,9 +203,9 @@ def _summary(frame: pd.DataFrame, prices: list[Price], pool: Any, start: datetim
     if node_hours > 0 and idle_hours / node_hours > IDLE_HINT_SHARE:
         share = idle_hours / node_hours
         if getattr(pool, "enable_auto_scale", False):
-            summary["hint"] = (f"{share:.0%} of node time was idle ({idle_cost:.2f} {currency}) although the pool "
+            summary["hint"] = (f"{share:.0%} of node time was idle ({idle_cost:.4f} {currency}) although the pool "
                                "autoscales: a shorter autoscale_interval or autoscale_min_nodes=0 would release nodes sooner")
         else:
-            summary["hint"] = (f"{share:.0%} of node time was idle ({idle_cost:.2f} {currency}): an autoscale "
+            summary["hint"] = (f"{share:.0%} of node time was idle ({idle_cost:.4f} {currency}): an autoscale "
                                "preset (PoolSpec(autoscale='queue', autoscale_max_nodes=N)) releases idle nodes")
     return summary

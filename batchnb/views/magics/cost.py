@@ -23,7 +23,7 @@ def summary_line(summary: dict[str, Any], *, pool: bool) -> str:
     text = (f"{summary['tasks']} task(s), {summary['core_hours']:.4f} core-h: {summary['cost']:.4f} {currency}"
             f"{approx}")
     if summary.get("retries") or summary.get("requeues"):
-        text += (f"; {summary['retries']} retries and {summary['requeues']} requeues add about "
+        text += (f"; earlier attempts (retries: {summary['retries']}, requeues: {summary['requeues']}) add about "
                  f"{summary['earlier_cost_est']:.4f} {currency} (estimated)")
     return text
 

@@ -212,3 +212,13 @@ def test_an_unreachable_api_costs_one_attempt_then_the_snapshot(monkeypatch):
     assert batchnb.vm_price("Standard_D4s_v3").source == "snapshot"
     assert batchnb.vm_price("Standard_D8s_v3").source == "snapshot"
     assert len(calls) == 1
+
+
+def test_client_and_local_service_agree_on_every_known_sizes_vcpus():
+    """Core-hours from job.cost() and from the service's /poolusagemetrics use the same vCPU counts
+    (two copies by design: the service shares no code with the client)."""
+    from batchnb.core.cost.vcpus import vm_vcpus
+    from batchnb.local.service.model.usage import vm_cores
+
+    assert {s: vm_vcpus(s) for s in KNOWN_VM_SIZES} == {s: vm_cores(s) for s in KNOWN_VM_SIZES}
+    assert vm_vcpus("Standard_D13_v2") == 8 and vm_vcpus("Standard_NC24ads_A100_v4") == 24
