@@ -7,6 +7,7 @@ the real service. Everything needed to find them again lives in the state direct
     azurite.json   {"pid", "port", "started"} of Azurite, written here
     server.json    {"pid", "port", "batch_url", "started"}, written by the server once it listens
     server.log, azurite.log, azurite/ (blob data), plus whatever the server keeps
+    requests.log   one line per request the server answered (no headers or bodies, secrets masked)
 
 The account key is generated once and reused, so clients configured earlier keep working after a
 restart; the server's port is reused for the same reason.

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -18,7 +19,15 @@ from aiohttp import web
 
 from batchnb._constants import LOCAL_ADMIN_PREFIX
 from batchnb.local.service.config import ServerConfig
-from batchnb.local.service.http import routes_admin, routes_files, routes_jobs, routes_pools, routes_usage, sharedkey
+from batchnb.local.service.http import (
+    access_log,
+    routes_admin,
+    routes_files,
+    routes_jobs,
+    routes_pools,
+    routes_usage,
+    sharedkey,
+)
 from batchnb.local.service.http.faults import Faults
 from batchnb.local.service.http.respond import error_response, new_request_id
 from batchnb.local.service.model import clock
@@ -82,12 +91,18 @@ def _check_bearer(token: str) -> None:
         raise _auth_error(401, "The bearer token's audience is not https://batch.core.windows.net/.")
 
 
+def _log_request(request: web.Request, request_id: str, outcome: str, started: float) -> None:
+    access_log.log_request(request_id, request.method, request.rel_url.raw_path, request.rel_url.raw_query_string,
+                           outcome, time.perf_counter() - started)
+
+
 def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
     faults = Faults(config.faults)
 
     @web.middleware
     async def batch_middleware(request: web.Request, handler):
         request_id = new_request_id()
+        started = time.perf_counter()
         common = {"request-id": request_id, "DataServiceVersion": "3.0"}
         if (request.headers.get("return-client-request-id") or "").lower() == "true":
             common["client-request-id"] = request.headers.get("client-request-id", "")
@@ -135,6 +150,7 @@ def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
             response = error_response(ServiceError(400, "InvalidRequestBody", "The request body is not valid.",
                                                    {"Reason": str(exc)[:200]}), request_id)
         except asyncio.CancelledError:
+            _log_request(request, request_id, "dropped", started)
             raise
         except Exception:
             log.exception("internal error")
@@ -142,6 +158,7 @@ def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
                                                    "error. Please retry the request."), request_id)
         finally:
             svc.flush()  # acknowledged means committed
+        _log_request(request, request_id, f"{response.status}{' answer-dropped' if drop_answer else ''}", started)
         if drop_answer:
             if request.transport is not None:
                 request.transport.abort()
@@ -170,6 +187,7 @@ def _write_ready(state_dir: Path, port: int) -> None:
 async def serve(config: ServerConfig) -> None:
     state_dir = Path(config.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
+    access_log.configure(state_dir)
     svc = BatchService(config, runtime=Scheduler)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
