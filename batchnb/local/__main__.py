@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run job schedule recurrences and task retention this many times faster than real time")
     serve.add_argument("--task-counts-lag", type=float, default=0.0,
                        help="answer Get Task Counts with a snapshot up to this many seconds old, as Azure may")
+    serve.add_argument("--usage-interval-seconds", type=float, default=None,
+                       help="aggregation interval of /poolusagemetrics (default 60)")
     faults = serve.add_argument_group("fault injection (fractions of requests)")
     faults.add_argument("--throttle", type=float, default=0.0)
     faults.add_argument("--error500", type=float, default=0.0)
@@ -94,6 +96,10 @@ def build_config(args: argparse.Namespace):  # -> ServerConfig (imported lazily,
     )
     if args.node_boot_seconds is not None:
         config.node_boot_seconds = args.node_boot_seconds
+    if args.usage_interval_seconds is not None:
+        if args.usage_interval_seconds <= 0:
+            raise SystemExit("batchnb.local: --usage-interval-seconds must be > 0")
+        config.usage_interval_seconds = args.usage_interval_seconds
     return config
 
 

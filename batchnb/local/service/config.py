@@ -44,6 +44,8 @@ class ServerConfig:
     auth_mode: str = "strict"  # strict | off
     allow_bearer: bool = False  # accept Entra ID bearer tokens (tests of the token path)
     node_boot_seconds: float = 0.3  # creating -> starting -> idle takes about this long
+    # Aggregation interval of /poolusagemetrics (Azure: 30 minutes; locally short, see model/usage.py).
+    usage_interval_seconds: float = 60.0
     faults: FaultConfig = field(default_factory=FaultConfig)
     quotas: QuotaConfig = field(default_factory=QuotaConfig)
     # Connection string of the auto-storage account (Azurite), for autoStorageContainerName.
