@@ -57,36 +57,44 @@ class MapCache:
 
         return _sha(cloudpickle.dumps(item, protocol=pickle.DEFAULT_PROTOCOL))
 
-    def _blob(self, fn_key: str, item_key: str) -> str:
-        return f"{_PREFIX}{fn_key}/{item_key}.pkl"
+    # Values are stored in packs, one blob per map() call and function (``<count>-<hash>.pkl``
+    # holding {item key: pickled value}): a cached rerun of 10,000 items reads a few blobs, not
+    # 10,000 (Azurite and Blob storage both pay per request).
 
     # ------------------------------------------------------------------------------- use
     def lookup(self, fn_key: str, item_keys: Sequence[str]) -> dict[str, Any]:
-        """The cached values among ``item_keys`` (one listing, then one read per hit)."""
+        """The cached values among ``item_keys`` (one listing, then one read per pack)."""
         self.storage.create_container(self.container)
-        present = set(self.storage.list_blobs(self.container, f"{_PREFIX}{fn_key}/"))
-        hits = sorted({k for k in item_keys if self._blob(fn_key, k) in present})
+        packs = self.storage.list_blobs(self.container, f"{_PREFIX}{fn_key}/")
+        wanted = set(item_keys)
 
-        def read(key: str) -> tuple[str, Any]:
-            return key, pickle.loads(self.storage.read_bytes(self.container, self._blob(fn_key, key)))
+        def read(name: str) -> dict[str, bytes]:
+            return pickle.loads(self.storage.read_bytes(self.container, name))
 
+        found: dict[str, Any] = {}
         with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="batchnb-cache-get") as pool:
-            return dict(pool.map(read, hits))
+            for pack in pool.map(read, packs):
+                for key, data in pack.items():
+                    if key in wanted and key not in found:
+                        found[key] = pickle.loads(data)
+        return found
 
     def store(self, fn_key: str, values: dict[str, Any]) -> int:
-        """Write values by item key; returns how many were stored (unpicklable values are skipped)."""
+        """Write values by item key as one pack; returns how many were stored (unpicklable
+        values are skipped)."""
         import cloudpickle
 
-        blobs = {}
+        pack = {}
         for key, value in values.items():
             try:
-                blobs[self._blob(fn_key, key)] = cloudpickle.dumps(value, protocol=pickle.DEFAULT_PROTOCOL)
+                pack[key] = cloudpickle.dumps(value, protocol=pickle.DEFAULT_PROTOCOL)
             except Exception:  # noqa: BLE001 - a value that cannot be pickled is simply not cached
                 continue
-        with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="batchnb-cache-put") as pool:
-            list(pool.map(lambda kv: self.storage.upload_bytes(kv[1], container=self.container, blob=kv[0]),
-                          blobs.items()))
-        return len(blobs)
+        if pack:
+            name = f"{_PREFIX}{fn_key}/{len(pack)}-{_sha(''.join(sorted(pack)).encode())[:16]}.pkl"
+            self.storage.upload_bytes(pickle.dumps(pack, protocol=pickle.DEFAULT_PROTOCOL), container=self.container,
+                                      blob=name)
+        return len(pack)
 
     # ------------------------------------------------------------------------------- housekeeping
     def _entries(self) -> list[tuple[str, int]]:
@@ -95,7 +103,8 @@ class MapCache:
         return [(b.name, b.size or 0) for b in client.list_blobs(name_starts_with=_PREFIX)]
 
     def __len__(self) -> int:
-        return len(self._entries())
+        """How many values are cached (packs name their count; one value may sit in two packs)."""
+        return sum(int(name.rsplit("/", 1)[-1].split("-", 1)[0]) for name, _ in self._entries())
 
     def size_bytes(self) -> int:
         return sum(size for _, size in self._entries())
@@ -106,9 +115,8 @@ class MapCache:
         return self.storage.delete_prefix(self.container, _PREFIX)
 
     def __repr__(self) -> str:
-        entries = self._entries()
-        size = sum(s for _, s in entries)
-        return f"MapCache(container={self.container!r}, entries={len(entries)}, size={size / 1e6:.1f} MB)"
+        size = sum(s for _, s in self._entries())
+        return f"MapCache(container={self.container!r}, entries={len(self)}, size={size / 1e6:.1f} MB)"
 
     def _repr_html_(self) -> str:
         import html
