@@ -361,8 +361,9 @@ class Session:
         On Azure, the pool needs Python and the same cloudpickle: see ``batchnb.map_start_task()``.
         ``max_retries`` retries a failing item on its node, and a crashed task through Batch.
         Each task can read only its own inputs and create only its own result, with SAS tokens
-        that expire with the job (``timeout`` + 1 hour, else 24 hours); a result that was not
-        written by its own task raises MapResultTamperedError and is never unpickled.
+        that live ``timeout`` + 1 hour (24 hours without a timeout; give one for longer maps), and
+        the job's wall clock ends with them. A result that was not written by its own task raises
+        MapResultTamperedError and is never unpickled.
         ``cache=True`` looks every item up in ``session.cache`` first (content-addressed by the
         function's code and closure, the item, the Python/cloudpickle versions and
         ``environment_key``) and runs only the misses: an unchanged rerun submits no task.
