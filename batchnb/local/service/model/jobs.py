@@ -55,10 +55,15 @@ class JobOps:
         if job_id.lower() in self.job_schedules:
             raise conflict("JobScheduleWithSameIdExists", "A job schedule with the same id already exists; jobs "
                                                           "and job schedules share one id namespace.")
+        self.check_active_quota()
+        return self.new_job(job_id, body)
+
+    def check_active_quota(self) -> None:
+        """Active jobs and job schedules share one account quota, as on Azure."""
         active = sum(1 for j in self.jobs.values() if j.doc.get("state") not in ("completed", "deleting"))
+        active += sum(1 for s in self.job_schedules.values() if s.doc.get("state") not in ("completed", "deleting"))
         if active >= self.config.quotas.active_jobs:
             raise job_quota_reached(self.config.quotas.active_jobs)
-        return self.new_job(job_id, body)
 
     def check_job_spec(self, body: dict, *, schedule: bool = False) -> None:
         """Everything about a job body but its id: for POST /jobs and a schedule's jobSpecification."""
