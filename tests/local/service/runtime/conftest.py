@@ -88,7 +88,9 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
         if _in_ci():
             pytest.fail(f"Azurite cannot run here: {exc}")
         pytest.skip(f"Azurite cannot run here: {exc}")
-    process = azurite_launcher.start(tmp_path_factory.mktemp("azurite"))
+    # This Azurite is the fixture's own (its connection string and SAS use AZURITE_ACCOUNT_KEY); the
+    # launcher insists on an explicit key since the security round.
+    process = azurite_launcher.start(tmp_path_factory.mktemp("azurite"), account_key=AZURITE_ACCOUNT_KEY)
     try:
         yield Azurite(process.port)
     finally:
