@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 
+from batchnb.local.service import node_layout
 from batchnb.local.service.model import clock, shapes
 from batchnb.local.service.model.entities import Job, job_pool_key
 from batchnb.local.service.model.errors import bad_value, conflict, missing, not_found
@@ -273,7 +274,8 @@ class JobOps:
         self.flush()
         for pool in self.pools.values():
             for node in pool.nodes.values():
-                await asyncio.to_thread(shutil.rmtree, self.node_root(node) / "workitems" / job.id, True)
+                # A scheduled job's directory is workitems/<schedule>/job-<n>; a job's is workitems/<job>.
+                await asyncio.to_thread(shutil.rmtree, self.node_root(node) / _removable_dir(job.id), True)
 
     # ---- counts and status ----------------------------------------------------------------------
     def task_counts(self, job_id: str) -> dict:
@@ -351,3 +353,9 @@ class JobOps:
             job.ending = self.spawn(self._finish_disable(job, "requeue"))
         elif job.doc["state"] == "enabling":
             self.set_state(job, "active")
+
+
+def _removable_dir(job_id: str) -> str:
+    """What deleting the job removes from a node: its whole workitems entry (a scheduled job's run only)."""
+    rel = node_layout.job_dir(job_id)
+    return rel if ":" in job_id else rel.rsplit("/", 1)[0]
