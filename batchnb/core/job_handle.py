@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -184,29 +185,48 @@ class JobHandle(_Handle[batch_models.BatchJob]):
              raise_on_failure: bool = False) -> dict[str, int]:
         """Block until no task is active or running; return the final task counts.
 
+        The counts are only a hint: Azure documents that Get Task Counts may lag behind the task
+        list (right after ``add_tasks`` it can read 0 active, 0 running), so "done" is confirmed by
+        one narrow list query for tasks not yet completed before ``wait`` returns.
+
         Raises BatchTimeoutError after ``timeout`` seconds (the job keeps running; call again to
         keep waiting). With ``raise_on_failure=True``, raises TaskFailedError for the first failed
-        task (its failure code, exit code and stderr tail).
+        task (its failure code, exit code and stderr tail), found from the task list.
         """
         deadline = Deadline(timeout, poll=poll)
         while True:
             counts = self.task_counts()
             if counts["active"] == 0 and counts["running"] == 0:
-                break
+                pending = self._unfinished_tasks()
+                if not pending:
+                    break
+                counts = {**counts, **_pending_counts(pending)}  # the counts lag: the list is exact
             if deadline.expired():
                 raise deadline.timeout_error(
                     f"job {self.id!r} ({counts['active']} active, {counts['running']} running, "
                     f"{counts['completed']} completed)",
                     fix="call job.wait() again to keep waiting; the job keeps running")
             deadline.sleep()
-        if raise_on_failure and counts["failed"]:
-            raise self._first_failure(counts["failed"])
+        if raise_on_failure:
+            failed = self.failures()  # the list, not counts["failed"], which may still read 0
+            if not failed.empty:
+                raise self._first_failure(failed, max(counts["failed"], len(failed)))
         return counts
 
-    def _first_failure(self, n_failed: int) -> TaskFailedError:
-        failed = self.failures()
-        if failed.empty:
-            return TaskFailedError(f"{n_failed} task(s) of job {self.id!r} failed", job_id=self.id)
+    def _all_tasks_done(self) -> bool:
+        """True when no task is active or running, confirmed by the task list (see ``wait``)."""
+        counts = self.task_counts()
+        return counts["active"] == 0 and counts["running"] == 0 and not self._unfinished_tasks()
+
+    def _unfinished_tasks(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Up to ``limit`` tasks (one page) that are not completed: ``id`` and ``state`` only, so
+        the usual answer, none, costs one small request whatever the size of the job."""
+        def first_page() -> list[dict[str, Any]]:
+            pager = self._client.list_tasks(self.id, select=["id", "state"], filter="state ne 'completed'")
+            return [t.as_dict() for t in islice(pager, limit)]
+        return call(f"list the unfinished tasks of job {self.id!r}", first_page)
+
+    def _first_failure(self, failed: pd.DataFrame, n_failed: int) -> TaskFailedError:
         task_id = failed.index[0]
         row = failed.iloc[0]
         exit_code = None if row["exit_code"] is None or str(row["exit_code"]) == "<NA>" else int(row["exit_code"])
@@ -266,3 +286,10 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         if self._info is None:
             return f"JobHandle({self.id!r})"
         return f"JobHandle({self.id!r}, state={state_text(self._info.state)!r}, pool={self.pool_id!r})"
+
+
+def _pending_counts(pending: list[dict[str, Any]]) -> dict[str, int]:
+    """Active/running numbers from listed unfinished tasks (``preparing`` counts as running, as
+    in Get Task Counts)."""
+    active = sum(1 for t in pending if t.get("state") == "active")
+    return {"active": active, "running": len(pending) - active}

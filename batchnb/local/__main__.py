@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--drop", type=float, default=0.0)
     faults.add_argument("--retry-after", type=float, default=1.0)
     faults.add_argument("--seed", type=int, default=0)
+    faults.add_argument("--task-counts-lag", type=float, default=0.0,
+                        help="seconds by which Get Task Counts lags behind the task list, as on Azure")
     return parser
 
 
@@ -55,6 +57,7 @@ def build_config(args: argparse.Namespace):  # -> ServerConfig (imported lazily,
             drop=args.drop,
             retry_after=args.retry_after,
             seed=args.seed,
+            task_counts_lag=args.task_counts_lag,
         ),
         storage_connection_string=os.environ.get(STORAGE_ENV, ""),
     )

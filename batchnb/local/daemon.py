@@ -44,7 +44,7 @@ _SETTINGS = "settings.json"
 _SERVER = "server.json"
 _AZURITE = "azurite.json"
 _LOCK = ".lifecycle.lock"
-_FAULT_KEYS = ("throttle", "error500", "drop", "retry_after", "seed")
+_FAULT_KEYS = ("throttle", "error500", "drop", "retry_after", "seed", "task_counts_lag")
 _SERVER_START_TIMEOUT = 60.0
 _SERVER_STOP_TIMEOUT = 15.0
 

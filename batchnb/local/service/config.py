@@ -17,6 +17,9 @@ class FaultConfig:
     drop: float = 0.0  # connection closed without a response
     retry_after: float = 1.0  # seconds, sent in Retry-After
     seed: int = 0
+    # Azure's Get Task Counts "may not always be up to date": with a lag > 0 the local service
+    # answers it with the counts as they were this many seconds ago (see http/azure_lag.py).
+    task_counts_lag: float = 0.0
     # Requests to the admin routes are never faulted.
 
 

@@ -152,7 +152,7 @@ def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
 
     app = web.Application(middlewares=[batch_middleware], client_max_size=64 * 1024 * 1024)
     routes_pools.register(app, svc)
-    routes_jobs.register(app, svc)
+    routes_jobs.register(app, svc, task_counts_lag=lambda: faults.config.task_counts_lag)
     routes_files.register(app, svc)
     routes_admin.register(app, svc, faults)
     return app

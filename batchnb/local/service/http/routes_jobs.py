@@ -7,6 +7,7 @@ import bisect
 from aiohttp import web
 
 from batchnb.local.service.http import odata
+from batchnb.local.service.http.azure_lag import lagged_task_counts
 from batchnb.local.service.http.body import read_json
 from batchnb.local.service.http.listing import docs_page, list_state, model_page, task_stats
 from batchnb.local.service.http.respond import changed, check_conditions, created, entity, json_response
@@ -31,7 +32,8 @@ def changed_tasks(job, flt) -> list | None:
     return sorted(found.values(), key=lambda t: t.seq)
 
 
-def register(app: web.Application, svc) -> None:
+def register(app: web.Application, svc, task_counts_lag=lambda: 0.0) -> None:
+    """``task_counts_lag``: seconds by which Get Task Counts lags, read per request (azure_lag)."""
     r = app.router
 
     async def list_jobs(request):
@@ -73,6 +75,9 @@ def register(app: web.Application, svc) -> None:
         raise web.HTTPNotFound()
 
     async def task_counts(request):
+        lag = task_counts_lag()
+        if lag > 0:
+            return json_response(lagged_task_counts(svc.get_job(request.match_info["job"]), lag))
         return json_response(svc.task_counts(request.match_info["job"]))
 
     async def prep_status(request):
