@@ -29,6 +29,7 @@ from urllib.parse import quote
 from batchnb.core.remote.result import MapResult, task_id_for
 from batchnb.core.specs.models import JobSpec, TaskSpec
 from batchnb.core.specs.task_files import OutputFileSpec, ResourceFileSpec
+from batchnb.core.storage import LONG_EXPIRY
 from batchnb.core.validation import check_container_name, check_id, check_int
 from batchnb.errors import BatchnbError, ValidationError
 
@@ -118,7 +119,8 @@ def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any],
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="batchnb-map-put") as pool_:
         list(pool_.map(lambda kv: storage.upload_bytes(kv[1], container=container, blob=kv[0]), blobs.items()))
 
-    read_url = storage.container_sas(container, read=True)
+    # As long as the outputs' SAS: chunks can wait in the queue for days before they download.
+    read_url = storage.container_sas(container, read=True, default_expiry=LONG_EXPIRY)
     base, _, token = read_url.partition("?")
 
     def blob_url(name: str) -> str:
