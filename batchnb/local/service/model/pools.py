@@ -18,6 +18,7 @@ from batchnb.local.service.model.validate import (
     check_object,
     require,
 )
+from batchnb.local.service.model.vm_compat import allocation_error, check_task_slots, hardware_problem
 
 SUPPORTED_IMAGES = [
     {"nodeAgentSKUId": "batch.node.ubuntu 22.04", "osType": "linux", "verificationType": "verified",
@@ -73,6 +74,7 @@ class PoolOps:
         if not vmc.get("nodeAgentSKUId"):
             raise missing("virtualMachineConfiguration.nodeAgentSKUId")
         slots = check_int(body, "taskSlotsPerNode", 1, 256) or 1
+        check_task_slots(body["vmSize"], slots)
         check_duration(body, "resizeTimeout", minimum_s=300)
         check_metadata(body)
         check_list(body, "applicationPackageReferences")
@@ -226,9 +228,12 @@ class PoolOps:
     def _reconcile_nodes(self, pool: Pool, option: str) -> None:
         """Add or remove nodes until the pool matches its targets, then go steady."""
         staying = _staying_nodes(pool)
+        cannot_boot = hardware_problem(pool.doc)  # as on Azure: no node ever allocates, a resize error says why
         for dedicated, target in ((True, pool.doc["targetDedicatedNodes"]), (False, pool.doc["targetLowPriorityNodes"])):
             members = [n for n in staying if n.doc.get("isDedicated") == dedicated]
-            if len(members) < target:
+            if len(members) < target and cannot_boot:
+                pool.doc["resizeErrors"] = [allocation_error(cannot_boot)]
+            elif len(members) < target:
                 for _ in range(target - len(members)):
                     self.add_node(pool, dedicated=dedicated)
             elif len(members) > target:
