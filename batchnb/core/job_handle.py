@@ -20,7 +20,7 @@ from batchnb.core.specs.task_files import OutputFileSpec
 from batchnb.core.tasks.bulk import BulkAddResult, add_tasks
 from batchnb.core.transport import Deadline, as_rows, call
 from batchnb.data.frames import TASK_SELECT_FIELDS, failed_tasks, tasks_frame
-from batchnb.errors import NotFoundError, TaskFailedError, ValidationError
+from batchnb.errors import ConflictError, NotFoundError, TaskFailedError, ValidationError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,6 +32,8 @@ __all__ = ["JobHandle"]
 STDOUT = "stdout.txt"
 STDERR = "stderr.txt"
 _DEFAULT_FAILURE_TAIL = 2048
+# Azure answers 409 with these once a task's node has left the pool or its retention has passed.
+TASK_FILES_GONE_CODES = frozenset({"TaskFilesUnavailable", "TaskFilesCleanedup"})
 
 
 class JobHandle(_Handle[batch_models.BatchJob]):
@@ -137,18 +139,30 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         return monitor_job(self, interval=interval)
 
     def failures(self, *, tail: int = _DEFAULT_FAILURE_TAIL) -> pd.DataFrame:
-        """Failed tasks with their failure code, exit code and the end of their stderr."""
+        """Failed tasks with their failure code, exit code and the end of their stderr.
+
+        A task whose files are gone (its node left the pool, e.g. after an autoscale or spot
+        scale-down, or its retention passed) shows ``[files gone with node X: <code>]`` as its
+        stderr instead of failing the whole table."""
         frame = self.tasks(filter="state eq 'completed'")
         failed = failed_tasks(frame)[["exit_code", "failure_code", "failure_message", "node_id", "retry_count"]].copy()
-        failed["stderr"] = self._read_many(list(failed.index), STDERR, tail)
+        nodes = [None if str(n) == "<NA>" else str(n) for n in failed["node_id"]]
+        failed["stderr"] = self._read_many(list(failed.index), STDERR, tail, nodes=nodes)
         return failed
 
-    def _read_many(self, task_ids: list[str], name: str, tail: int | None) -> list[str | None]:
+    def _read_many(self, task_ids: list[str], name: str, tail: int | None,
+                   nodes: Sequence[str | None] | None = None) -> list[str | None]:
+        node_of = dict(zip(task_ids, nodes or [None] * len(task_ids)))
+
         def read(task_id: str) -> str | None:
             try:
                 return self.read_file(task_id, name, tail=tail)
             except NotFoundError:
                 return None  # the task never started on a node, so it has no log
+            except ConflictError as exc:
+                if exc.code not in TASK_FILES_GONE_CODES:
+                    raise
+                return files_gone_note(node_of.get(task_id), exc.code)
         if len(task_ids) <= 1:
             return [read(t) for t in task_ids]
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="batchnb-logs") as pool:
@@ -165,7 +179,14 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         if tail is not None:
             if tail <= 0:
                 return b""
-            size = call(action, self._client.get_task_file_properties, self.id, task_id, path).content_length
+            try:
+                size = call(action, self._client.get_task_file_properties, self.id, task_id, path).content_length
+            except ConflictError as exc:
+                if exc.code in TASK_FILES_GONE_CODES:
+                    raise
+                # A HEAD answer has no body, so no error code: a GET says why (files gone...).
+                data = call(action, lambda: b"".join(self._client.download_task_file(self.id, task_id, path)))
+                return data[-tail:]
             if not size:
                 return b""
             ocp_range = f"bytes={max(0, size - tail)}-{size - 1}"
@@ -293,3 +314,9 @@ def _pending_counts(pending: list[dict[str, Any]]) -> dict[str, int]:
     in Get Task Counts)."""
     active = sum(1 for t in pending if t.get("state") == "active")
     return {"active": active, "running": len(pending) - active}
+
+
+def files_gone_note(node_id: str | None, code: str | None) -> str:
+    """What a summary shows instead of a log whose files are gone (never an exception)."""
+    where = f"with node {node_id}" if node_id else "(the task's node left the pool)"
+    return f"[files gone {where}: {code}]"

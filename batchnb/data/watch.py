@@ -142,6 +142,11 @@ def _status_of(exc: BaseException) -> int | None:
     return status
 
 
+def _error_code(exc: BaseException) -> str | None:
+    """The Batch error code of an SDK exception (azure-batch parses it into ``exc.error``)."""
+    return getattr(getattr(exc, "error", None), "code", None)
+
+
 def _retry_after(exc: BaseException) -> float | None:
     response = getattr(exc, "response", None)
     value = response.headers.get("Retry-After") if response is not None else None
@@ -589,6 +594,7 @@ class FileTail:
         self._offset = 0
         self._buffer = b""
         self.missing = False
+        self.gone: str | None = None  # Azure's 409 code once the task's files are gone for good
 
     @property
     def text(self) -> str:
@@ -600,8 +606,15 @@ class FileTail:
         try:
             props = self.client.get_task_file_properties(self.job_id, self.task_id, self.file_name, **kw)
         except Exception as exc:
-            if _status_of(exc) == 404:  # not started yet, or the node's files are gone
+            if _status_of(exc) == 404:  # not started yet
                 self.missing = True
+                return self.text
+            if _status_of(exc) == 409:
+                # The only 409s of the task file API: TaskFilesUnavailable (the node left the pool:
+                # scale-down, spot) or TaskFilesCleanedup (retention passed); a HEAD answer has no
+                # body to tell which. Keep what was read and say so, instead of failing every refresh.
+                self.missing = True
+                self.gone = _error_code(exc) or "TaskFilesUnavailable/TaskFilesCleanedup"
                 return self.text
             raise
         self.missing = False
@@ -619,9 +632,12 @@ class FileTail:
 
 def read_task_file_tail(client: BatchClient, job_id: str, task_id: str, file_name: str = "stderr.txt", *,
                         max_bytes: int = 4096) -> str | None:
-    """The last ``max_bytes`` of a task file as text, or None when the file does not exist."""
+    """The last ``max_bytes`` of a task file as text, or None when the file does not exist
+    (a ``[files gone ...]`` note when Azure has removed it with its node)."""
     tail = FileTail(client, job_id, task_id, file_name, max_bytes=max_bytes)
     text = tail.read()
+    if tail.gone:
+        return f"[files gone: {tail.gone}; the task's node left the pool or its retention passed]"
     return None if tail.missing else text
 
 

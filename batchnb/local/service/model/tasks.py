@@ -288,7 +288,19 @@ class TaskOps:
         if node is None:
             raise conflict("TaskFilesUnavailable", "The task's files are not available: it has not run on a node "
                                                    "that is still in the pool.")
+        if _retention_passed(task.doc):
+            raise conflict("TaskFilesCleanedup", "The task's files were cleaned up: its retention time has passed.")
         return task, task_dir(self.node_root(node), task.job.id, task.id)
+
+
+def _retention_passed(doc: dict) -> bool:
+    """Azure deletes a completed task's directory once ``retentionTime`` (default 7 days) has passed
+    since it ended; the local service keeps the files but answers as Azure does."""
+    end = (doc.get("executionInfo") or {}).get("endTime")
+    retention = clock.parse_duration((doc.get("constraints") or {}).get("retentionTime"))
+    if doc.get("state") != "completed" or not end or retention is None:
+        return False
+    return clock.parse_iso(end) + retention < clock.now()
 
 
 def _checked_constraints(body: dict) -> dict:
