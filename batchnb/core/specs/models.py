@@ -262,7 +262,23 @@ class PoolSpec:
                     fix=f"use image={capable[0]!r}, or an ImageReference(..., supports_containers=True)")
             _set(self, "container_images", images)
         _set(self, "metadata", check_metadata(self.metadata))
+        self._validate_windows(image)
         return self
+
+    def _validate_windows(self, image: ImageReference) -> None:
+        """Windows nodes have no /bin/sh or python3: refuse the options whose start task needs them
+        (on Azure every node would end 'starttaskfailed' and no task would ever run)."""
+        if image.os_type != "windows":
+            return
+        if self.metrics:
+            raise ValidationError("metrics", "needs a Linux image: the utilization sampler's start task runs "
+                                  "/bin/sh and python3, which Windows nodes do not have",
+                                  fix="set metrics=False, or use a Linux image such as 'ubuntu-24.04'")
+        command = self.start_task.command_line if isinstance(self.start_task, StartTaskSpec) else ""
+        if command.lstrip().startswith(("/bin/sh", "/bin/bash", "sh -c", "bash -c")):
+            raise ValidationError("start_task", "runs a POSIX shell, which Windows nodes do not have "
+                                  "(batchnb.map_start_task() is Linux-only)",
+                                  fix="use a cmd /c or powershell command line, or a Linux image such as 'ubuntu-24.04'")
 
     def _validate_hardware(self, image: ImageReference) -> None:
         """Azure's rules between the VM size, the image and the slots (known sizes only)."""
