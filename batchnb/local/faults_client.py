@@ -28,13 +28,14 @@ FAULT_KINDS = ("throttle", "error500", "drop")
 
 
 def inject_faults(service: LocalService | None = None, *, throttle: float = 0.0, error500: float = 0.0, drop: float = 0.0,
-                  retry_after: float | None = None, seed: int | None = None, task_counts_lag: float = 0.0,
-                  timeout: float = 10.0) -> dict[str, Any]:
+                  retry_after: float | None = None, seed: int | None = None,
+                  task_counts_lag: float | None = None, timeout: float = 10.0) -> dict[str, Any]:
     """Set the fractions of Batch API requests that fail (0 turns a kind off); returns the service's
     fault settings and counters. ``retry_after`` is the Retry-After sent with throttling responses;
     ``seed`` makes the sequence of faults repeatable. ``service`` defaults to the one running in
     the default state directory. ``task_counts_lag`` (seconds) makes Get Task Counts answer with the
-    counts of that long ago, as Azure's may lag behind the task list (0 turns it off)."""
+    counts of that long ago, as Azure's may lag behind the task list (0 turns it off, None leaves
+    it as it is)."""
     if service is None:
         from batchnb.local.daemon import status
 
@@ -42,8 +43,9 @@ def inject_faults(service: LocalService | None = None, *, throttle: float = 0.0,
         if service is None:
             raise RuntimeError("no local Batch service is running; start one with batchnb.local.start()")
 
-    body: dict[str, Any] = {"throttle": throttle, "error500": error500, "drop": drop,
-                            "task_counts_lag": task_counts_lag}
+    body: dict[str, Any] = {"throttle": throttle, "error500": error500, "drop": drop}
+    if task_counts_lag is not None:
+        body["task_counts_lag"] = task_counts_lag
     if retry_after is not None:
         body["retry_after"] = retry_after
     if seed is not None:

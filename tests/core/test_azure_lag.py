@@ -25,7 +25,7 @@ def lagging_counts(local_service: LocalService) -> Iterator[float]:
     try:
         yield LAG_SECONDS
     finally:
-        inject_faults(local_service)
+        inject_faults(local_service, task_counts_lag=0)
 
 
 def test_the_knob_makes_counts_lag_behind_the_task_list(session, pool, unique, lagging_counts):
