@@ -8,7 +8,8 @@
 
 SAS tokens are signed with the account key when there is one, otherwise with a user delegation
 key (Entra ID). Every SAS grants only what it is for and expires (``expiry``, default 24 hours;
-output files and map() inputs 7 days, so that tasks queued for days still reach their blobs).
+what tasks use, input and output files and map() inputs, 7 days, so that tasks queued for days
+still reach their blobs).
 Azure refuses a user delegation key that expires more than 7 days after *its* clock, so with
 Entra ID every expiry is kept under 7 days minus a clock-skew margin, and a longer one asked
 for is refused here with the fix, not by Azure with an opaque 400.
@@ -442,13 +443,14 @@ class Storage:
         return f"{self.url}/{container}?{token}"
 
     def blob_sas(self, container: str, blob: str, *, read: bool = True, write: bool = False,
-                 create: bool = False, expiry: dt.timedelta | dt.datetime | float | None = None) -> str:
-        """One blob's URL with a SAS (read-only by default)."""
+                 create: bool = False, expiry: dt.timedelta | dt.datetime | float | None = None,
+                 default_expiry: dt.timedelta = DEFAULT_EXPIRY) -> str:
+        """One blob's URL with a SAS (read-only by default); ``expiry`` as in :meth:`container_sas`."""
         from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
         check_container_name(container)
         check_blob_name(blob)
-        until = self._sas_expiry(expiry)
+        until = self._sas_expiry(expiry, default=default_expiry)
         token = generate_blob_sas(self.account_name, container, blob,
                                   permission=BlobSasPermissions(read=read, write=write, create=create),
                                   expiry=until, start=dt.datetime.now(dt.UTC) - _SAS_START_BACKDATE,
@@ -460,19 +462,22 @@ class Storage:
         """One resource file per blob under ``prefix``, each with a read-only SAS.
 
         A task downloads them to its working directory, at the blob name without ``prefix``
-        (``keep_prefix=True``: the full blob name).
+        (``keep_prefix=True``: the full blob name). The SAS lasts 7 days unless ``expiry`` says
+        otherwise: a task may wait in the queue for days before it downloads its inputs.
         """
         names = self.list_blobs(container, prefix)
         out = []
         for name in names:
             rel = name if keep_prefix or not prefix else name[len(prefix):].lstrip("/") or PurePosixPath(name).name
-            out.append(ResourceFileSpec(http_url=self.blob_sas(container, name, expiry=expiry), file_path=rel))
+            out.append(ResourceFileSpec(http_url=self.blob_sas(container, name, expiry=expiry, default_expiry=LONG_EXPIRY),
+                                        file_path=rel))
         return out
 
     def input_container(self, container: str, prefix: str | None = None, *, file_path: str | None = None,
                         expiry: dt.timedelta | dt.datetime | float | None = None) -> ResourceFileSpec:
-        """One resource file for a whole container (or the blobs under ``prefix``): read+list SAS."""
-        url = self.container_sas(container, read=True, list=True, expiry=expiry)
+        """One resource file for a whole container (or the blobs under ``prefix``): read+list SAS
+        (7 days unless ``expiry`` says otherwise, like :meth:`input_files`)."""
+        url = self.container_sas(container, read=True, list=True, expiry=expiry, default_expiry=LONG_EXPIRY)
         return ResourceFileSpec(storage_container_url=url, blob_prefix=prefix or None, file_path=file_path)
 
     def output_files(self, pattern: str, *, container: str, path: str | None = None,

@@ -87,3 +87,15 @@ def test_account_key_sas_may_outlive_seven_days(local_service, unique):
         assert _sas_expiry(url) - dt.datetime.now(dt.UTC) > dt.timedelta(days=29)
     finally:
         client.close()
+
+
+def test_task_inputs_last_days_and_long_defaults_are_capped_under_entra_id(entra_storage, local_service, unique):
+    storage, _ = entra_storage
+    container = f"deleg-{unique}"
+    storage.upload_bytes(b"x", container=container, blob="in/a.txt")
+    (spec,) = storage.input_files(container, "in/")
+    lifetime = _sas_expiry(spec.http_url) - dt.datetime.now(dt.UTC)
+    assert dt.timedelta(days=6, hours=23) < lifetime < dt.timedelta(days=7)
+    # The app bundle's 30-day default (appfiles) becomes what a delegation key allows, not an error.
+    url = storage.blob_sas(container, "in/a.txt", default_expiry=dt.timedelta(days=30))
+    assert _sas_expiry(url) - dt.datetime.now(dt.UTC) < dt.timedelta(days=7)
