@@ -410,12 +410,19 @@ class JobWatcher(_Poller):
     @property
     def done(self) -> bool:
         """The job completed, or it has tasks, none is active or running, and this process is not
-        still adding tasks to it (between two chunks of a bulk add a job can look finished)."""
+        still adding tasks to it (between two chunks of a bulk add a job can look finished).
+
+        The counts alone do not decide it: Azure's may lag behind the task list (tasks added a
+        moment ago can be missing), so the task table, listed after them, must agree."""
         if self.job_state == "completed":
             return True
         c = self.counts
         return (self.total > 0 and c["active"] == 0 and c["running"] == 0
-                and not submission_in_progress(self.job_id))
+                and not self._unfinished_rows() and not submission_in_progress(self.job_id))
+
+    def _unfinished_rows(self) -> bool:
+        tasks = self.tasks
+        return bool(len(tasks)) and bool(tasks["state"].isin(("active", "preparing", "running")).any())
 
     def reset(self) -> None:
         """Forget the table: the next refresh is a full load."""
