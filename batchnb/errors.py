@@ -38,8 +38,10 @@ __all__ = [
     "ConflictError",
     "NotFoundError",
     "ServiceUnavailableError",
+    "SettingsError",
     "TaskFailedError",
     "TaskSubmissionError",
+    "UploadError",
     "ValidationError",
     "from_azure_error",
 ]
@@ -155,6 +157,22 @@ class ServiceUnavailableError(BatchnbError, ConnectionError):
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class SettingsError(BatchnbError, ValueError):
+    """The settings needed to connect are missing or inconsistent. The message names which."""
+
+    default_code = "batchnb.Settings"
+
+
+class UploadError(BatchnbError):
+    """Some files could not be uploaded. ``result`` (an ``UploadResult``) holds every file's outcome."""
+
+    default_code = "batchnb.Upload"
+
+    def __init__(self, message: str, *, result: Any, **kwargs: Any) -> None:
+        self.result = result
         super().__init__(message, **kwargs)
 
 

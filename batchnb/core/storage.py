@@ -38,7 +38,7 @@ from batchnb.core.redact import redact
 from batchnb.core.specs.task_files import OutputFileSpec, ResourceFileSpec
 from batchnb.core.transport import call
 from batchnb.core.validation import check_blob_name, check_container_name
-from batchnb.errors import BatchnbError, NotFoundError, ValidationError, from_azure_error
+from batchnb.errors import BatchnbError, NotFoundError, UploadError, ValidationError, from_azure_error
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,16 +60,6 @@ LARGE_FILE_BYTES = 32 * 1024 * 1024
 LARGE_BLOCK_BYTES = 16 * 1024 * 1024
 _HASH_CHUNK = 4 * 1024 * 1024
 _GLOB_CHARS = set("*?[")
-
-
-class UploadError(BatchnbError):
-    """Some files could not be uploaded. ``result`` holds every file's outcome."""
-
-    default_code = "batchnb.Upload"
-
-    def __init__(self, message: str, *, result: UploadResult, **kwargs: Any) -> None:
-        self.result = result
-        super().__init__(message, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -201,7 +191,7 @@ class Storage:
     def __init__(self, client: BlobServiceClient, *, account_key: str | None = None,
                  use_delegation_key: bool = False) -> None:
         self.client = client
-        self.account_name: str = client.account_name
+        self.account_name: str = client.account_name or ""
         self._account_key = account_key
         self._use_delegation = use_delegation_key and not account_key
         self._delegation_key: Any = None

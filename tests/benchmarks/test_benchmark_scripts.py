@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = ["bench_throughput.py", "bench_submit.py", "bench_monitor.py", "bench_staging.py", "bench_map.py",
+SCRIPTS = ["bench_throughput.py", "bench_submit.py", "bench_monitor.py", "bench_staging.py", "bench_map.py", "bench_wait.py",
            "reliability_summary.py"]
 
 

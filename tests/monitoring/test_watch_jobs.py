@@ -9,7 +9,8 @@ import pytest
 from azure.batch import BatchClient
 from azure.batch import models as m
 
-from batchnb.data.watch import JobWatcher, _Backoff, watcher_for
+from batchnb.core.transport import Backoff
+from batchnb.data.watch import JobWatcher, watcher_for
 from tests.monitoring.conftest import set_faults
 from tests.service.helpers import make_job, make_pool, py, uid, wait_for
 
@@ -155,7 +156,7 @@ def test_sync_refresh_waits_out_throttling(batch_client: BatchClient, empty_pool
 
 
 def test_backoff_is_exponential_capped_and_respects_retry_after() -> None:
-    backoff = _Backoff(base=1.0, cap=8.0)
+    backoff = Backoff(base=1.0, cap=8.0)
     assert [backoff.next_delay(None) for _ in range(6)] == [1, 2, 4, 8, 8, 8]
     assert backoff.next_delay(30.0) == 30.0  # the service's Retry-After wins over the cap
     backoff.reset()

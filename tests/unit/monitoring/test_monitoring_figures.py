@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import numpy as np
 import pandas as pd
@@ -71,9 +70,7 @@ def test_progress_figure_stacks_states_and_titles_counts_and_eta():
 
 
 def test_timeline_of_100k_tasks_uses_webgl_one_trace_per_state(tasks_100k):
-    t0 = time.perf_counter()
     fig = plots.timeline_figure(tasks_100k, max_tasks=100_000)
-    assert time.perf_counter() - t0 < 2.0
     assert [(t.type, t.uid) for t in fig.data] == [("scattergl", f"timeline-{s}") for s in plots.timeline.TIMELINE_STATES]
     started = int(tasks_100k["start_time"].notna().sum())
     assert sum(len(t.x) for t in fig.data) == 3 * started  # start, end, gap per task; no shapes
@@ -107,9 +104,7 @@ def test_timeline_caps_to_latest_tasks(tasks_100k):
 
 def test_heatmap_of_10k_nodes_is_one_trace_with_hover():
     nodes = synthetic_nodes(10_000)
-    t0 = time.perf_counter()
     fig = plots.node_heatmap_figure(nodes, task_slots_per_node=4)
-    assert time.perf_counter() - t0 < 2.0
     assert len(fig.data) == 1 and fig.data[0].type == "heatmap"
     z = np.asarray(fig.data[0].z)
     assert z.shape == (100, 100)
@@ -179,10 +174,8 @@ def test_utilization_pool_mean_per_node_lines_and_the_rest_summarised():
 
 
 def test_duration_histogram_and_failures_by_code(tasks_100k):
-    t0 = time.perf_counter()
     hist = plots.duration_histogram(tasks_100k)
     bars = plots.failures_by_code(tasks_100k)
-    assert time.perf_counter() - t0 < 2.0
     assert [t.uid for t in hist.data] == ["duration-succeeded", "duration-failed"]
     done = tasks_100k["duration"].notna().sum()
     assert sum(int(np.sum(t.y)) for t in hist.data) == done

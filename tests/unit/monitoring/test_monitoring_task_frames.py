@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 import pytest
 from azure.batch import models
@@ -101,13 +99,13 @@ def test_select_lists_only_top_level_fields_a_watcher_needs():
 
 
 @pytest.mark.parametrize("n", [100_000, 1_000_000])
-def test_merge_of_one_percent_costs_a_fraction_of_a_rebuild(n):
+def test_merge_of_one_percent_updates_in_place_without_a_rebuild(n):
+    # Speed is measured by benchmarks/ (ratio against a full reload); here: the same frame is
+    # updated in place, only the changed rows differ, and no dtype is lost.
     df = synthetic_tasks(n)
     before = df.copy()
     changed = [task_row(i, exit_code=7, node="tvm-new") for i in range(0, n, 100)]  # 1 %
-    t0 = time.perf_counter()
     merged = frames.merge_tasks(df, changed)
-    elapsed = time.perf_counter() - t0
     assert merged is df
     assert len(merged) == n
     ids = [r["id"] for r in changed]
@@ -115,5 +113,3 @@ def test_merge_of_one_percent_costs_a_fraction_of_a_rebuild(n):
     untouched = merged.index.difference(pd.Index(ids))
     pd.testing.assert_frame_equal(merged.loc[untouched[:1000]], before.loc[untouched[:1000]])
     assert merged.dtypes.equals(before.dtypes)
-    # Measured: ~0.02 s at 100k and ~0.12 s at 1M on a 2-core runner; a full copy of 1M rows is ~0.3 s.
-    assert elapsed < (0.5 if n <= 100_000 else 1.5), elapsed
