@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from azure.batch import models as batch_models
 
+from batchnb._azure_facts import NODE_AGENT_END_OF_SUPPORT, VmSizeFacts, image_facts, incompatibility
 from batchnb._azure_facts import ImageFacts as _ImageFacts
-from batchnb._azure_facts import VmSizeFacts, image_facts, incompatibility
 from batchnb.core.validation import did_you_mean
 from batchnb.errors import ValidationError
 
@@ -68,6 +68,11 @@ class ImageReference:
                 object.__setattr__(self, "generation", known.generation)
             if self.architecture is None:
                 object.__setattr__(self, "architecture", known.arch)
+
+    @property
+    def end_of_support(self) -> str | None:
+        """The date Azure Batch stops supporting this image's node agent (None: not announced)."""
+        return NODE_AGENT_END_OF_SUPPORT.get(self.node_agent_sku_id.lower())
 
     @property
     def os_type(self) -> str:

@@ -81,3 +81,9 @@ def test_every_known_size_has_a_preset_it_boots_unless_it_is_arm64():
         for preset in compatible_presets(facts):
             PoolSpec("p", vm_size=name, image=preset)
     assert set(IMAGE_PRESETS) >= {"ubuntu-24.04", "ubuntu-24.04-gen1", "ubuntu-22.04", "ubuntu-22.04-gen2"}
+
+
+def test_the_ubuntu_22_04_node_agent_carries_its_announced_end_of_support():
+    assert IMAGE_PRESETS["ubuntu-22.04"].end_of_support == "2027-06-30"
+    assert IMAGE_PRESETS["ubuntu-22.04-gen2"].end_of_support == "2027-06-30"
+    assert IMAGE_PRESETS["ubuntu-24.04"].end_of_support is None
