@@ -445,3 +445,18 @@ def ids_preview(ids: Sequence[str], limit: int = 5) -> str:
     shown = ", ".join(repr(i) for i in ids[:limit])
     rest = len(ids) - limit
     return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+# ------------------------------------------------------------------------------ security (issue 11)
+
+
+class MapResultTamperedError(BatchnbError):
+    """A ``map()`` result failed verification and was not unpickled: it was not written by its own
+    task's upload, or it does not match the inputs the notebook staged. ``chunks`` maps each
+    refused task id to the reason."""
+
+    default_code = "batchnb.MapResultTampered"
+
+    def __init__(self, message: str, *, chunks: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        self.chunks = dict(chunks or {})
+        super().__init__(message, **kwargs)

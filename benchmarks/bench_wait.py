@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import add_state_parent_option, local_service, print_table, server_stats  # noqa: E402
 
 import batchnb  # noqa: E402
-from batchnb.local.faults_client import inject_faults  # noqa: E402
+from batchnb.local import emulate  # noqa: E402
 
 REPEATS = 30
 
@@ -42,6 +42,7 @@ def timed_checks(check, service) -> tuple[float, float]:
 
 def wait_seconds(session, pool_id: str, n_tasks: int) -> float:
     job = session.create_job(f"bench-wait-{uuid.uuid4().hex[:8]}", pool=pool_id)
+    job.task_counts()  # with the lag on, later reads get this snapshot: 0 tasks, as Azure's may read
     job.add_tasks([batchnb.TaskSpec(f"t{i:04d}", "python3 -c 'import time; time.sleep(0.5)'")
                    for i in range(n_tasks)])
     start = time.perf_counter()
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             old_ms, old_requests = timed_checks(counts_only, service)
             new_ms, new_requests = timed_checks(lambda: done.wait(timeout=60), service)
             plain = wait_seconds(session, pool.id, 8)
-            inject_faults(service, task_counts_lag=2.0)
+            emulate(service, task_counts_lag=2.0)
             lagged = wait_seconds(session, pool.id, 8)
         finally:
             session.close()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from azure.batch import models as batch_models
 
 from batchnb.core.handle_base import _Handle, state_text
+from batchnb.core.redact import redact
 from batchnb.core.specs.models import TaskSpec
 from batchnb.core.specs.task_files import OutputFileSpec
 from batchnb.core.tasks.bulk import BulkAddResult, add_tasks
@@ -170,8 +171,10 @@ class JobHandle(_Handle[batch_models.BatchJob]):
 
     # ------------------------------------------------------------------------------- files
     def read_file(self, task_id: str, path: str, *, tail: int | None = None, encoding: str = "utf-8") -> str:
-        """A file of the task's directory as text (``tail``: only its last ``tail`` bytes)."""
-        return self.read_bytes(task_id, path, tail=tail).decode(encoding, errors="replace")
+        """A file of the task's directory as text (``tail``: only its last ``tail`` bytes), with
+        secrets masked (a task that prints its SAS URL or a key must not put it in the notebook);
+        ``read_bytes`` gives the bytes untouched."""
+        return redact(self.read_bytes(task_id, path, tail=tail).decode(encoding, errors="replace"))
 
     def read_bytes(self, task_id: str, path: str, *, tail: int | None = None) -> bytes:
         action = f"read {path!r} of task {task_id!r} in job {self.id!r}"
@@ -301,6 +304,28 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         """Download what this job's tasks uploaded with :meth:`output_files` (one task, or all)."""
         prefix = f"{self.id}/{task_id}/" if task_id else f"{self.id}/"
         return self.session.storage.download(container, prefix=prefix, dest=dest, pattern=pattern)
+
+    # ------------------------------------------------------------------------------- cost
+    def cost(self, *, region: str | None = None, currency: str = "USD") -> pd.DataFrame:
+        """What each task cost: node, priority, VM size, wall time, its share of the node
+        (requiredSlots / taskSlotsPerNode), core-hours and cost, with retries and requeues (their
+        lost runs estimated); totals in ``.attrs["summary"]``. Works while the job runs (running
+        tasks cost until now). Prices: :func:`batchnb.vm_price` (``region`` defaults to the
+        account's; eastus locally)."""
+        from batchnb.core.cost.job_cost import job_cost
+
+        return job_cost(self.session, self.id, pool_id=self.pool_id, region=region,
+                        prices={"currency": currency})
+
+    def estimate(self):
+        """Time and cost to finish, from the completed tasks' durations and the pool's slots
+        (a :class:`batchnb.core.cost.estimate.Estimate`)."""
+        from batchnb.core.cost.estimate import estimate_job
+
+        if not self.pool_id:
+            raise ValidationError("pool", f"job {self.id!r} has no pool to estimate on",
+                                  fix="estimates need a job created on a named pool")
+        return estimate_job(self.session, self.id, self.pool_id)
 
     # ------------------------------------------------------------------------------- display
     def __repr__(self) -> str:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from azure.batch import BatchClient
     from azure.core.credentials import TokenCredential
 
+    from batchnb.core.cost.estimate import Estimate
     from batchnb.core.remote.notebook_sweep import NotebookSweep
     from batchnb.core.remote.result import MapResult
     from batchnb.core.storage import Storage
@@ -357,17 +358,33 @@ class Session:
         and ``.errors``. ``wait=False`` returns the MapResult at once (``.wait()`` later).
         After a kernel restart, ``session.map_result(job_id)`` finds the results again.
         On Azure, the pool needs Python and the same cloudpickle: see ``batchnb.map_start_task()``.
+        ``max_retries`` retries a failing item on its node, and a crashed task through Batch.
+        Each task can read only its own inputs and create only its own result, with SAS tokens
+        that expire with the job (``timeout`` + 1 hour, else 24 hours); a result that was not
+        written by its own task raises MapResultTamperedError and is never unpickled.
         """
-        from batchnb.core.remote.mapper import submit_map
+        from batchnb.core.remote.mapper import sas_lifetime, submit_map
 
         result = submit_map(self, fn, items, pool=pool.id if isinstance(pool, PoolHandle) else pool,
-                            chunk_size=chunk_size, job_id=job_id, container=container, max_retries=max_retries)
+                            chunk_size=chunk_size, job_id=job_id, container=container, max_retries=max_retries,
+                            lifetime=sas_lifetime(timeout))
         if not wait:
             return result
         result.wait(timeout=timeout)
         if errors == "collect":
             return result
         return result.values(errors=errors)
+
+    def estimate(self, tasks: Iterable[Any], *, pool: str | PoolHandle, pilot: int = 5, timeout: float = 1800,
+                 keep_pilot: bool = False, job_id: str | None = None) -> Estimate:
+        """Before committing to a sweep: run ``pilot`` of its ``tasks`` (spread over it) on
+        ``pool``, then extrapolate the whole sweep's time and cost on that pool, with a 95 % band.
+        The pilot job is deleted afterwards unless ``keep_pilot``."""
+        from batchnb.core.cost.estimate import estimate_sweep
+
+        pool_id = pool.id if isinstance(pool, PoolHandle) else pool
+        return estimate_sweep(self, tasks, pool=pool_id, pilot=pilot, timeout=timeout, keep_pilot=keep_pilot,
+                              job_id=job_id)
 
     def run_notebook(self, path: str | Path, *, parameters: Any, pool: str | PoolHandle, job_id: str | None = None,
                      container: str = "batchnb-notebooks", max_retries: int = 0, wait: bool = True,

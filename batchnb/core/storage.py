@@ -227,6 +227,16 @@ class Storage:
         cc = self.client.get_container_client(container)
         return call(f"list blobs in {container!r}", lambda: [b.name for b in cc.list_blobs(name_starts_with=prefix or None)])
 
+    def list_blob_versions(self, container: str, prefix: str = "") -> dict[str, tuple[dt.datetime, str]]:
+        """``{name: (last modified, ETag)}`` of the blobs under ``prefix``: what a later
+        ``read_bytes(..., etag=)`` pins, so that the bytes read are the ones that were checked."""
+        check_container_name(container)
+        cc = self.client.get_container_client(container)
+
+        def listing() -> dict[str, tuple[dt.datetime, str]]:
+            return {b.name: (b.last_modified, b.etag) for b in cc.list_blobs(name_starts_with=prefix or None)}
+        return call(f"list blobs in {container!r}", listing)
+
     def delete_prefix(self, container: str, prefix: str) -> int:
         """Delete every blob under ``prefix`` (non-empty); return how many."""
         if not prefix:
@@ -479,6 +489,20 @@ class Storage:
         url = self.container_sas(container, write=True, create=True, expiry=expiry, default_expiry=LONG_EXPIRY)
         return OutputFileSpec(file_pattern=pattern, container_url=url, path=path, upload_condition=upload_condition)
 
+    def output_blob(self, pattern: str, *, container: str, blob: str, upload_condition: str = "taskcompletion",
+                    expiry: dt.timedelta | dt.datetime | float | None = None) -> OutputFileSpec:
+        """An output file spec uploading one file (``pattern`` without wildcards) to exactly
+        ``container``/``blob`` with a SAS that can create that one blob and nothing else: no
+        other name, no overwrite, no read. Whoever reads the task learns no more than that."""
+        if any(c in _GLOB_CHARS for c in pattern):
+            raise ValidationError("pattern", f"{pattern!r} has wildcards; output_blob uploads one file",
+                                  fix="name one file, or use output_files() for a pattern")
+        self.create_container(container)
+        url = self.blob_sas(container, blob, read=False, create=True, expiry=expiry)
+        token = url.partition("?")[2]
+        return OutputFileSpec(file_pattern=pattern, container_url=f"{self.url}/{container}?{token}", path=blob,
+                              upload_condition=upload_condition)
+
     # ------------------------------------------------------------------------------- download
     def download(self, container: str, prefix: str = "", dest: str | os.PathLike[str] = ".", *,
                  pattern: str | None = None, max_concurrency: int = 8, progress: bool = False) -> list[Path]:
@@ -510,10 +534,16 @@ class Storage:
         finally:
             bar(None)
 
-    def read_bytes(self, container: str, blob: str) -> bytes:
+    def read_bytes(self, container: str, blob: str, *, etag: str | None = None) -> bytes:
+        """The blob's bytes; with ``etag``, only if it is still that version (else ConflictError)."""
         check_container_name(container)
         check_blob_name(blob)
-        return call(f"read {blob!r}", lambda: self.client.get_blob_client(container, blob).download_blob().readall())
+        if etag is None:
+            return call(f"read {blob!r}", lambda: self.client.get_blob_client(container, blob).download_blob().readall())
+        from azure.core import MatchConditions
+
+        return call(f"read {blob!r}", lambda: self.client.get_blob_client(container, blob).download_blob(
+            etag=etag, match_condition=MatchConditions.IfNotModified).readall())
 
     def read_frame(self, container: str, blob: str, **read_options: Any) -> pd.DataFrame:
         """A CSV (``.csv``, ``.csv.gz``, ``.tsv``), Parquet (``.parquet``, ``.pq``) or JSON

@@ -140,7 +140,7 @@ def merge_tasks(frame: pd.DataFrame, rows: Iterable[Mapping[str, Any]] | pd.Data
         pos = positions[known]
         changed = update[known]
         for name in changed.columns.intersection(frame.columns, sort=False):
-            frame.iloc[pos, frame.columns.get_loc(name)] = changed[name].array  # type: ignore[index]  # stubs lack ndarray row indexers
+            frame.iloc[pos, frame.columns.get_loc(name)] = changed[name].array  # type: ignore[index,unused-ignore]  # some pandas-stubs lack ndarray row indexers
     if known.all():
         return frame
     return pd.concat([frame, update[~known]])

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from batchnb._constants import METRICS_FILE_NAME
+from batchnb.core.redact import redact
 from batchnb.core.tasks.bulk import submission_in_progress
 from batchnb.core.transport import Backoff, Deadline, retry_after_of, status_of
 from batchnb.data import frames
@@ -572,7 +573,8 @@ class FileTail:
 
     @property
     def text(self) -> str:
-        return self._buffer.decode("utf-8", errors="replace")
+        # Masked: what a task prints (a SAS URL, a key) is shown in monitors and saved notebooks.
+        return redact(self._buffer.decode("utf-8", errors="replace"))
 
     def read(self) -> str:
         meter = _Meter()

@@ -22,20 +22,17 @@ from batchnb.local.service.http.sharedkey import sign
 if TYPE_CHECKING:
     import requests
 
-__all__ = ["FAULT_KINDS", "inject_faults", "signed_request"]
+__all__ = ["FAULT_KINDS", "emulate", "inject_faults", "signed_request"]
 
 FAULT_KINDS = ("throttle", "error500", "drop")
 
 
 def inject_faults(service: LocalService | None = None, *, throttle: float = 0.0, error500: float = 0.0, drop: float = 0.0,
-                  retry_after: float | None = None, seed: int | None = None,
-                  task_counts_lag: float | None = None, timeout: float = 10.0) -> dict[str, Any]:
+                  retry_after: float | None = None, seed: int | None = None, timeout: float = 10.0) -> dict[str, Any]:
     """Set the fractions of Batch API requests that fail (0 turns a kind off); returns the service's
     fault settings and counters. ``retry_after`` is the Retry-After sent with throttling responses;
     ``seed`` makes the sequence of faults repeatable. ``service`` defaults to the one running in
-    the default state directory. ``task_counts_lag`` (seconds) makes Get Task Counts answer with the
-    counts of that long ago, as Azure's may lag behind the task list (0 turns it off, None leaves
-    it as it is)."""
+    the default state directory."""
     if service is None:
         from batchnb.local.daemon import status
 
@@ -44,8 +41,6 @@ def inject_faults(service: LocalService | None = None, *, throttle: float = 0.0,
             raise RuntimeError("no local Batch service is running; start one with batchnb.local.start()")
 
     body: dict[str, Any] = {"throttle": throttle, "error500": error500, "drop": drop}
-    if task_counts_lag is not None:
-        body["task_counts_lag"] = task_counts_lag
     if retry_after is not None:
         body["retry_after"] = retry_after
     if seed is not None:
@@ -54,6 +49,23 @@ def inject_faults(service: LocalService | None = None, *, throttle: float = 0.0,
     if response.status_code != 200:
         # Never echo the request (it carries the signature); the status and the service's code suffice.
         raise RuntimeError(f"setting faults on the local service failed: HTTP {response.status_code}")
+    return response.json()
+
+
+def emulate(service: LocalService, *, clock_scale: float | None = None, task_counts_lag: float | None = None,
+            timeout: float = 10.0) -> dict[str, Any]:
+    """Switch Azure behaviours of a running local service: ``clock_scale`` runs job schedule
+    recurrences and task retention that many times faster than real time; ``task_counts_lag`` makes
+    Get Task Counts answer with a snapshot up to that many seconds old (Azure's counts lag behind the
+    task list). Returns the settings in force."""
+    body: dict[str, Any] = {}
+    if clock_scale is not None:
+        body["clockScale"] = clock_scale
+    if task_counts_lag is not None:
+        body["taskCountsLagSeconds"] = task_counts_lag
+    response = signed_request(service, "POST", LOCAL_ADMIN_PREFIX + "/emulation", body=body, timeout=timeout)
+    if response.status_code != 200:
+        raise ValueError(f"the local service refused the emulation settings: {response.json().get('error')}")
     return response.json()
 
 

@@ -4,13 +4,13 @@ Summaries (job.failures(), wait(raise_on_failure=True), monitors' tails) must re
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 import batchnb
 from batchnb.data.watch import read_task_file_tail
 from batchnb.errors import ConflictError, TaskFailedError
+from batchnb.local import emulate
+from tests.local.service.helpers import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -43,12 +43,21 @@ def test_failures_and_wait_report_files_gone_with_the_node(session, unique):
         pool.delete()
 
 
-def test_files_past_their_retention_are_reported_as_cleaned_up(session, pool, unique):
-    job = session.create_job(f"retention-{unique}", pool=pool.id)
-    job.add_tasks(batchnb.TaskSpec("bad", FAIL, retention=1))
-    job.wait(timeout=60, poll=0.5)
-    time.sleep(1.5)
-    with pytest.raises(ConflictError) as direct:
-        job.stderr("bad")
-    assert direct.value.code == "TaskFilesCleanedup"
-    assert job.failures().loc["bad", "stderr"].endswith(": TaskFilesCleanedup]")
+def test_files_past_their_retention_are_reported_as_cleaned_up(session, pool, local_service, unique):
+    emulate(local_service, clock_scale=60)  # one retention minute passes in a second
+    try:
+        job = session.create_job(f"retention-{unique}", pool=pool.id)
+        job.add_tasks(batchnb.TaskSpec("bad", FAIL, retention=60))
+        job.wait(timeout=60, poll=0.5)
+
+        def cleaned() -> bool:
+            try:
+                job.stderr("bad")
+            except ConflictError as exc:
+                assert exc.code == "TaskFilesCleanedup"
+                return True
+            return False
+        wait_for(cleaned, timeout=20, what="the task's retention to pass")
+        assert job.failures().loc["bad", "stderr"].endswith(": TaskFilesCleanedup]")
+    finally:
+        emulate(local_service, clock_scale=1)

@@ -24,7 +24,7 @@ ADMIN = "/_local"
 
 
 # The fault suite runs against Azure's lagging Get Task Counts (batchnb must decide completion
-# from the task list); inject_faults() calls leave it on unless they pass task_counts_lag.
+# from the task list): switched on when the service starts (a scenario's restart resets it).
 RELIABILITY_TASK_COUNTS_LAG = 1.0
 
 
@@ -37,9 +37,10 @@ def throwaway_service(parent: Path | None = None, *, node_boot_seconds: float | 
     parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="reliability-", dir=parent) as tmp:
         state_dir = Path(tmp) / "state"
-        service = local.start(state_dir=state_dir, node_boot_seconds=node_boot_seconds, quiet=True,
-                              faults={"task_counts_lag": task_counts_lag} if task_counts_lag else None)
+        service = local.start(state_dir=state_dir, node_boot_seconds=node_boot_seconds, quiet=True)
         try:
+            if task_counts_lag:
+                local.emulate(service, task_counts_lag=task_counts_lag)
             yield service
         finally:
             local.stop(state_dir=state_dir)

@@ -4,7 +4,7 @@ A preset is what ``az batch pool supported-images list`` calls an image referenc
 agent SKU; the node agent SKU must match the image or Azure refuses the pool, which is why both
 travel together here. Each image also has a hypervisor generation (1: BIOS, 2: UEFI) and a CPU
 architecture, which the VM size must support or its nodes never boot (``check_size_and_image``);
-both come from the dated table in ``batchnb._azure_facts`` for Marketplace images, or are given.
+both come from the dated table in ``batchnb.core.specs.azure_facts`` for Marketplace images, or are given.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from azure.batch import models as batch_models
 
-from batchnb._azure_facts import NODE_AGENT_END_OF_SUPPORT, VmSizeFacts, image_facts, incompatibility
-from batchnb._azure_facts import ImageFacts as _ImageFacts
+from batchnb.core.specs.azure_facts import NODE_AGENT_END_OF_SUPPORT, VmSizeFacts, image_facts, incompatibility
+from batchnb.core.specs.azure_facts import ImageFacts as _ImageFacts
 from batchnb.core.validation import did_you_mean
 from batchnb.errors import ValidationError
 

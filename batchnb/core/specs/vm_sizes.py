@@ -1,7 +1,7 @@
 """Azure VM sizes batchnb knows, so that a typo in ``vm_size`` fails before a pool is requested.
 
 The sizes, with their vCPUs, hypervisor generations and CPU architecture, come from the dated and
-sourced table in ``batchnb._azure_facts`` (shared with the local service, which enforces the same
+sourced table in ``batchnb.core.specs.azure_facts`` (the local service enforces the same rules
 rules). It covers the general-purpose, compute, memory, storage, GPU and HPC families people use
 with Batch, without retired sizes. It is not exhaustive: ``PoolSpec(..., allow_unknown_vm_size=True)``
 passes any ``Standard_*`` name through unchecked (new sizes appear faster than this list is updated).
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from batchnb._azure_facts import RETIRED_VM_SIZES, VM_SIZES, VmSizeFacts, max_task_slots, vm_size_facts
+from batchnb.core.specs.azure_facts import RETIRED_VM_SIZES, VM_SIZES, VmSizeFacts, max_task_slots, vm_size_facts
 from batchnb.core.validation import did_you_mean
 from batchnb.errors import ValidationError
 
@@ -21,7 +21,7 @@ __all__ = ["KNOWN_VM_SIZES", "VmSizeFacts", "check_vm_size", "max_task_slots", "
 KNOWN_VM_SIZES: tuple[str, ...] = tuple(facts.name for facts in VM_SIZES.values())
 
 _BY_LOWER = {size.lower(): size for size in KNOWN_VM_SIZES}
-_LOOKS_LIKE_SIZE = re.compile(r"^(standard|basic)_[a-z0-9_\-]+$", re.I)
+_LOOKS_LIKE_SIZE = re.compile(r"^(standard|basic)_[a-z0-9_\-]+\Z", re.I)
 
 
 def check_vm_size(value: object, *, allow_unknown: bool = False, field: str = "vm_size") -> str:

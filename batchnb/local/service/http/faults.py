@@ -20,13 +20,11 @@ class Faults:
 
     def configure(self, body: dict) -> None:
         values = asdict(self.config)
-        for key in ("throttle", "error500", "drop", "retry_after", "task_counts_lag"):
+        for key in ("throttle", "error500", "drop", "retry_after"):
             if key in body:
                 value = float(body[key])
-                if key in KINDS and not 0.0 <= value <= 1.0:
+                if key != "retry_after" and not 0.0 <= value <= 1.0:
                     raise ValueError(f"{key} must be a fraction between 0 and 1")
-                if value < 0:
-                    raise ValueError(f"{key} must not be negative")
                 values[key] = value
         if "seed" in body:
             values["seed"] = int(body["seed"])

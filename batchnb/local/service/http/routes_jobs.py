@@ -7,9 +7,8 @@ import bisect
 from aiohttp import web
 
 from batchnb.local.service.http import odata
-from batchnb.local.service.http.azure_lag import lagged_task_counts
 from batchnb.local.service.http.body import read_json
-from batchnb.local.service.http.listing import docs_page, list_state, model_page, task_stats
+from batchnb.local.service.http.listing import base_url, docs_page, list_state, model_page, task_stats
 from batchnb.local.service.http.respond import changed, check_conditions, created, entity, json_response
 
 
@@ -32,8 +31,7 @@ def changed_tasks(job, flt) -> list | None:
     return sorted(found.values(), key=lambda t: t.seq)
 
 
-def register(app: web.Application, svc, task_counts_lag=lambda: 0.0) -> None:
-    """``task_counts_lag``: seconds by which Get Task Counts lags, read per request (azure_lag)."""
+def register(app: web.Application, svc) -> None:
     r = app.router
 
     async def list_jobs(request):
@@ -75,9 +73,6 @@ def register(app: web.Application, svc, task_counts_lag=lambda: 0.0) -> None:
         raise web.HTTPNotFound()
 
     async def task_counts(request):
-        lag = task_counts_lag()
-        if lag > 0:
-            return json_response(lagged_task_counts(svc.get_job(request.match_info["job"]), lag))
         return json_response(svc.task_counts(request.match_info["job"]))
 
     async def prep_status(request):
@@ -124,8 +119,11 @@ def register(app: web.Application, svc, task_counts_lag=lambda: 0.0) -> None:
         raise web.HTTPNotFound()
 
     async def subtasks(request):
-        svc.get_task(request.match_info["job"], request.match_info["task"])
-        return json_response({"odata.metadata": "", "value": []})
+        items = svc.subtasks(request.match_info["job"], request.match_info["task"])
+        select = list_state(request)["s"]
+        if select:
+            items = [{k: v for k, v in item.items() if k in select} for item in items]
+        return json_response({"odata.metadata": f"{base_url(request)}/$metadata#subtaskinfo", "value": items})
 
     r.add_get("/jobs", list_jobs)
     r.add_post("/jobs", create_job)
