@@ -121,8 +121,8 @@ class MapResult:
         return self._collect(job)
 
     def done(self) -> bool:
-        counts = self.session.job(self.job_id).task_counts()
-        return counts["active"] == 0 and counts["running"] == 0
+        """True once every task finished (confirmed by the task list: Azure's counts may lag)."""
+        return self.session.job(self.job_id)._all_tasks_done()
 
     # ------------------------------------------------------------------------------- results
     def collect(self) -> MapResult:
