@@ -19,13 +19,14 @@ from pathlib import Path
 
 # Longest prefix wins: batchnb/local/service/ is its own layer, the launcher is batchnb/local/.
 FLOORS = {
-    "batchnb/core/": 0.0,
-    "batchnb/data/": 0.0,
-    "batchnb/views/": 0.0,
-    "batchnb/node/": 0.0,
-    "batchnb/local/service/": 0.0,
-    "batchnb/local/": 0.0,
-    "batchnb/": 0.0,  # the top-level modules: errors, cli, quickstart, ...
+    # Measured on 2026-12-07 (whole suite, random order, 2 xdist workers), less about 2 points.
+    "batchnb/core/": 89.0,  # 90.8 %
+    "batchnb/data/": 89.0,  # 91.1 %
+    "batchnb/views/": 89.0,  # 91.5 %
+    "batchnb/node/": 12.0,  # 13.3 %: the sampler and the map runner run as node processes
+    "batchnb/local/service/": 37.0,  # 38.7 %: in-process tests only (model, OData, Shared Key, runtime)
+    "batchnb/local/": 79.0,  # 81.3 %: the launcher
+    "batchnb/": 46.0,  # 48.1 %: errors, cli (run as a subprocess by its tests), quickstart
 }
 
 
