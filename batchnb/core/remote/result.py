@@ -22,9 +22,19 @@ ERROR_MODES = ("raise", "collect")
 
 
 class RemoteItemError(TaskFailedError):
-    """A ``map()`` item raised on the node. ``item_index``, ``exception_type``, ``remote_traceback``
-    (the node's formatted traceback, also attached as a note so notebooks show it), ``exception``
-    (the original exception object, when it could be unpickled here)."""
+    """A ``map()`` item raised on the node.
+
+    Attributes
+    ----------
+    item_index : int
+        The item's position in the input.
+    exception_type : str
+        The name of what it raised.
+    remote_traceback : str
+        The node's formatted traceback (also attached as a note, so notebooks show it).
+    exception : BaseException or None
+        The original exception object, when it could be unpickled here.
+    """
 
     default_code = "batchnb.MapItemFailed"
 
@@ -41,7 +51,23 @@ class RemoteItemError(TaskFailedError):
 
 @dataclass(frozen=True)
 class ItemError:
-    """One failed item: where it ran, what it raised, and the node's traceback."""
+    """One failed ``map()`` item: where it ran, what it raised, and the node's traceback.
+
+    Attributes
+    ----------
+    index : int
+        The item's position in the input.
+    task_id : str
+        The task that ran it.
+    exception_type : str
+        What it raised (``TaskFailed`` when the task left no result).
+    message : str
+        The exception's message.
+    traceback : str
+        The node's formatted traceback.
+    exception : BaseException or None
+        The original exception, when it could be unpickled here.
+    """
 
     index: int
     task_id: str
@@ -51,6 +77,18 @@ class ItemError:
     exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     def to_exception(self, job_id: str) -> RemoteItemError:
+        """This failure as an exception to raise.
+
+        Parameters
+        ----------
+        job_id : str
+            The map job's id, for the message.
+
+        Returns
+        -------
+        RemoteItemError
+            The exception.
+        """
         return RemoteItemError(
             f"map item {self.index} raised {self.exception_type}: {self.message} (job {job_id!r}, task {self.task_id!r})",
             item_index=self.index, exception_type=self.exception_type, remote_traceback=self.traceback,
@@ -65,7 +103,20 @@ class MapResult:
     """The state and, once complete, the results of one ``map()`` job.
 
     ``results`` lists the values in input order (None where an item failed); ``errors`` lists
-    :class:`ItemError` in input order. ``values()`` gives the results or raises the first error.
+    :class:`~batchnb.core.remote.result.ItemError` in input order. ``values()`` gives the
+    results or raises the first error. Made by :meth:`Session.map` and
+    :meth:`Session.map_result`, not directly.
+
+    Parameters
+    ----------
+    session : Session
+        The session the job runs in.
+    job_id : str
+        The map job's id.
+    n_items, chunk_size, n_tasks : int
+        How the items were cut into tasks.
+    container : str
+        The blob container holding inputs and results.
     """
 
     def __init__(self, session: Session, job_id: str, *, n_items: int, chunk_size: int, n_tasks: int,
@@ -81,11 +132,30 @@ class MapResult:
 
     @property
     def job(self) -> JobHandle:
+        """A handle on the map job (its tasks, logs, monitor)."""
         return self.session.job(self.job_id)
 
     # ------------------------------------------------------------------------------- waiting
     def wait(self, *, timeout: float | None = None, poll: float = 1.0) -> MapResult:
-        """Block until every task has finished, then fetch the results."""
+        """Block until every task has finished, then fetch the results.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait (None: no limit).
+        poll : float
+            Seconds between checks.
+
+        Returns
+        -------
+        MapResult
+            This result, collected.
+
+        Raises
+        ------
+        batchnb.errors.BatchTimeoutError
+            Not finished within ``timeout`` seconds (the job keeps running).
+        """
         from batchnb.errors import BatchTimeoutError
 
         job = self.session.job(self.job_id)
@@ -98,12 +168,25 @@ class MapResult:
         return self._collect(job)
 
     def done(self) -> bool:
+        """Whether every task has finished (one cheap request).
+
+        Returns
+        -------
+        bool
+            True when no task is active or running.
+        """
         counts = self.session.job(self.job_id).task_counts()
         return counts["active"] == 0 and counts["running"] == 0
 
     # ------------------------------------------------------------------------------- results
     def collect(self) -> MapResult:
-        """Download and unpickle every chunk's result (the job should have finished)."""
+        """Download and unpickle every chunk's result (the job should have finished).
+
+        Returns
+        -------
+        MapResult
+            This result, with ``results`` and ``errors`` filled in.
+        """
         return self._collect()
 
     def _collect(self, job: JobHandle | None = None) -> MapResult:
@@ -157,21 +240,43 @@ class MapResult:
 
     @property
     def results(self) -> list[Any]:
+        """The values in input order, None where an item failed (collected on first use)."""
         self._ensure()
         assert self._values is not None
         return self._values
 
     @property
     def errors(self) -> list[ItemError]:
+        """The failed items in input order, with the node's traceback."""
         self._ensure()
         return self._errors
 
     @property
     def ok(self) -> bool:
+        """Whether no item failed."""
         return not self.errors
 
     def values(self, *, errors: str = "raise") -> list[Any]:
-        """The results in input order; with ``errors="raise"``, the first failed item raises."""
+        """The results in input order.
+
+        Parameters
+        ----------
+        errors : {"raise", "collect"}
+            ``"raise"``: the first failed item raises; ``"collect"``: None in its place.
+
+        Returns
+        -------
+        list
+            One value per item.
+
+        Raises
+        ------
+        batchnb.core.remote.result.RemoteItemError
+            ``errors="raise"`` and an item raised (a :class:`~batchnb.errors.TaskFailedError`
+            with the item's index, exception type and the node's traceback).
+        batchnb.errors.BatchnbError
+            The job is still running (code ``batchnb.NotReady``): call :meth:`wait` first.
+        """
         if errors not in ERROR_MODES:
             raise ValidationError("errors", f"must be 'raise' or 'collect', got {errors!r}",
                                   fix="errors='raise' or errors='collect'")
