@@ -600,7 +600,8 @@ class Session:
         pool : str or PoolHandle
             The pool that runs the tasks (it must exist).
         chunk_size : int, optional
-            Items per task; by default about four tasks per task slot of the pool.
+            Items per task; by default about four tasks per task slot of the pool (at most
+            100 tasks).
         errors : {"raise", "collect"}
             ``"raise"``: the first failing item raises. ``"collect"``: return a
             :class:`MapResult` with ``.results`` and ``.errors``.

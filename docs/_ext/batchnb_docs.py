@@ -7,13 +7,14 @@
   ``Returns`` sections): a warning otherwise, which ``-W`` turns into a failed build.
 * The example notebooks run at build time against a private local Batch service (its own state
   directory, stopped when the build ends), with plotly figures drawn by a plotly.js shipped in
-  the site rather than fetched from a CDN.
+  the site rather than fetched from a CDN; no page may show the service's keys or a SAS.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -86,9 +87,11 @@ def magics_rst() -> list[str]:
         if not doc:
             logger.warning("%%batch %s has no docstring", name, type="batchnb", subtype="undocumented")
         lines += [*map(_rst_text, doc.splitlines()), ""]
-        usage = " ".join(func.parser.format_usage().split()).removeprefix("usage:").strip()
-        usage = usage.removeprefix("::").strip()
-        lines += [".. code-block:: text", "", f"   {usage}", ""]
+        # argparse's own line breaks; magic_arguments swaps its "usage: " for reST's "::", which
+        # leaves the continuation lines misaligned, so they are indented again under the options.
+        first, *rest = func.parser.format_usage().removeprefix("::").strip().splitlines()
+        indent = " " * (len("%" + func.parser.prog.lstrip("%")) + 1)
+        lines += [".. code-block:: text", "", f"   {first}", *(f"   {indent}{r.strip()}" for r in rest), ""]
         rows = _option_rows(func.parser)
         if rows:
             lines += [".. list-table::", "   :header-rows: 1", "   :widths: 30 15 55", "",
@@ -210,6 +213,21 @@ def start_notebook_service(app: Sphinx) -> None:
     shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", static / "plotly.min.js")
 
 
+# A SAS signature that redaction did not mask ("sig=***" is what it leaves).
+_UNMASKED_SIG = re.compile(r"(?i)\bsig(=|%3D)(?!\*\*\*)[^&\s'\"<]+")
+
+
+def check_no_secrets(outdir: Path, secrets: list[str]) -> None:
+    """The site shows notebook outputs: none may carry the service's keys or a SAS signature."""
+    for path in sorted(outdir.rglob("*")):
+        if path.suffix not in (".html", ".ipynb", ".txt") or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if any(secret and secret in text for secret in secrets) or _UNMASKED_SIG.search(text):
+            logger.warning("%s shows a key or a SAS signature of the local service", path.relative_to(outdir),
+                           type="batchnb", subtype="secret")
+
+
 def stop_notebook_service(app: Sphinx, exception: BaseException | None) -> None:
     state = getattr(app, "_batchnb_state_dir", None)
     if state is None:
@@ -217,8 +235,12 @@ def stop_notebook_service(app: Sphinx, exception: BaseException | None) -> None:
     from batchnb import local
 
     try:
-        local.stop(state_dir=state)
+        service = local.status(state_dir=state)
+        if service is not None and exception is None:
+            storage_key = re.search(r"AccountKey=([^;]+)", service.storage_connection_string)
+            check_no_secrets(Path(app.outdir), [service.account_key, storage_key.group(1) if storage_key else ""])
     finally:
+        local.stop(state_dir=state)
         shutil.rmtree(state, ignore_errors=True)
 
 

@@ -1,8 +1,9 @@
-"""The %batch reference page is generated from the magics' own argument definitions.
+"""The docs build's own checks (docs/_ext/batchnb_docs.py), which `.ci/docs` turns into errors.
 
-docs/_ext/batchnb_docs.py turns every subcommand's ``magic_arguments`` parser into a section, so
-an option added to a magic shows up in the reference without being written twice; and the
-docstring check that fails the docs build really fails on an undocumented public function.
+- The %batch reference is generated from every subcommand's ``magic_arguments`` parser, so an
+  option added to a magic shows up in the reference without being written twice.
+- The docstring check really fails on a public function without Parameters/Returns sections.
+- The secret scan really flags a page that shows the local service's key or a SAS signature.
 """
 
 from __future__ import annotations
@@ -74,3 +75,17 @@ def test_the_docstring_check_accepts_the_public_api(ext: ModuleType, caplog: pyt
     import batchnb
 
     assert _missing_sections(ext, batchnb.sweep, caplog) == []
+
+
+def test_the_secret_scan_flags_a_key_in_a_page(ext: ModuleType, tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "ok.html").write_text("<p>https://acct.blob/c?sv=1&amp;sig=***</p>")
+    with caplog.at_level(logging.WARNING):
+        ext.check_no_secrets(tmp_path, ["s3cr3t-key"])
+    assert caplog.records == []
+    (tmp_path / "leak.html").write_text("<p>key s3cr3t-key</p>")
+    (tmp_path / "sas.ipynb").write_text('{"text": "https://acct.blob/c?sv=1&sig=abcDEF%2B"}')
+    with caplog.at_level(logging.WARNING):
+        ext.check_no_secrets(tmp_path, ["s3cr3t-key"])
+    flagged = sorted(r.getMessage().split()[0] for r in caplog.records)
+    assert flagged == ["leak.html", "sas.ipynb"]
