@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from azure.batch import models as batch_models
 
 from batchnb.core.handle_base import _Handle, state_text
+from batchnb.core.redact import redact
 from batchnb.core.specs.models import TaskSpec
 from batchnb.core.specs.task_files import OutputFileSpec
 from batchnb.core.tasks.bulk import BulkAddResult, add_tasks
@@ -252,7 +253,10 @@ class JobHandle(_Handle[batch_models.BatchJob]):
 
     # ------------------------------------------------------------------------------- files
     def read_file(self, task_id: str, path: str, *, tail: int | None = None, encoding: str = "utf-8") -> str:
-        """A file of the task's directory on its node, as text.
+        """A file of the task's directory on its node, as text, with secrets masked.
+
+        A task that prints its SAS URL or a key must not put it in the notebook;
+        :meth:`read_bytes` gives the bytes untouched.
 
         Parameters
         ----------
@@ -275,7 +279,7 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         batchnb.errors.NotFoundError
             No such task or file (yet), or its node is gone.
         """
-        return self.read_bytes(task_id, path, tail=tail).decode(encoding, errors="replace")
+        return redact(self.read_bytes(task_id, path, tail=tail).decode(encoding, errors="replace"))
 
     def read_bytes(self, task_id: str, path: str, *, tail: int | None = None) -> bytes:
         """A file of the task's directory on its node, as bytes.

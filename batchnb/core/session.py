@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from azure.batch import models as batch_models
@@ -28,16 +29,17 @@ from batchnb.core.handle_base import state_text
 from batchnb.core.job_handle import JobHandle
 from batchnb.core.pool_handle import PoolHandle
 from batchnb.core.redact import redact, register_secret
-from batchnb.core.settings import ConnectionSettings, SettingsError, account_from_endpoint, resolve_settings
+from batchnb.core.settings import ConnectionSettings, account_from_endpoint, resolve_settings
 from batchnb.core.specs.models import JobSpec, PoolSpec
-from batchnb.core.transport import Deadline, call
-from batchnb.errors import ConflictError, NotFoundError, ServiceUnavailableError, ValidationError
+from batchnb.core.transport import Backoff, Deadline, call
+from batchnb.errors import ConflictError, NotFoundError, ServiceUnavailableError, SettingsError, ValidationError
 
 if TYPE_CHECKING:
     import pandas as pd
     from azure.batch import BatchClient
     from azure.core.credentials import TokenCredential
 
+    from batchnb.core.remote.notebook_sweep import NotebookSweep
     from batchnb.core.remote.result import MapResult
     from batchnb.core.storage import Storage
     from batchnb.local import LocalService
@@ -46,12 +48,12 @@ __all__ = ["Session", "connect"]
 
 # Bounded SDK retries for ordinary calls (bulk add turns them off and does its own, see bulk.py):
 # azure-core's default is 10 attempts with up to 120 s between them, minutes of silence in a cell.
-_CLIENT_RETRY = dict(retry_total=4, retry_backoff_factor=0.5, retry_backoff_max=20,
+_CLIENT_RETRY: dict[str, Any] = dict(retry_total=4, retry_backoff_factor=0.5, retry_backoff_max=20,
                      connection_timeout=30, read_timeout=120)
 _DEFAULT_REQUEST_TIMEOUT = 60.0
 # Blob storage's own default retry waits 15 s, then 18, 24, 42 s...: minutes of silence for each
 # file when storage has gone away. The same number of tries, closer together.
-_STORAGE_RETRY = dict(retry_total=3, initial_backoff=1, increment_base=2, connection_timeout=30, read_timeout=120)
+_STORAGE_RETRY: dict[str, Any] = dict(retry_total=3, initial_backoff=1, increment_base=2, connection_timeout=30, read_timeout=120)
 
 
 def _batch_retry(request_timeout: float) -> dict[str, Any]:
@@ -148,6 +150,7 @@ class Session:
         """A create (POST) call. The SDK does not retry a POST whose answer was lost (the service
         may have done the work); with ``retry_lost_answer`` we do, and the caller treats the
         "already exists" that may follow as success, which is what exist_ok means anyway."""
+        backoff = Backoff(base=0.5, cap=2.0)
         for attempt in range(3):
             try:
                 self._call(action, fn, *args)
@@ -155,7 +158,7 @@ class Session:
             except ServiceUnavailableError as exc:
                 if not retry_lost_answer or exc.code != "batchnb.Unreachable" or attempt == 2:
                     raise
-                time.sleep(0.5 * (attempt + 1))
+                time.sleep(backoff.next_delay())
 
     # ------------------------------------------------------------------------------- storage
     @property
@@ -590,6 +593,9 @@ class Session:
         staged in Blob storage, and run by a small stdlib+cloudpickle runner on the nodes.
         After a kernel restart, ``session.map_result(job_id)`` finds the results again.
         On Azure, the pool needs Python and the same cloudpickle: see :func:`batchnb.map_start_task`.
+        Each task can read only its own inputs and create only its own result, with SAS tokens
+        that expire with the job (``timeout`` + 1 hour, else 24 hours); a result that was not
+        written by its own task raises MapResultTamperedError and is never unpickled.
 
         Parameters
         ----------
@@ -612,7 +618,7 @@ class Session:
         container : str
             The blob container for the pickled inputs and results.
         max_retries : int
-            Retries of a failed task.
+            Retries of a failing item on its node, and of a crashed task through Batch.
         wait : bool
             False returns the :class:`MapResult` at once (call ``.wait()`` later).
 
@@ -632,16 +638,92 @@ class Session:
         batchnb.errors.BatchTimeoutError
             The job did not finish within ``timeout`` seconds (it keeps running).
         """
-        from batchnb.core.remote.mapper import submit_map
+        from batchnb.core.remote.mapper import sas_lifetime, submit_map
 
         result = submit_map(self, fn, items, pool=pool.id if isinstance(pool, PoolHandle) else pool,
-                            chunk_size=chunk_size, job_id=job_id, container=container, max_retries=max_retries)
+                            chunk_size=chunk_size, job_id=job_id, container=container, max_retries=max_retries,
+                            lifetime=sas_lifetime(timeout))
         if not wait:
             return result
         result.wait(timeout=timeout)
         if errors == "collect":
             return result
         return result.values(errors=errors)
+
+    def run_notebook(self, path: str | Path, *, parameters: Any, pool: str | PoolHandle, job_id: str | None = None,
+                     container: str = "batchnb-notebooks", max_retries: int = 0, wait: bool = True,
+                     timeout: float | None = None) -> NotebookSweep:
+        """Run the notebook at ``path`` once per parameter set, one task each, with papermill on the nodes.
+
+        Each set is injected after the notebook's cell tagged ``parameters``. Values the notebook
+        passes to ``batchnb.record(name, value)`` come back as columns of ``results()``. The
+        nodes need papermill and ipykernel (the pool's environment). After a kernel restart,
+        ``session.notebook_sweep(job_id)`` finds the sweep again.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The ``.ipynb`` file; it needs a cell tagged ``parameters``.
+        parameters : dict or list
+            A grid (``{"alpha": [0.1, 0.5], "n": [10, 100]}``: every combination) or the
+            parameter sets themselves; values must be JSON-able.
+        pool : str or PoolHandle
+            The pool that runs the tasks.
+        job_id : str, optional
+            The sweep's job id (default: made from the notebook's name).
+        container : str
+            The blob container for the notebook, parameters and results.
+        max_retries : int
+            Retries of a failed task.
+        wait : bool
+            Wait until every task has finished.
+        timeout : float, optional
+            Seconds to wait (None: no limit).
+
+        Returns
+        -------
+        NotebookSweep
+            The sweep (its tasks finished, unless ``wait=False``).
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            A bad notebook (not found, no ``parameters`` cell) or bad parameters.
+        batchnb.errors.BatchTimeoutError
+            ``wait=True`` and the tasks had not finished within ``timeout`` seconds.
+        """
+        from batchnb.core.remote.notebook_sweep import submit_notebook_sweep
+
+        sweep = submit_notebook_sweep(self, path, parameters=parameters,
+                                      pool=pool.id if isinstance(pool, PoolHandle) else pool, job_id=job_id,
+                                      container=container, max_retries=max_retries)
+        if wait:
+            sweep.wait(timeout=timeout)
+        return sweep
+
+    def notebook_sweep(self, job_id: str) -> NotebookSweep:
+        """Re-attach to a ``run_notebook()`` sweep by its job id (e.g. after a kernel restart).
+
+        Parameters
+        ----------
+        job_id : str
+            The sweep's job id (``NotebookSweep.job_id``).
+
+        Returns
+        -------
+        NotebookSweep
+            The sweep.
+
+        Raises
+        ------
+        batchnb.errors.NotFoundError
+            There is no such job.
+        batchnb.errors.BatchnbError
+            The job was not made by ``run_notebook()`` (code ``batchnb.NotANotebookSweep``).
+        """
+        from batchnb.core.remote.notebook_sweep import attach_notebook_sweep
+
+        return attach_notebook_sweep(self, job_id)
 
     def map_result(self, job_id: str) -> MapResult:
         """Re-attach to a ``map()`` job by id (e.g. after a kernel restart).
@@ -738,7 +820,7 @@ def connect(
     ------
     batchnb.errors.ValidationError
         ``request_timeout`` is not a number of seconds >= 0.5.
-    batchnb.core.settings.SettingsError
+    batchnb.errors.SettingsError
         A setting is missing or inconsistent (the message names it).
     """
     if isinstance(request_timeout, bool) or not isinstance(request_timeout, (int, float)) or request_timeout < 0.5:

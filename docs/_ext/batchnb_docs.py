@@ -244,6 +244,20 @@ def stop_notebook_service(app: Sphinx, exception: BaseException | None) -> None:
         shutil.rmtree(state, ignore_errors=True)
 
 
+# [text](some.ipynb) in a notebook; JSON-escaped quotes end the match.
+_NOTEBOOK_LINK = re.compile(r"\[([^\]\\]+)\]\((?!https?:)[^)\s\\]+\.ipynb\)")
+
+
+def notebook_links(app: Sphinx, docname: str, source: list[str]) -> None:
+    """An example notebook's link to a notebook that is not a page of the site becomes its text.
+
+    docs/examples/ links to the files of notebooks/ (one copy of each), and links between them
+    resolve outside the site; the notebooks beside them (inputs of a sweep) are not pages.
+    """
+    if docname.startswith("examples/"):
+        source[0] = _NOTEBOOK_LINK.sub(r"\1", source[0])
+
+
 def plotly_on_example_pages(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
                             doctree: Any) -> None:
     if pagename.startswith("examples/"):
@@ -258,4 +272,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", start_notebook_service)
     app.connect("build-finished", stop_notebook_service)
     app.connect("html-page-context", plotly_on_example_pages)
+    app.connect("source-read", notebook_links)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

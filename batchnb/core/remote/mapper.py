@@ -8,12 +8,14 @@ Blob layout in the map container (default ``batchnb-map``), per job::
     <job>/in/00000.pkl     items of chunk 0 ...
     <job>/out/00000.pkl    results of chunk 0, uploaded by the task as an output file
 
-Tasks read inputs through one read-only container SAS and write results through one
-write/create-only container SAS.
+Each task holds read-only SAS URLs for exactly its three inputs and a create-only SAS for exactly
+its own result blob, all expiring with the job (``sas_lifetime``; the job's wall clock ends there
+too). Its command line pins the inputs' SHA-256; ``integrity`` says why results can be trusted.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import pickle
 import re
@@ -24,11 +26,11 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
+from batchnb.core.remote.integrity import runner_command, sha256_hex
 from batchnb.core.remote.result import MapResult, task_id_for
 from batchnb.core.specs.models import JobSpec, TaskSpec
-from batchnb.core.specs.task_files import OutputFileSpec, ResourceFileSpec
+from batchnb.core.specs.task_files import ResourceFileSpec
 from batchnb.core.validation import check_container_name, check_id, check_int
 from batchnb.errors import BatchnbError, ValidationError
 
@@ -44,7 +46,17 @@ _META_CHUNK = "batchnb.map.chunk_size"
 _META_TASKS = "batchnb.map.tasks"
 _META_CONTAINER = "batchnb.map.container"
 _TARGET_TASKS = 100
-RUNNER_COMMAND = "python3 runner.py fn.pkl items.pkl result.pkl"
+# How long a map's SAS tokens (and the job) live when the caller gives no timeout.
+DEFAULT_LIFETIME = dt.timedelta(hours=24)
+# Added to a caller's timeout: tasks still queued when the wait gives up may start a little later.
+_LIFETIME_MARGIN = dt.timedelta(hours=1)
+
+
+def sas_lifetime(timeout: float | None) -> dt.timedelta:
+    """The lifetime of a map's SAS tokens and job: its timeout plus an hour, else 24 hours."""
+    if timeout is None:
+        return DEFAULT_LIFETIME
+    return dt.timedelta(seconds=max(0.0, float(timeout))) + _LIFETIME_MARGIN
 
 
 def _target_tasks(session: Session, pool: str) -> int:
@@ -85,7 +97,8 @@ def _dumps(obj: Any, what: str) -> bytes:
 
 
 def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any], *, pool: str,
-               chunk_size: int | None, job_id: str | None, container: str, max_retries: int) -> MapResult:
+               chunk_size: int | None, job_id: str | None, container: str, max_retries: int,
+               lifetime: dt.timedelta = DEFAULT_LIFETIME) -> MapResult:
     if not callable(fn):
         raise ValidationError("fn", f"is not callable ({type(fn).__name__})", fix="pass a function of one argument")
     values = list(items)
@@ -94,6 +107,7 @@ def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any],
         raise ValidationError("items", "is empty", fix="give at least one item")
     chunk = chunk_size if chunk_size is not None else max(1, math.ceil(n_items / _target_tasks(session, pool)))
     check_int(chunk, field="chunk_size", minimum=1)
+    check_int(max_retries, field="max_retries", minimum=0)
     check_container_name(container)
     job_id = job_id or _default_job_id(fn)
     check_id(job_id, field="job_id")
@@ -101,7 +115,8 @@ def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any],
     python = "%d.%d" % sys.version_info[:2]
 
     fn_bytes = _dumps(fn, "fn")
-    blobs: dict[str, bytes] = {f"{job_id}/runner.py": runner_source(), f"{job_id}/fn.pkl": fn_bytes}
+    runner = runner_source()
+    blobs: dict[str, bytes] = {f"{job_id}/runner.py": runner, f"{job_id}/fn.pkl": fn_bytes}
     for number in range(n_tasks):
         start = number * chunk
         payload = {"start": start, "items": values[start:start + chunk], "python": python}
@@ -110,7 +125,7 @@ def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any],
     storage = session.storage
     storage.create_container(container)
     # The job first: a pool or job-id mistake fails before anything is uploaded.
-    spec = JobSpec(job_id, pool=pool, max_task_retries=max_retries, metadata={
+    spec = JobSpec(job_id, pool=pool, max_task_retries=max_retries, max_wall_clock=lifetime, metadata={
         _META_KIND: KIND, _META_ITEMS: str(n_items), _META_CHUNK: str(chunk), _META_TASKS: str(n_tasks),
         _META_CONTAINER: container})
     job = session.create_job(spec, exist_ok=False)
@@ -118,21 +133,22 @@ def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any],
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="batchnb-map-put") as pool_:
         list(pool_.map(lambda kv: storage.upload_bytes(kv[1], container=container, blob=kv[0]), blobs.items()))
 
-    read_url = storage.container_sas(container, read=True)
-    base, _, token = read_url.partition("?")
+    def read_only(name: str, file_path: str) -> ResourceFileSpec:
+        return ResourceFileSpec(http_url=storage.blob_sas(container, name, read=True, expiry=lifetime),
+                                file_path=file_path)
 
-    def blob_url(name: str) -> str:
-        return f"{base}/{quote(name, safe='/')}?{token}"
-
-    runner = ResourceFileSpec(http_url=blob_url(f"{job_id}/runner.py"), file_path="runner.py")
-    fn_file = ResourceFileSpec(http_url=blob_url(f"{job_id}/fn.pkl"), file_path="fn.pkl")
-    out = storage.output_files("result.pkl", container=container, path=None)
+    runner_file = read_only(f"{job_id}/runner.py", "runner.py")
+    fn_file = read_only(f"{job_id}/fn.pkl", "fn.pkl")
+    runner_sha, fn_sha = sha256_hex(runner), sha256_hex(fn_bytes)
     tasks = []
     for number in range(n_tasks):
-        items_file = ResourceFileSpec(http_url=blob_url(f"{job_id}/in/{number:05d}.pkl"), file_path="items.pkl")
-        result_file = OutputFileSpec(file_pattern="result.pkl", container_url=out.container_url,
-                                     path=f"{job_id}/out/{number:05d}.pkl", upload_condition="taskcompletion")
-        tasks.append(TaskSpec(task_id_for(number), RUNNER_COMMAND, resource_files=[runner, fn_file, items_file],
+        items_blob = f"{job_id}/in/{number:05d}.pkl"
+        result_file = storage.output_blob("result.pkl", container=container, blob=f"{job_id}/out/{number:05d}.pkl",
+                                          expiry=lifetime)
+        command = runner_command(runner_sha=runner_sha, fn_sha=fn_sha, items_sha=sha256_hex(blobs[items_blob]),
+                                 item_retries=max_retries)
+        tasks.append(TaskSpec(task_id_for(number), command,
+                              resource_files=[runner_file, fn_file, read_only(items_blob, "items.pkl")],
                               output_files=[result_file]))
     job.add_tasks(tasks)
     _terminate_when_done(session, job_id)

@@ -21,6 +21,20 @@ class FaultConfig:
 
 
 @dataclass
+class QuotaConfig:
+    """Account quotas, as Azure Batch has them (defaults: the upper end of a new account's defaults).
+
+    Cores are counted per node from the VM size (``standard_d2s_v3``: 2). A create or resize past
+    a core quota gets the nodes that fit and ``resizeErrors`` ``AccountCoreQuotaReached`` (spot:
+    ``AccountLowPriorityCoreQuotaReached``); a pool or job past its quota is refused with 409."""
+
+    dedicated_cores: int = 500
+    low_priority_cores: int = 100
+    pools: int = 100
+    active_jobs: int = 300  # jobs that are not completed (completed ones do not count, as on Azure)
+
+
+@dataclass
 class ServerConfig:
     state_dir: Path
     host: str = "127.0.0.1"
@@ -31,5 +45,6 @@ class ServerConfig:
     allow_bearer: bool = False  # accept Entra ID bearer tokens (tests of the token path)
     node_boot_seconds: float = 0.3  # creating -> starting -> idle takes about this long
     faults: FaultConfig = field(default_factory=FaultConfig)
+    quotas: QuotaConfig = field(default_factory=QuotaConfig)
     # Connection string of the auto-storage account (Azurite), for autoStorageContainerName.
     storage_connection_string: str = ""

@@ -8,6 +8,7 @@ import shutil
 from batchnb.local.service.model import clock, shapes
 from batchnb.local.service.model.entities import Job
 from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_found
+from batchnb.local.service.model.quotas import job_quota_reached
 from batchnb.local.service.model.tasks import mark_requeued
 from batchnb.local.service.model.validate import (
     check_duration,
@@ -51,6 +52,9 @@ class JobOps:
         job_id = check_id(body.get("id"))
         if job_id.lower() in self.jobs:
             raise conflict("JobExists", "The specified job already exists.")
+        active = sum(1 for j in self.jobs.values() if j.doc.get("state") not in ("completed", "deleting"))
+        if active >= self.config.quotas.active_jobs:
+            raise job_quota_reached(self.config.quotas.active_jobs)
         pool_info = body.get("poolInfo")
         if not pool_info or not isinstance(pool_info, dict):
             raise missing("poolInfo")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from batchnb.local.service.config import ServerConfig
@@ -93,30 +93,29 @@ class BatchService(PoolOps, NodeOps, JobOps, TaskOps):
         self.store.flush()
 
     # ---- start / stop ------------------------------------------------------------------------
+    def _load_children(self, table: str, parents: dict) -> Iterator[tuple]:
+        """Stored rows of ``table`` with their parent (keys are ``parent/child``); orphans are dropped."""
+        for key, seq, doc, x in self.store.load(table):
+            parent = parents.get(key.split("/", 1)[0])
+            if parent is None:
+                self.store.delete(table, key)
+                continue
+            self.seq = max(self.seq, seq)
+            yield key, seq, doc, x, parent
+
     def load(self) -> None:
         """Rebuild the in-memory state after a restart; running work is requeued (as a node
         failure would be) and nodes boot again."""
         for key, seq, doc, x in self.store.load("pools"):
             self.pools[key] = Pool(key=key, seq=seq, doc=doc, x=x)
             self.seq = max(self.seq, seq)
-        for key, seq, doc, x in self.store.load("nodes"):
-            pool = self.pools.get(key.split("/", 1)[0])
-            if pool is None:
-                self.store.delete("nodes", key)
-                continue
+        for key, seq, doc, x, pool in self._load_children("nodes", self.pools):
             pool.nodes[doc["id"]] = Node(key=key, seq=seq, pool=pool, doc=doc, x=x)
-            self.seq = max(self.seq, seq)
         for key, seq, doc, x in self.store.load("jobs"):
             self.jobs[key] = Job(key=key, seq=seq, doc=doc, x=x)
             self.seq = max(self.seq, seq)
-        for key, seq, doc, x in self.store.load("tasks"):
-            job = self.jobs.get(key.split("/", 1)[0])
-            if job is None:
-                self.store.delete("tasks", key)
-                continue
-            task = Task(key=key, seq=seq, job=job, doc=doc, x=x)
-            job.tasks[key] = task
-            self.seq = max(self.seq, seq)
+        for key, seq, doc, x, job in self._load_children("tasks", self.jobs):
+            job.tasks[key] = Task(key=key, seq=seq, job=job, doc=doc, x=x)
         for job in self.jobs.values():
             self.recover_job(job)
         for pool in self.pools.values():
