@@ -167,7 +167,8 @@ def check_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any, l
         logger.warning("%s has no docstring", name, type="batchnb", subtype="undocumented")
         return
     if _own_parameters(obj, what) and not _has_section(lines, "Parameters"):
-        logger.warning("%s: the docstring has no 'Parameters' section", name, type="batchnb", subtype="sections")
+        logger.warning("%s: the docstring has no 'Parameters' section (numpydoc style, see connect())", name,
+                       type="batchnb", subtype="sections")
     if what in ("function", "method") and _returns_something(obj) and not _has_section(lines, "Returns", "Yields"):
         logger.warning("%s: the docstring has no 'Returns' section", name, type="batchnb", subtype="sections")
 
@@ -180,7 +181,8 @@ def check_coverage(app: Sphinx, env: Any) -> None:
         # batchnb.BatchnbError is batchnb.errors.BatchnbError: one entry, under its module.
         defined_in = getattr(getattr(batchnb, name.split(".", 1)[1], None), "__module__", "")
         if name not in documented and f"{defined_in}.{name.rsplit('.', 1)[1]}" not in documented:
-            logger.warning("public name %s has no entry in the API reference (docs/reference/)", name,
+            logger.warning("public name %s has no entry in the API reference: add '.. autoclass::' or "
+                           "'.. autofunction::' for it to a page of docs/reference/", name,
                            type="batchnb", subtype="undocumented")
     commands, _ = _magic_commands()
     labels = {*env.domaindata["std"]["labels"], *env.domaindata["std"]["anonlabels"]}
