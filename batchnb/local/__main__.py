@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     quotas = serve.add_argument_group("account quotas (as on Azure)")
     for flag, help_text in QUOTA_FLAGS.items():
         quotas.add_argument(f"--{flag}", type=_non_negative_int, default=None, help=help_text)
+    serve.add_argument("--clock-scale", type=float, default=1.0,
+                       help="run job schedule recurrences and task retention this many times faster than real time")
+    serve.add_argument("--task-counts-lag", type=float, default=0.0,
+                       help="answer Get Task Counts with a snapshot up to this many seconds old, as Azure may")
+    serve.add_argument("--usage-interval-seconds", type=float, default=None,
+                       help="aggregation interval of /poolusagemetrics (default 60)")
     faults = serve.add_argument_group("fault injection (fractions of requests)")
     faults.add_argument("--throttle", type=float, default=0.0)
     faults.add_argument("--error500", type=float, default=0.0)
@@ -85,9 +91,15 @@ def build_config(args: argparse.Namespace):  # -> ServerConfig (imported lazily,
         ),
         storage_connection_string=os.environ.get(STORAGE_ENV, ""),
         quotas=quotas,
+        clock_scale=args.clock_scale,
+        task_counts_lag_seconds=args.task_counts_lag,
     )
     if args.node_boot_seconds is not None:
         config.node_boot_seconds = args.node_boot_seconds
+    if args.usage_interval_seconds is not None:
+        if args.usage_interval_seconds <= 0:
+            raise SystemExit("batchnb.local: --usage-interval-seconds must be > 0")
+        config.usage_interval_seconds = args.usage_interval_seconds
     return config
 
 

@@ -128,6 +128,7 @@ def start(
     node_boot_seconds: float | None = None,
     allow_bearer: bool = False,
     quotas: dict[str, int] | None = None,
+    clock_scale: float | None = None,
     quiet: bool = False,
 ) -> LocalService:
     """Reuse the service running in `state_dir`, or start Azurite and the Batch server there.
@@ -138,7 +139,7 @@ def start(
     restarted on the same port with the requested ones; its state survives the restart.
     """
     sd = _resolve(state_dir)
-    options = _launch_options(faults, node_boot_seconds, allow_bearer, quotas)
+    options = _launch_options(faults, node_boot_seconds, allow_bearer, quotas, clock_scale)
     with _lifecycle_lock(sd):
         return _ensure_running(sd, options, quiet=quiet)
 
@@ -218,6 +219,7 @@ def make_private(sd: Path) -> None:
 def _launch_options(
     faults: dict[str, float] | None, node_boot_seconds: float | None, allow_bearer: bool,
     quotas: dict[str, int] | None = None,
+    clock_scale: float | None = None,
 ) -> dict[str, Any]:
     faults = dict(faults or {})
     unknown = set(faults) - set(_FAULT_KEYS)
@@ -234,6 +236,7 @@ def _launch_options(
         "faults": {k: faults[k] for k in _FAULT_KEYS if k in faults},
         "node_boot_seconds": node_boot_seconds,
         "allow_bearer": bool(allow_bearer),
+        "clock_scale": clock_scale,
     }
     if quotas:  # absent when default, so settings written before quotas existed still match
         options["quotas"] = {k: quotas[k] for k in _QUOTA_KEYS if k in quotas}
@@ -336,6 +339,8 @@ def _option_flags(options: dict[str, Any]) -> list[str]:
         flags.append("--allow-bearer")
     for key, value in (options.get("quotas") or {}).items():
         flags += [f"--{key.replace('_', '-')}-quota", str(value)]
+    if options.get("clock_scale") is not None:
+        flags += ["--clock-scale", str(options["clock_scale"])]
     return flags
 
 

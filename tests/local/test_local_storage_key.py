@@ -16,7 +16,7 @@ from azure.storage.blob import BlobServiceClient
 
 from batchnb import local
 from batchnb._constants import AZURITE_ACCOUNT_KEY
-from tests.integration.local_helpers import batchnb_cli
+from tests.local.local_helpers import batchnb_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

@@ -44,7 +44,15 @@ class ServerConfig:
     auth_mode: str = "strict"  # strict | off
     allow_bearer: bool = False  # accept Entra ID bearer tokens (tests of the token path)
     node_boot_seconds: float = 0.3  # creating -> starting -> idle takes about this long
+    # Aggregation interval of /poolusagemetrics (Azure: 30 minutes; locally short, see model/usage.py).
+    usage_interval_seconds: float = 60.0
     faults: FaultConfig = field(default_factory=FaultConfig)
     quotas: QuotaConfig = field(default_factory=QuotaConfig)
     # Connection string of the auto-storage account (Azurite), for autoStorageContainerName.
     storage_connection_string: str = ""
+    # How many times faster than real time the service's schedule clock runs (job schedule
+    # recurrence and start windows): 60 makes a one-minute recurrence fire every second.
+    clock_scale: float = 1.0
+    # Azure's Get Task Counts lags behind the task list; > 0 makes the local one answer with a
+    # snapshot up to this many seconds old, so clients are tested against the lag (0 = exact).
+    task_counts_lag_seconds: float = 0.0

@@ -81,8 +81,9 @@ def test_unknown_properties_and_older_api_version_accepted(client, idle_pool) ->
     resp = raw(client, "POST", "/pools", json={
         "id": f"{job_id}-pool", "vmSize": "standard_d2s_v3", "targetDedicatedNodes": 0,
         "certificateReferences": [], "resourceTags": {"a": "b"}, "targetNodeCommunicationMode": "default",
-        "virtualMachineConfiguration": {"imageReference": {"publisher": "canonical"},
-                                        "nodeAgentSKUId": "batch.node.ubuntu 22.04"}})
+        "virtualMachineConfiguration": {"imageReference": {"publisher": "canonical", "offer": "ubuntu-24_04-lts",
+                                                           "sku": "server"},
+                                        "nodeAgentSKUId": "batch.node.ubuntu 24.04"}})
     assert resp.status_code == 201, resp.text()
 
 

@@ -25,7 +25,11 @@ from batchnb.local.service.http import (
     routes_admin,
     routes_files,
     routes_jobs,
+    routes_node_users,
+    routes_not_emulated,
     routes_pools,
+    routes_schedules,
+    routes_usage,
     sharedkey,
 )
 from batchnb.local.service.http.faults import Faults
@@ -162,9 +166,13 @@ def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
         return response
 
     app = web.Application(middlewares=[batch_middleware], client_max_size=64 * 1024 * 1024)
+    routes_node_users.register(app, svc)  # before the pool routes: see routes_node_users
     routes_pools.register(app, svc)
+    routes_schedules.register(app, svc)
+    routes_not_emulated.register(app, svc)
     routes_jobs.register(app, svc)
     routes_files.register(app, svc)
+    routes_usage.register(app, svc)
     routes_admin.register(app, svc, faults)
     return app
 
