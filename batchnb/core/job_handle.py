@@ -510,19 +510,43 @@ class JobHandle(_Handle[batch_models.BatchJob]):
 
     # ------------------------------------------------------------------------------- cost
     def cost(self, *, region: str | None = None, currency: str = "USD") -> pd.DataFrame:
-        """What each task cost: node, priority, VM size, wall time, its share of the node
-        (requiredSlots / taskSlotsPerNode), core-hours and cost, with retries and requeues (their
-        lost runs estimated); totals in ``.attrs["summary"]``. Works while the job runs (running
-        tasks cost until now). Prices: :func:`batchnb.vm_price` (``region`` defaults to the
-        account's; eastus locally)."""
+        """What each task cost, with retries and requeues (their lost runs estimated).
+
+        Works while the job runs (running tasks cost until now). Prices come from
+        :func:`batchnb.vm_price`.
+
+        Parameters
+        ----------
+        region : str, optional
+            The region's prices (default: the account's; eastus locally).
+        currency : str
+            A 3-letter currency code.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per task: node, priority, VM size, wall time, its share of the node
+            (requiredSlots / taskSlotsPerNode), core-hours and cost; totals in
+            ``.attrs["summary"]``.
+        """
         from batchnb.core.cost.job_cost import job_cost
 
         return job_cost(self.session, self.id, pool_id=self.pool_id, region=region,
                         prices={"currency": currency})
 
     def estimate(self):
-        """Time and cost to finish, from the completed tasks' durations and the pool's slots
-        (a :class:`batchnb.core.cost.estimate.Estimate`)."""
+        """Time and cost to finish, from the completed tasks' durations and the pool's slots.
+
+        Returns
+        -------
+        Estimate
+            The estimate, with a 95 % band.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            The job has no pool to estimate on.
+        """
         from batchnb.core.cost.estimate import estimate_job
 
         if not self.pool_id:

@@ -249,9 +249,23 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
     # ------------------------------------------------------------------------------- cost
     def cost(self, *, since: datetime | None = None, region: str | None = None,
              currency: str = "USD") -> pd.DataFrame:
-        """Node-hours by priority (dedicated, spot, departed nodes), busy against idle, core-hours
-        and cost since ``since`` (default: the pool's creation); totals and an autoscale hint in
-        ``.attrs["summary"]``. Nodes that left are counted from ``/poolusagemetrics``."""
+        """What the pool's nodes cost, busy against idle. Nodes that left are counted from ``/poolusagemetrics``.
+
+        Parameters
+        ----------
+        since : datetime.datetime, optional
+            Start of the period (default: the pool's creation).
+        region : str, optional
+            The region's prices (default: the account's; eastus locally).
+        currency : str
+            A 3-letter currency code.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Node-hours by priority (dedicated, spot, departed nodes), busy against idle,
+            core-hours and cost; totals and an autoscale hint in ``.attrs["summary"]``.
+        """
         from batchnb.core.cost.pool_cost import pool_cost
 
         return pool_cost(self.session, self.id, since=since, region=region, prices={"currency": currency})

@@ -653,9 +653,33 @@ class Session:
 
     def estimate(self, tasks: Iterable[Any], *, pool: str | PoolHandle, pilot: int = 5, timeout: float = 1800,
                  keep_pilot: bool = False, job_id: str | None = None) -> Estimate:
-        """Before committing to a sweep: run ``pilot`` of its ``tasks`` (spread over it) on
-        ``pool``, then extrapolate the whole sweep's time and cost on that pool, with a 95 % band.
-        The pilot job is deleted afterwards unless ``keep_pilot``."""
+        """Before committing to a sweep: run a few of its tasks, then extrapolate its time and cost.
+
+        Parameters
+        ----------
+        tasks : iterable of TaskSpec
+            The whole sweep (e.g. ``batchnb.sweep(...)``).
+        pool : str or PoolHandle
+            The pool it will run on (it must exist).
+        pilot : int
+            How many tasks to run, spread over the sweep.
+        timeout : float
+            Seconds to wait for the pilot.
+        keep_pilot : bool
+            Keep the pilot job (it is deleted afterwards by default).
+        job_id : str, optional
+            The pilot job's id.
+
+        Returns
+        -------
+        Estimate
+            The whole sweep's time and cost on that pool, with a 95 % band.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            No tasks, a bad ``pilot`` count, or a pool that does not exist.
+        """
         from batchnb.core.cost.estimate import estimate_sweep
 
         pool_id = pool.id if isinstance(pool, PoolHandle) else pool
