@@ -9,6 +9,9 @@ secrets (account key, storage key, unmasked ``sig=``) found in the service's log
 the scenario (requests.log, server.log, azurite.log; a scenario that logged no request fails: a
 scan of nothing proves nothing). The scenarios themselves live in tests/reliability/scenarios.py,
 which the tests run at small loads.
+
+A second table lists the attacks of issue 11 (tests/reliability/attacks.py): what was tried, the
+service's or batchnb's answer, and whether it was refused with nothing run, hung or leaked.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.reliability import scenarios  # noqa: E402
+from tests.reliability import attacks, scenarios  # noqa: E402
 from tests.reliability.service_tools import throwaway_service  # noqa: E402
 
 FULL = {"faults": 10_000, "lost_answers": 10_000, "kill": 2_000, "kernel": 200, "kernel_items": 500,
@@ -74,7 +77,7 @@ def _secrets_since(service, sizes: dict[str, int]) -> tuple[int, int]:
     return found, request_lines
 
 
-def run(sizes: dict[str, int], state_parent: Path | None) -> list[scenarios.Row]:
+def run(sizes: dict[str, int], state_parent: Path | None) -> tuple[list[scenarios.Row], list[attacks.AttackRow]]:
     plan = [
         (scenarios.faults_during_submit_and_monitor, sizes["faults"], {}),
         (scenarios.lost_answers_during_bulk_add, sizes["lost_answers"], {}),
@@ -100,7 +103,9 @@ def run(sizes: dict[str, int], state_parent: Path | None) -> list[scenarios.Row]
                 row.notes.append("FAILED: requests.log got no line during the scenario: the secret scan had "
                                  "nothing to scan")
             rows.append(row)
-    return rows
+        print("running the attacks of issue 11 ...", file=sys.stderr, flush=True)
+        tried = attacks.run_attacks(service)
+    return rows, tried
 
 
 def print_table(rows: list[scenarios.Row]) -> None:
@@ -127,11 +132,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the throwaway service keeps its state (default: the temp dir)")
     args = parser.parse_args(argv)
     os.environ.pop("BATCHNB_PROFILE", None)
-    rows = run(QUICK if args.quick else FULL, args.state_parent)
+    rows, tried = run(QUICK if args.quick else FULL, args.state_parent)
     print_table(rows)
+    print()
+    attacks.print_attack_table(tried)
     bad = [r for r in rows if r.lost or r.duplicates or r.secrets or r.seen < r.expected
            or any(note.startswith("FAILED") for note in r.notes)]
-    return 1 if bad else 0
+    return 1 if bad or not all(a.refused for a in tried) else 0
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(Path|Any|Callable|Iterable|Iterator|Mapping|Sequence|Self|TypeVar|InfoT|KW_ONLY|"
                r"ClassVar|BaseException|Exception|ValueError|LookupError|PermissionError|ConnectionError|"
                r"TimeoutError|AzureError|LocalService|BulkAddResult|UploadResult|UploadItem|ItemError|"
-               r"RemoteItemError|SettingsError|JobMonitor|PoolMonitor|tqdm|BlobServiceClient)"),
+               r"RemoteItemError|SettingsError|JobMonitor|PoolMonitor|tqdm|BlobServiceClient|MapCache)"),
     # Internal modules are named in prose but are not part of the reference.
     (r"py:(mod|func)", r"batchnb\.(core|data|views|node|local)\..*"),
     (r"py:class", r"batchnb\.core\.handle_base\..*"),

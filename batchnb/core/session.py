@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
     from batchnb.core.cost.estimate import Estimate
+    from batchnb.core.remote.cache import MapCache
     from batchnb.core.remote.notebook_sweep import NotebookSweep
     from batchnb.core.remote.result import MapResult
     from batchnb.core.storage import Storage
@@ -587,7 +588,7 @@ class Session:
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any], *, pool: str | PoolHandle,
             chunk_size: int | None = None, errors: str = "raise", timeout: float | None = None,
             job_id: str | None = None, container: str = "batchnb-map", max_retries: int = 0,
-            wait: bool = True) -> list[Any] | MapResult:
+            wait: bool = True, cache: bool = False, environment_key: str = "") -> list[Any] | MapResult:
         """Run ``fn`` over ``items`` on the pool's nodes; results come back in input order.
 
         The function and the items are pickled with cloudpickle (``chunk_size`` items per task),
@@ -595,8 +596,12 @@ class Session:
         After a kernel restart, ``session.map_result(job_id)`` finds the results again.
         On Azure, the pool needs Python and the same cloudpickle: see :func:`batchnb.map_start_task`.
         Each task can read only its own inputs and create only its own result, with SAS tokens
-        that expire with the job (``timeout`` + 1 hour, else 24 hours); a result that was not
-        written by its own task raises MapResultTamperedError and is never unpickled.
+        that live ``timeout`` + 1 hour (24 hours without a timeout; give one for longer maps), and
+        the job's wall clock ends with them. A result that was not written by its own task raises
+        MapResultTamperedError and is never unpickled.
+        ``cache=True`` looks every item up in ``session.cache`` first (content-addressed by the
+        function's code and closure, the item, the Python/cloudpickle versions and
+        ``environment_key``) and runs only the misses: an unchanged rerun submits no task.
 
         Parameters
         ----------
@@ -622,6 +627,10 @@ class Session:
             Retries of a failing item on its node, and of a crashed task through Batch.
         wait : bool
             False returns the :class:`MapResult` at once (call ``.wait()`` later).
+        cache : bool
+            Look every item up in ``session.cache`` first and run only the misses.
+        environment_key : str
+            Part of the cache key: change it when the nodes' environment changes.
 
         Returns
         -------
@@ -641,9 +650,26 @@ class Session:
         """
         from batchnb.core.remote.mapper import sas_lifetime, submit_map
 
-        result = submit_map(self, fn, items, pool=pool.id if isinstance(pool, PoolHandle) else pool,
-                            chunk_size=chunk_size, job_id=job_id, container=container, max_retries=max_retries,
-                            lifetime=sas_lifetime(timeout))
+        pool_id = pool.id if isinstance(pool, PoolHandle) else pool
+
+        def submit(values: Iterable[Any]) -> MapResult:
+            return submit_map(self, fn, values, pool=pool_id, chunk_size=chunk_size, job_id=job_id,
+                              container=container, max_retries=max_retries, lifetime=sas_lifetime(timeout))
+
+        if cache:
+            from batchnb.core.remote.cache import cached_map
+
+            if not wait:
+                raise ValidationError("wait", "cache=True needs wait=True (results are cached when they arrive)",
+                                      fix="drop wait=False, or drop cache=True")
+
+            def submit_and_wait(values: list[Any]) -> MapResult:
+                return submit(values).wait(timeout=timeout)
+
+            result = cached_map(self, fn, list(items), submit=submit_and_wait, container=container,
+                                environment=environment_key)
+            return result if errors == "collect" else result.values(errors=errors)
+        result = submit(items)
         if not wait:
             return result
         result.wait(timeout=timeout)
@@ -760,6 +786,13 @@ class Session:
         from batchnb.core.remote.notebook_sweep import attach_notebook_sweep
 
         return attach_notebook_sweep(self, job_id)
+
+    @property
+    def cache(self) -> MapCache:
+        """The map result cache in this account's Blob storage (``len()``, ``size_bytes()``, ``clear()``)."""
+        from batchnb.core.remote.cache import MapCache
+
+        return MapCache(self.storage)
 
     def map_result(self, job_id: str) -> MapResult:
         """Re-attach to a ``map()`` job by id (e.g. after a kernel restart).

@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import html
 import pickle
-from collections.abc import Iterator
+import secrets
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -153,6 +154,8 @@ class MapResult:
         self.container = container
         self._values: list[Any] | None = None
         self._errors: list[ItemError] = []
+        self.reruns: list[str] = []  # job ids of rerun() calls, oldest first
+        self.cache_hits = 0  # items a cached map() did not have to run
 
     @property
     def job(self) -> JobHandle:
@@ -346,6 +349,97 @@ class MapResult:
                              f"session.map_result({self.job_id!r}).errors lists them all")
             raise exc
         return self.results
+
+    # ------------------------------------------------------------------------------- rerun
+    def rerun(self, *, fn: Callable[[Any], Any] | None = None, pool: str | None = None, failed: bool = True,
+              missing: bool = True, chunk_size: int | None = None, timeout: float | None = None) -> MapResult:
+        """Run again exactly the items that raised and those whose task left no result.
+
+        They are re-chunked so that one failed item does not rerun its chunk's neighbours, and
+        their values are merged in. The rerun is an ordinary map job (``<job>-r<hex>``), listed
+        in ``reruns``.
+
+        Parameters
+        ----------
+        fn : callable, optional
+            A replacement function (a fix); default: the original.
+        pool : str, optional
+            The pool to rerun on (default: the job's).
+        failed : bool
+            Rerun the items that raised.
+        missing : bool
+            Rerun the items whose task left no result.
+        chunk_size : int, optional
+            Items per task of the rerun.
+        timeout : float, optional
+            Seconds to wait for the rerun.
+
+        Returns
+        -------
+        MapResult
+            This result, complete where the reruns succeeded.
+        """
+        from batchnb.core.remote.mapper import sas_lifetime, submit_map
+
+        self._ensure()
+        chosen = sorted({e.index for e in self._errors
+                         if (missing and e.exception_type == "TaskFailed") or (failed and e.exception_type != "TaskFailed")})
+        if not chosen:
+            return self
+        storage = self.session.storage
+        chunks: dict[int, list[Any]] = {}
+        for number in sorted({index // self.chunk_size for index in chosen}):
+            # Our own inputs: written by this kernel's storage key, read-only for every task.
+            chunks[number] = _loads(storage.read_bytes(self.container, f"{self.job_id}/in/{number:05d}.pkl"))["items"]
+        items = [chunks[index // self.chunk_size][index % self.chunk_size] for index in chosen]
+        if fn is None:
+            fn = _loads(storage.read_bytes(self.container, f"{self.job_id}/fn.pkl"))
+        pool = pool or self.job.pool_id
+        if not pool:
+            raise ValidationError("pool", f"map job {self.job_id!r} has no pool to rerun on", fix="rerun(pool='...')")
+        again = submit_map(self.session, fn, items, pool=pool, chunk_size=chunk_size,
+                           job_id=f"{self.job_id[:50]}-r{secrets.token_hex(2)}", container=self.container,
+                           max_retries=0, lifetime=sas_lifetime(timeout))
+        again.wait(timeout=timeout)
+        self.reruns.append(again.job_id)
+        assert self._values is not None and again._values is not None
+        rerun_errors = {e.index: e for e in again._errors}
+        kept = [e for e in self._errors if e.index not in set(chosen)]
+        for position, index in enumerate(chosen):
+            if position in rerun_errors:
+                e = rerun_errors[position]
+                kept.append(ItemError(index, e.task_id, e.exception_type, e.message, e.traceback, e.exception))
+            else:
+                self._values[index] = again._values[position]
+        self._errors = sorted(kept, key=lambda e: e.index)
+        return self
+
+    @classmethod
+    def from_values(cls, session: Session, values: list[Any], errors: list[ItemError], *,
+                    job_id: str | None, container: str) -> MapResult:
+        """A complete result put together in the kernel (a cached map: some or no task ran).
+
+        Parameters
+        ----------
+        session : Session
+            The session.
+        values : list
+            One value per item (None where it failed).
+        errors : list of ItemError
+            The failed items.
+        job_id : str or None
+            The map job, if any task ran.
+        container : str
+            The blob container of the map.
+
+        Returns
+        -------
+        MapResult
+            A collected result.
+        """
+        done = cls(session, job_id or "", n_items=len(values), chunk_size=1, n_tasks=0, container=container)
+        done._values, done._errors = values, sorted(errors, key=lambda e: e.index)
+        return done
 
     def __len__(self) -> int:
         return self.n_items
