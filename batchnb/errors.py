@@ -52,7 +52,38 @@ def _one_line(text: object) -> str:
 
 
 class BatchnbError(Exception):
-    """Base class of every error batchnb raises on purpose."""
+    """Base class of every error batchnb raises on purpose.
+
+    ``str(error)`` is one line: the message, the fix, then the service's code, HTTP status and
+    request id when there are any.
+
+    >>> from batchnb.errors import BatchnbError
+    >>> str(BatchnbError("Could not create pool 'p1': the pool exists", code="PoolExists", status=409,
+    ...                  fix="choose another pool id"))
+    "Could not create pool 'p1': the pool exists. Fix: choose another pool id. [PoolExists, HTTP 409]"
+
+    Parameters
+    ----------
+    message : str
+        What went wrong (made one line, secrets redacted).
+    code : str, optional
+        The service's error code, or one of batchnb's own (``batchnb.*``).
+    fix : str, optional
+        What the user can do about it.
+    status : int, optional
+        The HTTP status, when the service answered.
+    request_id : str, optional
+        The service's request id (Azure support asks for it).
+    action : str, optional
+        What batchnb was doing (``"create pool 'p1'"``).
+    details : mapping of str to str, optional
+        The service's error details.
+
+    Attributes
+    ----------
+    sdk_error : BaseException or None
+        The SDK exception this was translated from (never part of ``str()``).
+    """
 
     default_code: ClassVar[str] = "batchnb.Error"
 
@@ -119,7 +150,21 @@ def _rebuild(cls: type[BatchnbError], state: dict[str, Any]) -> BatchnbError:
 
 
 class ValidationError(BatchnbError, ValueError):
-    """Bad input, found before any request was sent. ``field`` names the offending argument."""
+    """Bad input, found before any request was sent.
+
+    >>> from batchnb.errors import ValidationError
+    >>> str(ValidationError("dedicated_nodes", "is -1", fix="give 0 or more"))
+    'dedicated_nodes: is -1. Fix: give 0 or more.'
+
+    Parameters
+    ----------
+    field : str
+        The offending argument (``field`` attribute too).
+    problem : str
+        What is wrong with it.
+    fix : str, optional
+        What to give instead.
+    """
 
     default_code = "batchnb.Validation"
 
@@ -150,7 +195,14 @@ class AuthError(BatchnbError, PermissionError):
 class ServiceUnavailableError(BatchnbError, ConnectionError):
     """The service throttled us (429/503) or could not be reached at all.
 
-    ``retry_after`` is the service's ``Retry-After`` in seconds, when it sent one.
+    Parameters
+    ----------
+    message : str
+        What went wrong.
+    retry_after : float, optional
+        The service's ``Retry-After`` in seconds, when it sent one (attribute too).
+    **kwargs
+        As for :class:`BatchnbError`.
     """
 
     default_code = "batchnb.Unavailable"
@@ -167,7 +219,17 @@ class SettingsError(BatchnbError, ValueError):
 
 
 class UploadError(BatchnbError):
-    """Some files could not be uploaded. ``result`` (an ``UploadResult``) holds every file's outcome."""
+    """Some files could not be uploaded.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong.
+    result : batchnb.core.storage.UploadResult
+        Every file's outcome (attribute too): retry with the failed ones.
+    **kwargs
+        As for :class:`BatchnbError`.
+    """
 
     default_code = "batchnb.Upload"
 
@@ -185,9 +247,19 @@ class BatchTimeoutError(BatchnbError, TimeoutError):
 class TaskSubmissionError(BatchnbError):
     """Bulk task submission gave up. Lists exactly which tasks were and were not added.
 
-    ``added`` and ``not_added`` are task ids; ``failures`` maps a not-added task id to the
-    reason (service error code and message). Re-adding the same tasks is safe: ids are
-    deterministic and tasks that already exist count as added.
+    Re-adding the same tasks is safe: ids are deterministic and tasks that already exist count
+    as added.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong.
+    added, not_added : iterable of str
+        Task ids (attributes too, as lists).
+    failures : mapping of str to str, optional
+        A not-added task id to the reason: service error code and message (attribute too).
+    **kwargs
+        As for :class:`BatchnbError`.
     """
 
     default_code = "batchnb.TaskSubmission"
@@ -210,8 +282,20 @@ class TaskSubmissionError(BatchnbError):
 class TaskFailedError(BatchnbError):
     """A task the caller waited on (or a ``map()`` item) failed.
 
-    ``failure_code`` is the task's ``failureInfo.code`` (``FailureExitCode``, ``BlobNotFound``...),
-    ``exit_code`` its process exit code when it ran, ``stderr_tail`` the end of its stderr.
+    Parameters
+    ----------
+    message : str
+        What went wrong.
+    job_id, task_id : str, optional
+        Which task (attributes too, like the rest).
+    exit_code : int, optional
+        Its process exit code, when it ran.
+    failure_code, failure_message : str, optional
+        The task's ``failureInfo`` (``FailureExitCode``, ``BlobNotFound``...).
+    stderr_tail : str, optional
+        The end of its stderr (multi-line; not part of ``str()``).
+    **kwargs
+        As for :class:`BatchnbError`.
     """
 
     default_code = "batchnb.TaskFailed"
@@ -352,9 +436,26 @@ def _endpoint_of(exc: Any, endpoint: str | None) -> str:
 def from_azure_error(exc: AzureError, *, action: str, endpoint: str | None = None) -> BatchnbError:
     """Translate an azure-core/azure-batch exception into the matching :class:`BatchnbError`.
 
-    ``action`` says what batchnb was doing, in words the user used (``"create pool 'p1'"``);
-    it starts the message. ``endpoint`` names the service in connection errors (otherwise it is
-    taken from the failed request, without its query string).
+    404 becomes :class:`NotFoundError`, 409/412 :class:`ConflictError`, 401/403
+    :class:`AuthError`, 429/502/503/504 and unreachable endpoints
+    :class:`ServiceUnavailableError`, 408 :class:`BatchTimeoutError`; the service's code gets a
+    fix when batchnb knows one.
+
+    Parameters
+    ----------
+    exc : azure.core.exceptions.AzureError
+        The SDK's exception.
+    action : str
+        What batchnb was doing, in words the user used (``"create pool 'p1'"``); it starts
+        the message.
+    endpoint : str, optional
+        Names the service in connection errors (otherwise taken from the failed request,
+        without its query string).
+
+    Returns
+    -------
+    BatchnbError
+        The error to raise (``from None``); the SDK exception stays in ``sdk_error``.
     """
     # Imported here so that ``import batchnb.errors`` stays cheap and SDK-free for the local service.
     from azure.core import exceptions as az

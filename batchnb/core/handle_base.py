@@ -32,7 +32,18 @@ class _Handle(Generic[InfoT]):
         raise NotImplementedError
 
     def refresh(self) -> Self:
-        """Fetch the current properties (``info``) from the service."""
+        """Fetch the current properties (``info``) from the service.
+
+        Returns
+        -------
+        Self
+            This handle.
+
+        Raises
+        ------
+        batchnb.errors.NotFoundError
+            The entity no longer exists.
+        """
         self._info = self._fetch()
         return self
 

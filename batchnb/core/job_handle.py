@@ -38,7 +38,20 @@ TASK_FILES_GONE_CODES = frozenset({"TaskFilesUnavailable", "TaskFilesCleanedup"}
 
 
 class JobHandle(_Handle[batch_models.BatchJob]):
-    """A job by id: tasks, counts, logs, waiting and retries."""
+    """A job by id: tasks, counts, logs, waiting and retries.
+
+    Get one from :meth:`Session.create_job` or :meth:`Session.job`. It holds no state but the
+    last ``refresh()``; every method asks the service.
+
+    Parameters
+    ----------
+    session : Session
+        The session that reaches the job's account.
+    job_id : str
+        The job's id.
+    info : azure.batch.models.BatchJob, optional
+        Properties already fetched (otherwise fetched on first use of :attr:`info`).
+    """
 
     # Kept to keep ``job_id`` as the keyword name callers know.
     def __init__(self, session: Session, job_id: str, info: batch_models.BatchJob | None = None) -> None:
@@ -59,26 +72,69 @@ class JobHandle(_Handle[batch_models.BatchJob]):
 
     @property
     def pool_id(self) -> str | None:
+        """The id of the pool that runs the job's tasks."""
         return self.info.pool_info.pool_id if self.info.pool_info else None
 
     @property
     def metadata(self) -> dict[str, str]:
+        """The job's metadata as a dict (``JobSpec(metadata=...)``)."""
         return {m.name: m.value for m in (self.info.metadata or [])}
 
     def terminate(self, *, reason: str | None = None, wait: bool = False, timeout: float = 300) -> None:
-        """End the job: running tasks are stopped, no new task starts."""
+        """End the job: running tasks are stopped, no new task starts (see :meth:`Session.terminate_job`).
+
+        Parameters
+        ----------
+        reason : str, optional
+            The termination reason recorded on the job.
+        wait : bool
+            Wait until the job is completed.
+        timeout : float
+            Seconds to wait with ``wait=True``.
+        """
         self.session.terminate_job(self.id, reason=reason, wait=wait, timeout=timeout)
 
     def delete(self, *, wait: bool = False, timeout: float = 300) -> None:
+        """Delete the job and its tasks (see :meth:`Session.delete_job`).
+
+        Parameters
+        ----------
+        wait : bool
+            Wait until the job is gone.
+        timeout : float
+            Seconds to wait with ``wait=True``.
+        """
         self.session.delete_job(self.id, wait=wait, timeout=timeout)
 
     # ------------------------------------------------------------------------------- tasks
     def add_tasks(self, tasks: TaskSpec | Iterable[TaskSpec | batch_models.BatchTaskCreateOptions], *,
                   max_concurrency: int = 4, timeout: float = 300) -> BulkAddResult:
-        """Add tasks in bulk (chunked, concurrent, idempotent; see :mod:`batchnb.core.tasks.bulk`).
+        """Add tasks in bulk: chunked under Batch's 100-task / 1 MB request limits, sent concurrently.
 
-        Re-running with the same task ids adds nothing twice. Raises TaskSubmissionError, listing
-        what was and was not added, if some tasks could not be added within ``timeout`` seconds.
+        Re-running with the same task ids adds nothing twice: tasks that already exist count as
+        added.
+
+        Parameters
+        ----------
+        tasks : TaskSpec or iterable of TaskSpec
+            The tasks (a :class:`TaskList` from :func:`sweep` or :func:`per_file`, a list of
+            :class:`TaskSpec`, or the SDK's ``BatchTaskCreateOptions``).
+        max_concurrency : int
+            Requests in flight at once.
+        timeout : float
+            Seconds to keep trying, retries included.
+
+        Returns
+        -------
+        batchnb.core.tasks.bulk.BulkAddResult
+            What was added and what already existed.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            A task needs more slots than the pool's nodes have (checked before sending).
+        batchnb.errors.TaskSubmissionError
+            Some tasks could not be added within ``timeout``; it lists which were and were not.
         """
         if isinstance(tasks, TaskSpec):
             tasks = [tasks]
@@ -103,7 +159,13 @@ class JobHandle(_Handle[batch_models.BatchJob]):
                                   fix=f"use required_slots <= {slots}, or a pool with more task_slots_per_node")
 
     def task_counts(self) -> dict[str, int]:
-        """``{"active", "running", "completed", "succeeded", "failed"}`` in one cheap call."""
+        """The job's task counts, in one cheap call.
+
+        Returns
+        -------
+        dict of str to int
+            ``active``, ``running``, ``completed``, ``succeeded`` and ``failed``.
+        """
         result = call(f"get the task counts of job {self.id!r}", self._client.get_job_task_counts, self.id)
         counts = result.task_counts
         return {k: int(getattr(counts, k) or 0) for k in ("active", "running", "completed", "succeeded", "failed")}
@@ -119,11 +181,23 @@ class JobHandle(_Handle[batch_models.BatchJob]):
                                                             filter=filter)))
 
     def tasks(self, *, filter: str | None = None) -> pd.DataFrame:
-        """Every task as a typed DataFrame indexed by task id: state, exit code, result,
-        retry/requeue counts, node, times, failure code and message (see batchnb.data.frames).
+        """Every task of the job as a typed DataFrame.
 
         Without a filter the table comes from the job's watcher: the first call loads every task,
-        later calls fetch only the tasks whose state changed since (cost follows the changes)."""
+        later calls fetch only the tasks whose state changed since (cost follows the changes).
+
+        Parameters
+        ----------
+        filter : str, optional
+            An OData filter such as ``"state eq 'completed'"`` (then every matching task is
+            fetched).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per task, indexed by task id: state, exit code, result, retry/requeue counts,
+            node, times, failure code and message (typed columns, see ``batchnb.data.frames``).
+        """
         if filter is None:
             from batchnb.data.watch import watcher_for
 
@@ -133,18 +207,39 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         return tasks_frame(self._list_task_rows(TASK_SELECT_FIELDS, filter))
 
     def monitor(self, *, interval: float = 2.0):
-        """A live view of the job (progress, figures, failed tasks with stderr, retry/terminate);
-        the cell returns at once and the view keeps updating from the kernel's event loop."""
+        """A live view of the job: progress, figures, failed tasks with stderr, retry/terminate.
+
+        Parameters
+        ----------
+        interval : float
+            Seconds between refreshes.
+
+        Returns
+        -------
+        JobMonitor
+            The widget; the cell returns at once and the view keeps updating from the kernel's
+            event loop.
+        """
         from batchnb.views.widgets import monitor_job
 
         return monitor_job(self, interval=interval)
 
     def failures(self, *, tail: int = _DEFAULT_FAILURE_TAIL) -> pd.DataFrame:
-        """Failed tasks with their failure code, exit code and the end of their stderr.
+        """The job's failed tasks, with why they failed.
 
-        A task whose files are gone (its node left the pool, e.g. after an autoscale or spot
-        scale-down, or its retention passed) shows ``[files gone with node X: <code>]`` as its
-        stderr instead of failing the whole table."""
+        Parameters
+        ----------
+        tail : int
+            Bytes of each task's stderr to fetch (the end of it).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per failed task: ``exit_code``, ``failure_code``, ``failure_message``,
+            ``node_id``, ``retry_count`` and ``stderr`` (None for a task that never ran; a task
+            whose files are gone, because its node left the pool or its retention passed, shows
+            ``[files gone with node X: <code>]``).
+        """
         frame = self.tasks(filter="state eq 'completed'")
         failed = failed_tasks(frame)[["exit_code", "failure_code", "failure_message", "node_id", "retry_count"]].copy()
         nodes = [None if str(n) == "<NA>" else str(n) for n in failed["node_id"]]
@@ -171,12 +266,56 @@ class JobHandle(_Handle[batch_models.BatchJob]):
 
     # ------------------------------------------------------------------------------- files
     def read_file(self, task_id: str, path: str, *, tail: int | None = None, encoding: str = "utf-8") -> str:
-        """A file of the task's directory as text (``tail``: only its last ``tail`` bytes), with
-        secrets masked (a task that prints its SAS URL or a key must not put it in the notebook);
-        ``read_bytes`` gives the bytes untouched."""
+        """A file of the task's directory on its node, as text, with secrets masked.
+
+        A task that prints its SAS URL or a key must not put it in the notebook;
+        :meth:`read_bytes` gives the bytes untouched.
+
+        Parameters
+        ----------
+        task_id : str
+            The task's id.
+        path : str
+            Relative to the task directory (``stdout.txt``, ``wd/out/result.json``).
+        tail : int, optional
+            Only the last ``tail`` bytes, fetched by byte range.
+        encoding : str
+            The file's text encoding (undecodable bytes are replaced).
+
+        Returns
+        -------
+        str
+            The text.
+
+        Raises
+        ------
+        batchnb.errors.NotFoundError
+            No such task or file (yet), or its node is gone.
+        """
         return redact(self.read_bytes(task_id, path, tail=tail).decode(encoding, errors="replace"))
 
     def read_bytes(self, task_id: str, path: str, *, tail: int | None = None) -> bytes:
+        """A file of the task's directory on its node, as bytes.
+
+        Parameters
+        ----------
+        task_id : str
+            The task's id.
+        path : str
+            Relative to the task directory.
+        tail : int, optional
+            Only the last ``tail`` bytes, fetched by byte range.
+
+        Returns
+        -------
+        bytes
+            The content.
+
+        Raises
+        ------
+        batchnb.errors.NotFoundError
+            No such task or file (yet), or its node is gone.
+        """
         action = f"read {path!r} of task {task_id!r} in job {self.id!r}"
         ocp_range = None
         if tail is not None:
@@ -197,25 +336,80 @@ class JobHandle(_Handle[batch_models.BatchJob]):
             self._client.download_task_file(self.id, task_id, path, ocp_range=ocp_range)))
 
     def stdout(self, task_id: str, *, tail: int | None = None) -> str:
-        """The task's stdout (``tail``: only the last ``tail`` bytes, fetched by byte range)."""
+        """The task's stdout.
+
+        Parameters
+        ----------
+        task_id : str
+            The task's id.
+        tail : int, optional
+            Only the last ``tail`` bytes, fetched by byte range.
+
+        Returns
+        -------
+        str
+            The text.
+
+        Raises
+        ------
+        batchnb.errors.NotFoundError
+            No such task, or it has not started on a node.
+        """
         return self.read_file(task_id, STDOUT, tail=tail)
 
     def stderr(self, task_id: str, *, tail: int | None = None) -> str:
-        """The task's stderr (``tail``: only the last ``tail`` bytes, fetched by byte range)."""
+        """The task's stderr.
+
+        Parameters
+        ----------
+        task_id : str
+            The task's id.
+        tail : int, optional
+            Only the last ``tail`` bytes, fetched by byte range.
+
+        Returns
+        -------
+        str
+            The text.
+
+        Raises
+        ------
+        batchnb.errors.NotFoundError
+            No such task, or it has not started on a node.
+        """
         return self.read_file(task_id, STDERR, tail=tail)
 
     # ------------------------------------------------------------------------------- waiting
     def wait(self, *, timeout: float | None = None, poll: float = 2.0,
              raise_on_failure: bool = False) -> dict[str, int]:
-        """Block until no task is active or running; return the final task counts.
+        """Block until no task is active or running.
 
         The counts are only a hint: Azure documents that Get Task Counts may lag behind the task
         list (right after ``add_tasks`` it can read 0 active, 0 running), so "done" is confirmed by
         one narrow list query for tasks not yet completed before ``wait`` returns.
 
-        Raises BatchTimeoutError after ``timeout`` seconds (the job keeps running; call again to
-        keep waiting). With ``raise_on_failure=True``, raises TaskFailedError for the first failed
-        task (its failure code, exit code and stderr tail), found from the task list.
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait (None: no limit).
+        poll : float
+            Seconds between checks.
+        raise_on_failure : bool
+            Raise for the first failed task instead of returning.
+
+        Returns
+        -------
+        dict of str to int
+            The final task counts (see :meth:`task_counts`).
+
+        Raises
+        ------
+        batchnb.errors.BatchTimeoutError
+            Tasks were still active or running after ``timeout`` seconds (the job keeps
+            running; call again to keep waiting).
+        batchnb.errors.TaskFailedError
+            ``raise_on_failure=True`` and a task failed: its failure code, exit code and
+            stderr tail (found from the task list).
         """
         deadline = Deadline(timeout, poll=poll)
         while True:
@@ -265,7 +459,20 @@ class JobHandle(_Handle[batch_models.BatchJob]):
     def retry_failed(self, *, max_concurrency: int = 8) -> list[str]:
         """Reactivate every failed task (they run again with their retry count reset).
 
-        Returns the ids reactivated. A job that has completed cannot run tasks again.
+        Parameters
+        ----------
+        max_concurrency : int
+            Reactivation requests in flight at once.
+
+        Returns
+        -------
+        list of str
+            The ids reactivated.
+
+        Raises
+        ------
+        batchnb.errors.ConflictError
+            The job has completed: it cannot run tasks again.
         """
         rows = self._list_task_rows(["id", "executionInfo"], "state eq 'completed'")
         failed = [r["id"] for r in rows
@@ -288,8 +495,26 @@ class JobHandle(_Handle[batch_models.BatchJob]):
                      include_logs: bool = True) -> list[OutputFileSpec]:
         """Output files for a task of this job, uploaded under ``<job>/<task>/`` in ``container``.
 
-        Give them to ``TaskSpec(output_files=...)``; ``include_logs`` also keeps stdout/stderr.
-        Read them back with :meth:`download_outputs` or ``session.storage.read_frame``.
+        Give them to ``TaskSpec(output_files=...)``; read them back with
+        :meth:`download_outputs` or ``session.storage.read_frame``.
+
+        Parameters
+        ----------
+        task_id : str
+            The task the files are for.
+        pattern : str
+            Files to upload, relative to the task's working directory.
+        container : str
+            The blob container (created if needed).
+        upload_condition : {"taskcompletion", "tasksuccess", "taskfailure"}
+            When to upload.
+        include_logs : bool
+            Also upload stdout/stderr, under ``<job>/<task>/logs``.
+
+        Returns
+        -------
+        list of OutputFileSpec
+            The specs, each with a write-only SAS.
         """
         storage = self.session.storage
         base = f"{self.id}/{task_id}"
@@ -301,25 +526,66 @@ class JobHandle(_Handle[batch_models.BatchJob]):
 
     def download_outputs(self, dest: str | Path, *, container: str = "outputs", task_id: str | None = None,
                          pattern: str | None = None) -> list[Path]:
-        """Download what this job's tasks uploaded with :meth:`output_files` (one task, or all)."""
+        """Download what this job's tasks uploaded with :meth:`output_files`.
+
+        Parameters
+        ----------
+        dest : str or os.PathLike
+            The local folder; files keep their folders below ``<job>/``.
+        container : str
+            The blob container the outputs went to.
+        task_id : str, optional
+            Only this task's outputs (default: every task's).
+        pattern : str, optional
+            Only blobs matching this glob.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The local files.
+        """
         prefix = f"{self.id}/{task_id}/" if task_id else f"{self.id}/"
         return self.session.storage.download(container, prefix=prefix, dest=dest, pattern=pattern)
 
     # ------------------------------------------------------------------------------- cost
     def cost(self, *, region: str | None = None, currency: str = "USD") -> pd.DataFrame:
-        """What each task cost: node, priority, VM size, wall time, its share of the node
-        (requiredSlots / taskSlotsPerNode), core-hours and cost, with retries and requeues (their
-        lost runs estimated); totals in ``.attrs["summary"]``. Works while the job runs (running
-        tasks cost until now). Prices: :func:`batchnb.vm_price` (``region`` defaults to the
-        account's; eastus locally)."""
+        """What each task cost, with retries and requeues (their lost runs estimated).
+
+        Works while the job runs (running tasks cost until now). Prices come from
+        :func:`batchnb.vm_price`.
+
+        Parameters
+        ----------
+        region : str, optional
+            The region's prices (default: the account's; eastus locally).
+        currency : str
+            A 3-letter currency code.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per task: node, priority, VM size, wall time, its share of the node
+            (requiredSlots / taskSlotsPerNode), core-hours and cost; totals in
+            ``.attrs["summary"]``.
+        """
         from batchnb.core.cost.job_cost import job_cost
 
         return job_cost(self.session, self.id, pool_id=self.pool_id, region=region,
                         prices={"currency": currency})
 
     def estimate(self):
-        """Time and cost to finish, from the completed tasks' durations and the pool's slots
-        (a :class:`batchnb.core.cost.estimate.Estimate`)."""
+        """Time and cost to finish, from the completed tasks' durations and the pool's slots.
+
+        Returns
+        -------
+        Estimate
+            The estimate, with a 95 % band.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            The job has no pool to estimate on.
+        """
         from batchnb.core.cost.estimate import estimate_job
 
         if not self.pool_id:

@@ -27,7 +27,19 @@ _SETTLED_NODE_STATES = frozenset({"idle", "running", "starttaskfailed", "offline
 
 
 class PoolHandle(_Handle[batch_models.BatchPool]):
-    """A pool by id. Holds no state but the last ``refresh()``; every method asks the service."""
+    """A pool by id. Holds no state but the last ``refresh()``; every method asks the service.
+
+    Get one from :meth:`Session.create_pool` or :meth:`Session.pool`.
+
+    Parameters
+    ----------
+    session : Session
+        The session that reaches the pool's account.
+    pool_id : str
+        The pool's id.
+    info : azure.batch.models.BatchPool, optional
+        Properties already fetched (otherwise fetched on first use of :attr:`info`).
+    """
 
     # Kept to keep ``pool_id`` as the keyword name callers know.
     def __init__(self, session: Session, pool_id: str, info: batch_models.BatchPool | None = None) -> None:
@@ -48,13 +60,33 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
         return self._fresh_state("allocation_state")
 
     def monitor(self, *, interval: float = 5.0, metrics: bool = True):
-        """A live view of the pool: node heatmap, utilization from the node sampler, resize control."""
+        """A live view of the pool: node heatmap, utilization from the node sampler, resize control.
+
+        Parameters
+        ----------
+        interval : float
+            Seconds between refreshes.
+        metrics : bool
+            Show CPU/memory/disk from the node sampler (pools made with ``metrics=True``).
+
+        Returns
+        -------
+        PoolMonitor
+            The widget; the cell returns at once and the view keeps updating.
+        """
         from batchnb.views.widgets import monitor_pool
 
         return monitor_pool(self, interval=interval, metrics=metrics)
 
     def nodes(self) -> pd.DataFrame:
-        """The pool's compute nodes as a typed DataFrame indexed by node id (see batchnb.data.frames)."""
+        """The pool's compute nodes.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per node, indexed by node id: state, scheduling state, IP address, running
+            task count and times (typed columns, see ``batchnb.data.frames``).
+        """
         client = self.session.batch_client
         rows = call(f"list the nodes of pool {self.id!r}",
                     lambda: as_rows(client.list_nodes(self.id, select=list(NODE_SELECT_FIELDS))))
@@ -63,20 +95,66 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
     # ------------------------------------------------------------------------------- changing
     def resize(self, *, dedicated_nodes: int | None = None, spot_nodes: int | None = None,
                wait: bool = False, timeout: float = 900) -> PoolHandle:
-        """Change the node counts (see :meth:`Session.resize_pool`)."""
+        """Change the node counts (see :meth:`Session.resize_pool`).
+
+        Parameters
+        ----------
+        dedicated_nodes, spot_nodes : int, optional
+            The new targets; None keeps a count as it is.
+        wait : bool
+            Wait until the pool is steady again with its nodes ready.
+        timeout : float
+            Seconds to wait with ``wait=True``.
+
+        Returns
+        -------
+        PoolHandle
+            This handle.
+        """
         self.session.resize_pool(self.id, dedicated_nodes=dedicated_nodes, spot_nodes=spot_nodes,
                                  wait=wait, timeout=timeout)
         return self
 
     def delete(self, *, wait: bool = False, timeout: float = 900) -> None:
-        """Delete the pool (its nodes go away; running tasks are requeued)."""
+        """Delete the pool (its nodes go away; running tasks are requeued).
+
+        Parameters
+        ----------
+        wait : bool
+            Wait until the pool is gone.
+        timeout : float
+            Seconds to wait with ``wait=True``.
+        """
         self.session.delete_pool(self.id, wait=wait, timeout=timeout)
 
     def wait_steady(self, *, timeout: float = 900, poll: float = 5.0, nodes_ready: bool = True) -> PoolHandle:
-        """Wait until the pool stops resizing, and (``nodes_ready``) until every node has settled
-        (idle, running, or failed its start task; an ``unusable`` node is not ready). Raises
-        BatchTimeoutError at ``timeout`` seconds (naming unusable nodes), and BatchnbError with the
-        service's reason if the resize failed (quota, a size that cannot boot the image...)."""
+        """Wait until the pool stops resizing and (``nodes_ready``) every node has settled.
+
+        A node has settled when it is idle or running, or will not change on its own
+        (start task failed, offline, preempted...); an ``unusable`` node is not ready.
+
+        Parameters
+        ----------
+        timeout : float
+            Seconds to wait.
+        poll : float
+            Seconds between checks.
+        nodes_ready : bool
+            Also wait for the nodes, not only for the resize.
+
+        Returns
+        -------
+        PoolHandle
+            This handle, refreshed.
+
+        Raises
+        ------
+        batchnb.errors.BatchTimeoutError
+            Not steady within ``timeout`` seconds (the message names unusable nodes).
+        batchnb.errors.BatchnbError
+            The resize failed (quota, image...; the service's code), or a node's start task
+            failed (code ``StartTaskFailed``).
+        """
         deadline = Deadline(timeout, poll=poll)
         unusable: list[str] = []
         while True:
@@ -134,7 +212,27 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
                 "and recreate the pool (or reboot the nodes)")
 
     def start_task_output(self, node_id: str, *, stream: str = "stderr", tail: int | None = 4096) -> str:
-        """The end of a node's start task ``stderr`` (or ``stdout``): why a start task failed."""
+        """The end of a node's start task output: why a start task failed.
+
+        Parameters
+        ----------
+        node_id : str
+            The node's id (``pool.nodes()`` lists them).
+        stream : {"stderr", "stdout"}
+            Which output.
+        tail : int, optional
+            Only the last ``tail`` characters (None: all).
+
+        Returns
+        -------
+        str
+            The text.
+
+        Raises
+        ------
+        batchnb.errors.NotFoundError
+            No such node, or its start task has not written the file.
+        """
         client = self.session.batch_client
         path = f"startup/{stream}.txt"
         data = call(f"read {path!r} of node {node_id!r} in pool {self.id!r}",
@@ -143,6 +241,13 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
         return text[-tail:] if tail else text
 
     def exists(self) -> bool:
+        """Whether the pool exists now (it refreshes :attr:`info` when it does).
+
+        Returns
+        -------
+        bool
+            False when the service answers "not found".
+        """
         try:
             self.refresh()
         except NotFoundError:
@@ -152,9 +257,23 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
     # ------------------------------------------------------------------------------- cost
     def cost(self, *, since: datetime | None = None, region: str | None = None,
              currency: str = "USD") -> pd.DataFrame:
-        """Node-hours by priority (dedicated, spot, departed nodes), busy against idle, core-hours
-        and cost since ``since`` (default: the pool's creation); totals and an autoscale hint in
-        ``.attrs["summary"]``. Nodes that left are counted from ``/poolusagemetrics``."""
+        """What the pool's nodes cost, busy against idle. Nodes that left are counted from ``/poolusagemetrics``.
+
+        Parameters
+        ----------
+        since : datetime.datetime, optional
+            Start of the period (default: the pool's creation).
+        region : str, optional
+            The region's prices (default: the account's; eastus locally).
+        currency : str
+            A 3-letter currency code.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Node-hours by priority (dedicated, spot, departed nodes), busy against idle,
+            core-hours and cost; totals and an autoscale hint in ``.attrs["summary"]``.
+        """
         from batchnb.core.cost.pool_cost import pool_cost
 
         return pool_cost(self.session, self.id, since=since, region=region, prices={"currency": currency})

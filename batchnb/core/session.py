@@ -71,8 +71,28 @@ _DEFAULT_JOB_TIMEOUT = 300.0
 class Session:
     """A connection to one Batch account and, when configured, its storage account.
 
-    Make one with :func:`batchnb.connect`. ``batch_client`` is the azure-batch ``BatchClient``
-    for anything batchnb does not wrap.
+    Make one with :func:`batchnb.connect` rather than directly. ``batch_client`` is the
+    azure-batch ``BatchClient`` for anything batchnb does not wrap. A session is a context
+    manager: ``with batchnb.connect("local") as s: ...`` closes its clients at the end.
+
+    Parameters
+    ----------
+    batch_client : azure.batch.BatchClient
+        The SDK client every Batch call goes through.
+    account : str
+        The Batch account name.
+    endpoint : str
+        The Batch account URL.
+    auth_mode : str
+        ``"shared key"`` or ``"Entra ID"`` (shown in reprs).
+    storage_factory : callable, optional
+        Makes the :class:`Storage` on first use of :attr:`storage`.
+    storage_account : str, optional
+        The storage account name, for display.
+    local_service : batchnb.local.LocalService, optional
+        The embedded local service this session talks to, if any.
+    profile : str, optional
+        The profile the settings came from, for display.
     """
 
     def __init__(
@@ -114,6 +134,7 @@ class Session:
         return f"<div><b>batchnb session</b><table>{body}</table></div>"
 
     def close(self) -> None:
+        """Close the Batch and storage clients (their connection pools)."""
         self.batch_client.close()
         if self._storage is not None:
             self._storage.client.close()
@@ -157,9 +178,38 @@ class Session:
     # ------------------------------------------------------------------------------- pools
     def create_pool(self, spec: PoolSpec, *, wait: bool = False, timeout: float = _DEFAULT_POOL_TIMEOUT,
                     exist_ok: bool = True) -> PoolHandle:
-        """Create the pool described by ``spec`` (``wait=True``: until steady with nodes ready).
+        """Create the pool described by ``spec``.
 
-        ``spec.metrics=True`` adds the node utilization sampler to the start task.
+        Creating a pool that exists returns it when its VM size matches (re-running a cell is
+        safe). ``spec.metrics=True`` adds the node utilization sampler to the start task.
+
+        Parameters
+        ----------
+        spec : PoolSpec
+            What to create.
+        wait : bool
+            Wait until the pool is steady and its nodes are ready (see
+            :meth:`PoolHandle.wait_steady`).
+        timeout : float
+            Seconds to wait with ``wait=True``.
+        exist_ok : bool
+            False makes an existing pool a :class:`~batchnb.errors.ConflictError`.
+
+        Returns
+        -------
+        PoolHandle
+            A handle on the pool.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            ``spec`` is not a :class:`PoolSpec`.
+        batchnb.errors.ConflictError
+            The pool exists with another VM size (or at all, with ``exist_ok=False``).
+        batchnb.errors.BatchTimeoutError
+            ``wait=True`` and the pool was not ready within ``timeout`` seconds.
+        batchnb.errors.BatchnbError
+            The resize failed (quota, image...) or a node's start task failed.
         """
         if not isinstance(spec, PoolSpec):
             raise ValidationError("spec", f"must be a PoolSpec, got {type(spec).__name__}",
@@ -186,15 +236,55 @@ class Session:
         return handle
 
     def get_pool(self, pool_id: str) -> batch_models.BatchPool:
-        """The SDK's ``BatchPool`` (raises NotFoundError)."""
+        """The pool's properties as the service reports them now.
+
+        Parameters
+        ----------
+        pool_id : str
+            The pool's id.
+
+        Returns
+        -------
+        azure.batch.models.BatchPool
+            The SDK model.
+
+        Raises
+        ------
+        batchnb.errors.NotFoundError
+            There is no such pool.
+        """
         return self._call(f"get pool {pool_id!r}", self.batch_client.get_pool, pool_id)
 
     def pool(self, pool_id: str) -> PoolHandle:
-        """A handle on an existing pool (raises NotFoundError if there is none)."""
+        """A handle on an existing pool.
+
+        Parameters
+        ----------
+        pool_id : str
+            The pool's id.
+
+        Returns
+        -------
+        PoolHandle
+            A handle holding the pool's current properties.
+
+        Raises
+        ------
+        batchnb.errors.NotFoundError
+            There is no such pool.
+        """
         return PoolHandle(self, pool_id, self.get_pool(pool_id))
 
     def list_pools(self) -> pd.DataFrame:
-        """One row per pool: state, allocation state, VM size, node counts, slots."""
+        """The account's pools.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per pool, indexed by ``pool_id``: ``state``, ``allocation_state``,
+            ``vm_size``, ``dedicated``/``target_dedicated``, ``spot``/``target_spot``,
+            ``task_slots_per_node``, ``autoscale`` and ``created``.
+        """
         import pandas as pd
 
         pools = self._call("list pools", lambda: list(self.batch_client.list_pools()))
@@ -211,7 +301,33 @@ class Session:
 
     def resize_pool(self, pool_id: str, *, dedicated_nodes: int | None = None, spot_nodes: int | None = None,
                     wait: bool = False, timeout: float = _DEFAULT_POOL_TIMEOUT) -> PoolHandle:
-        """Set the pool's target node counts (None keeps a count as it is)."""
+        """Set the pool's target node counts.
+
+        Parameters
+        ----------
+        pool_id : str
+            The pool's id.
+        dedicated_nodes, spot_nodes : int, optional
+            The new targets; None keeps a count as it is (give at least one).
+        wait : bool
+            Wait until the pool is steady again with its nodes ready.
+        timeout : float
+            Seconds to wait with ``wait=True``.
+
+        Returns
+        -------
+        PoolHandle
+            A handle on the pool.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            Neither count was given, or a count is negative.
+        batchnb.errors.ConflictError
+            The pool is already resizing or being deleted.
+        batchnb.errors.BatchTimeoutError
+            ``wait=True`` and the pool was not steady within ``timeout`` seconds.
+        """
         from batchnb.core.validation import check_int
 
         if dedicated_nodes is None and spot_nodes is None:
@@ -230,7 +346,24 @@ class Session:
         return handle
 
     def delete_pool(self, pool_id: str, *, wait: bool = False, timeout: float = _DEFAULT_POOL_TIMEOUT) -> None:
-        """Delete a pool (``wait=True``: until it is gone). Deleting a missing pool is not an error."""
+        """Delete a pool; its nodes go away and their running tasks are requeued.
+
+        Deleting a pool that does not exist is not an error.
+
+        Parameters
+        ----------
+        pool_id : str
+            The pool's id.
+        wait : bool
+            Wait until the pool is gone.
+        timeout : float
+            Seconds to wait with ``wait=True``.
+
+        Raises
+        ------
+        batchnb.errors.BatchTimeoutError
+            ``wait=True`` and the pool still existed after ``timeout`` seconds.
+        """
         self._delete(f"pool {pool_id!r}", self.batch_client.begin_delete_pool, self.get_pool, pool_id,
                      wait=wait, timeout=timeout)
 
@@ -255,10 +388,36 @@ class Session:
     # ------------------------------------------------------------------------------- jobs
     def create_job(self, id_or_spec: str | JobSpec, *, pool: str | PoolSpec | PoolHandle | None = None,
                    exist_ok: bool = True, allow_missing_pool: bool = False, **options: Any) -> JobHandle:
-        """Create a job on ``pool`` (or from a :class:`JobSpec`); other keywords go to JobSpec.
+        """Create a job on a pool.
 
         Batch accepts a job on a pool that does not exist (its tasks wait forever); batchnb
         refuses, naming the pool, unless ``allow_missing_pool=True`` (a pool created later).
+        Creating a job that exists on the same pool returns it (re-running a cell is safe).
+
+        Parameters
+        ----------
+        id_or_spec : str or JobSpec
+            The job's id, or a whole :class:`JobSpec` (then give no ``pool`` or options).
+        pool : str, PoolSpec or PoolHandle
+            The pool that runs the job's tasks (required with an id).
+        exist_ok : bool
+            False makes an existing job a :class:`~batchnb.errors.ConflictError`.
+        allow_missing_pool : bool
+            Create the job even if the pool does not exist yet.
+        **options
+            Other :class:`JobSpec` fields (``max_task_retries``, ``priority``, ``environment``...).
+
+        Returns
+        -------
+        JobHandle
+            A handle on the job.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            A bad option, no pool, or a pool that does not exist.
+        batchnb.errors.ConflictError
+            The job exists on another pool (or at all, with ``exist_ok=False``).
         """
         if isinstance(pool, PoolHandle):
             pool = pool.id
@@ -302,15 +461,59 @@ class Session:
                                   "session.list_pools(), or pass allow_missing_pool=True if it comes later")
 
     def get_job(self, job_id: str) -> batch_models.BatchJob:
-        """The SDK's ``BatchJob`` (raises NotFoundError)."""
+        """The job's properties as the service reports them now.
+
+        Parameters
+        ----------
+        job_id : str
+            The job's id.
+
+        Returns
+        -------
+        azure.batch.models.BatchJob
+            The SDK model.
+
+        Raises
+        ------
+        batchnb.errors.NotFoundError
+            There is no such job.
+        """
         return self._call(f"get job {job_id!r}", self.batch_client.get_job, job_id)
 
     def job(self, job_id: str) -> JobHandle:
-        """Re-attach to an existing job by id (raises NotFoundError if there is none)."""
+        """Re-attach to an existing job by id (after a kernel restart, for instance).
+
+        Parameters
+        ----------
+        job_id : str
+            The job's id.
+
+        Returns
+        -------
+        JobHandle
+            A handle holding the job's current properties.
+
+        Raises
+        ------
+        batchnb.errors.NotFoundError
+            There is no such job.
+        """
         return JobHandle(self, job_id, self.get_job(job_id))
 
     def list_jobs(self, *, state: str | None = None) -> pd.DataFrame:
-        """One row per job (``state="active"`` etc. to filter): state, pool, priority, times."""
+        """The account's jobs.
+
+        Parameters
+        ----------
+        state : str, optional
+            Only jobs in this state (``"active"``, ``"completed"``, ``"terminating"``...).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per job, indexed by ``job_id``: ``state``, ``pool_id``, ``priority``,
+            ``created`` and ``state_time``.
+        """
         import pandas as pd
 
         flt = f"state eq '{state}'" if state else None
@@ -323,7 +526,28 @@ class Session:
 
     def terminate_job(self, job_id: str, *, reason: str | None = None, wait: bool = False,
                       timeout: float = _DEFAULT_JOB_TIMEOUT) -> None:
-        """Terminate a job (``wait=True``: until it is completed). A completed job is left alone."""
+        """End a job: running tasks are stopped and no new task starts.
+
+        Terminating a completed job is not an error.
+
+        Parameters
+        ----------
+        job_id : str
+            The job's id.
+        reason : str, optional
+            The termination reason recorded on the job (default ``"UserTerminate"``).
+        wait : bool
+            Wait until the job is completed.
+        timeout : float
+            Seconds to wait with ``wait=True``.
+
+        Raises
+        ------
+        batchnb.errors.NotFoundError
+            There is no such job.
+        batchnb.errors.BatchTimeoutError
+            ``wait=True`` and the job was not completed within ``timeout`` seconds.
+        """
         from azure.batch.models._models import BatchJobTerminateOptions
 
         # Always a body: the SDK fails to serialise a terminate request without one.
@@ -341,7 +565,22 @@ class Session:
                              fix="check again later")
 
     def delete_job(self, job_id: str, *, wait: bool = False, timeout: float = _DEFAULT_JOB_TIMEOUT) -> None:
-        """Delete a job and its tasks (``wait=True``: until gone). Deleting a missing job is not an error."""
+        """Delete a job and its tasks. Deleting a job that does not exist is not an error.
+
+        Parameters
+        ----------
+        job_id : str
+            The job's id.
+        wait : bool
+            Wait until the job is gone.
+        timeout : float
+            Seconds to wait with ``wait=True``.
+
+        Raises
+        ------
+        batchnb.errors.BatchTimeoutError
+            ``wait=True`` and the job still existed after ``timeout`` seconds.
+        """
         self._delete(f"job {job_id!r}", self.batch_client.begin_delete_job, self.get_job, job_id,
                      wait=wait, timeout=timeout)
 
@@ -354,12 +593,8 @@ class Session:
 
         The function and the items are pickled with cloudpickle (``chunk_size`` items per task),
         staged in Blob storage, and run by a small stdlib+cloudpickle runner on the nodes.
-        ``errors="raise"`` raises TaskFailedError for the first failing item (its index, exception
-        type and remote traceback); ``errors="collect"`` returns a MapResult with ``.results``
-        and ``.errors``. ``wait=False`` returns the MapResult at once (``.wait()`` later).
         After a kernel restart, ``session.map_result(job_id)`` finds the results again.
-        On Azure, the pool needs Python and the same cloudpickle: see ``batchnb.map_start_task()``.
-        ``max_retries`` retries a failing item on its node, and a crashed task through Batch.
+        On Azure, the pool needs Python and the same cloudpickle: see :func:`batchnb.map_start_task`.
         Each task can read only its own inputs and create only its own result, with SAS tokens
         that live ``timeout`` + 1 hour (24 hours without a timeout; give one for longer maps), and
         the job's wall clock ends with them. A result that was not written by its own task raises
@@ -367,6 +602,51 @@ class Session:
         ``cache=True`` looks every item up in ``session.cache`` first (content-addressed by the
         function's code and closure, the item, the Python/cloudpickle versions and
         ``environment_key``) and runs only the misses: an unchanged rerun submits no task.
+
+        Parameters
+        ----------
+        fn : callable
+            A function of one item; it and its results must pickle with cloudpickle.
+        items : iterable
+            The inputs, one call each.
+        pool : str or PoolHandle
+            The pool that runs the tasks (it must exist).
+        chunk_size : int, optional
+            Items per task; by default about four tasks per task slot of the pool (at most
+            100 tasks).
+        errors : {"raise", "collect"}
+            ``"raise"``: the first failing item raises. ``"collect"``: return a
+            :class:`MapResult` with ``.results`` and ``.errors``.
+        timeout : float, optional
+            Seconds to wait for the job (None: no limit).
+        job_id : str, optional
+            The map job's id (default: ``map-<function name>-<UTC time>-<random>``).
+        container : str
+            The blob container for the pickled inputs and results.
+        max_retries : int
+            Retries of a failing item on its node, and of a crashed task through Batch.
+        wait : bool
+            False returns the :class:`MapResult` at once (call ``.wait()`` later).
+        cache : bool
+            Look every item up in ``session.cache`` first and run only the misses.
+        environment_key : str
+            Part of the cache key: change it when the nodes' environment changes.
+
+        Returns
+        -------
+        list or MapResult
+            The results in input order; a :class:`MapResult` with ``errors="collect"`` or
+            ``wait=False``.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            ``fn`` is not callable, ``items`` is empty, or something does not pickle.
+        batchnb.errors.TaskFailedError
+            ``errors="raise"`` and an item raised: its index, exception type and the node's
+            traceback.
+        batchnb.errors.BatchTimeoutError
+            The job did not finish within ``timeout`` seconds (it keeps running).
         """
         from batchnb.core.remote.mapper import sas_lifetime, submit_map
 
@@ -399,9 +679,33 @@ class Session:
 
     def estimate(self, tasks: Iterable[Any], *, pool: str | PoolHandle, pilot: int = 5, timeout: float = 1800,
                  keep_pilot: bool = False, job_id: str | None = None) -> Estimate:
-        """Before committing to a sweep: run ``pilot`` of its ``tasks`` (spread over it) on
-        ``pool``, then extrapolate the whole sweep's time and cost on that pool, with a 95 % band.
-        The pilot job is deleted afterwards unless ``keep_pilot``."""
+        """Before committing to a sweep: run a few of its tasks, then extrapolate its time and cost.
+
+        Parameters
+        ----------
+        tasks : iterable of TaskSpec
+            The whole sweep (e.g. ``batchnb.sweep(...)``).
+        pool : str or PoolHandle
+            The pool it will run on (it must exist).
+        pilot : int
+            How many tasks to run, spread over the sweep.
+        timeout : float
+            Seconds to wait for the pilot.
+        keep_pilot : bool
+            Keep the pilot job (it is deleted afterwards by default).
+        job_id : str, optional
+            The pilot job's id.
+
+        Returns
+        -------
+        Estimate
+            The whole sweep's time and cost on that pool, with a 95 % band.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            No tasks, a bad ``pilot`` count, or a pool that does not exist.
+        """
         from batchnb.core.cost.estimate import estimate_sweep
 
         pool_id = pool.id if isinstance(pool, PoolHandle) else pool
@@ -413,12 +717,42 @@ class Session:
                      timeout: float | None = None) -> NotebookSweep:
         """Run the notebook at ``path`` once per parameter set, one task each, with papermill on the nodes.
 
-        ``parameters`` is a grid (``{"alpha": [0.1, 0.5], "n": [10, 100]}``: every combination) or a
-        list of dicts; each set is injected after the notebook's cell tagged ``parameters``. Values
-        the notebook passes to ``batchnb.record(name, value)`` come back as columns of
-        ``results()``. The nodes need papermill and ipykernel (the pool's environment). Returns a
-        :class:`NotebookSweep` (after the tasks finished, unless ``wait=False``); after a kernel
-        restart, ``session.notebook_sweep(job_id)`` finds it again.
+        Each set is injected after the notebook's cell tagged ``parameters``. Values the notebook
+        passes to ``batchnb.record(name, value)`` come back as columns of ``results()``. The
+        nodes need papermill and ipykernel (the pool's environment). After a kernel restart,
+        ``session.notebook_sweep(job_id)`` finds the sweep again.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The ``.ipynb`` file; it needs a cell tagged ``parameters``.
+        parameters : dict or list
+            A grid (``{"alpha": [0.1, 0.5], "n": [10, 100]}``: every combination) or the
+            parameter sets themselves; values must be JSON-able.
+        pool : str or PoolHandle
+            The pool that runs the tasks.
+        job_id : str, optional
+            The sweep's job id (default: made from the notebook's name).
+        container : str
+            The blob container for the notebook, parameters and results.
+        max_retries : int
+            Retries of a failed task.
+        wait : bool
+            Wait until every task has finished.
+        timeout : float, optional
+            Seconds to wait (None: no limit).
+
+        Returns
+        -------
+        NotebookSweep
+            The sweep (its tasks finished, unless ``wait=False``).
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            A bad notebook (not found, no ``parameters`` cell) or bad parameters.
+        batchnb.errors.BatchTimeoutError
+            ``wait=True`` and the tasks had not finished within ``timeout`` seconds.
         """
         from batchnb.core.remote.notebook_sweep import submit_notebook_sweep
 
@@ -430,7 +764,25 @@ class Session:
         return sweep
 
     def notebook_sweep(self, job_id: str) -> NotebookSweep:
-        """Re-attach to a ``run_notebook()`` sweep by its job id (e.g. after a kernel restart)."""
+        """Re-attach to a ``run_notebook()`` sweep by its job id (e.g. after a kernel restart).
+
+        Parameters
+        ----------
+        job_id : str
+            The sweep's job id (``NotebookSweep.job_id``).
+
+        Returns
+        -------
+        NotebookSweep
+            The sweep.
+
+        Raises
+        ------
+        batchnb.errors.NotFoundError
+            There is no such job.
+        batchnb.errors.BatchnbError
+            The job was not made by ``run_notebook()`` (code ``batchnb.NotANotebookSweep``).
+        """
         from batchnb.core.remote.notebook_sweep import attach_notebook_sweep
 
         return attach_notebook_sweep(self, job_id)
@@ -443,7 +795,25 @@ class Session:
         return MapCache(self.storage)
 
     def map_result(self, job_id: str) -> MapResult:
-        """Re-attach to a ``map()`` job by id (e.g. after a kernel restart)."""
+        """Re-attach to a ``map()`` job by id (e.g. after a kernel restart).
+
+        Parameters
+        ----------
+        job_id : str
+            The map job's id (``MapResult.job_id``).
+
+        Returns
+        -------
+        MapResult
+            Its state, and its results once complete.
+
+        Raises
+        ------
+        batchnb.errors.NotFoundError
+            There is no such job.
+        batchnb.errors.BatchnbError
+            The job was not made by ``map()`` (code ``batchnb.NotAMap``).
+        """
         from batchnb.core.remote.mapper import attach_map
 
         return attach_map(self, job_id)
@@ -481,8 +851,46 @@ def connect(
     ``AZURE_STORAGE_ACCOUNT`` + ``AZURE_STORAGE_KEY``), then the profile (``profile`` or
     ``$BATCHNB_PROFILE``, else ``[default]``) in ``~/.config/batchnb/profiles.toml``. Without a
     key, Entra ID is used (``credential``, or azure-identity's ``DefaultAzureCredential``).
-    Raises SettingsError naming whatever is missing. ``request_timeout`` is how long one Batch
-    request may go unanswered (a call, retries included, gives up after about three times that).
+    The new session becomes the one ``%batch`` magics act on.
+
+    Parameters
+    ----------
+    profile : str, optional
+        ``"local"`` for the embedded local service (started if it is not running), or the name
+        of a profile.
+    account : str, optional
+        The Batch account's name (default: taken from ``endpoint``).
+    endpoint : str, optional
+        The Batch account's URL.
+    access_key : str, optional
+        The Batch account key (Shared Key); without it, Entra ID.
+    storage_connection_string : str, optional
+        The storage account for staging, as a connection string.
+    storage_account : str, optional
+        Or the storage account's name, with ``storage_key`` (Entra ID without it).
+    storage_key : str, optional
+        The storage account's key.
+    storage_endpoint : str, optional
+        The blob endpoint (default: ``https://<account>.blob.core.windows.net``).
+    credential : azure.core.credentials.TokenCredential, optional
+        The Entra ID credential to use instead of ``DefaultAzureCredential``.
+    state_dir : str, optional
+        The local service's state directory (``connect("local")`` only).
+    request_timeout : float
+        Seconds one Batch request may go unanswered; a call, retries included, gives up after
+        about three times that.
+
+    Returns
+    -------
+    Session
+        The connected session.
+
+    Raises
+    ------
+    batchnb.errors.ValidationError
+        ``request_timeout`` is not a number of seconds >= 0.5.
+    batchnb.errors.SettingsError
+        A setting is missing or inconsistent (the message names it).
     """
     if isinstance(request_timeout, bool) or not isinstance(request_timeout, (int, float)) or request_timeout < 0.5:
         raise ValidationError("request_timeout", f"is {request_timeout!r}",

@@ -74,7 +74,7 @@ class UploadItem:
 
 
 class UploadResult(list[UploadItem]):
-    """The outcome of :meth:`Storage.upload`, one item per file; ``to_frame()`` for a DataFrame."""
+    """The outcome of :meth:`batchnb.Storage.upload`, one item per file; ``to_frame()`` for a DataFrame."""
 
     container: str = ""
     seconds: float = 0.0
@@ -186,7 +186,20 @@ def _join_blob(prefix: str, name: str) -> str:
 
 
 class Storage:
-    """Blob storage for one account. Made by the session (``session.storage``)."""
+    """Blob storage for one account. Made by the session (``session.storage``).
+
+    SAS tokens are signed with the account key when there is one, otherwise with a user
+    delegation key (Entra ID). ``client`` is the azure-storage-blob ``BlobServiceClient``.
+
+    Parameters
+    ----------
+    client : azure.storage.blob.BlobServiceClient
+        The SDK client.
+    account_key : str, optional
+        The account key, to sign SAS tokens.
+    use_delegation_key : bool
+        Without a key, sign SAS tokens with a user delegation key.
+    """
 
     def __init__(self, client: BlobServiceClient, *, account_key: str | None = None,
                  use_delegation_key: bool = False) -> None:
@@ -201,6 +214,7 @@ class Storage:
 
     @property
     def url(self) -> str:
+        """The blob endpoint, without any query string."""
         return self.client.url.split("?", 1)[0].rstrip("/")
 
     def __repr__(self) -> str:
@@ -209,7 +223,23 @@ class Storage:
 
     # ------------------------------------------------------------------------------- containers
     def create_container(self, container: str) -> str:
-        """Create ``container`` if it does not exist; return its name."""
+        """Create ``container`` if it does not exist.
+
+        Parameters
+        ----------
+        container : str
+            The container's name.
+
+        Returns
+        -------
+        str
+            The name.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            Not a valid container name.
+        """
         check_container_name(container)
         if container in self._known_containers:
             return container
@@ -223,13 +253,47 @@ class Storage:
         return container
 
     def list_blobs(self, container: str, prefix: str = "") -> list[str]:
+        """The names of the blobs in ``container`` (under ``prefix``).
+
+        Parameters
+        ----------
+        container : str
+            The container's name.
+        prefix : str
+            Only blobs whose names start with this.
+
+        Returns
+        -------
+        list of str
+            Blob names.
+
+        Raises
+        ------
+        batchnb.errors.NotFoundError
+            The container does not exist.
+        """
         check_container_name(container)
         cc = self.client.get_container_client(container)
         return call(f"list blobs in {container!r}", lambda: [b.name for b in cc.list_blobs(name_starts_with=prefix or None)])
 
     def list_blob_versions(self, container: str, prefix: str = "") -> dict[str, tuple[dt.datetime, str]]:
-        """``{name: (last modified, ETag)}`` of the blobs under ``prefix``: what a later
-        ``read_bytes(..., etag=)`` pins, so that the bytes read are the ones that were checked."""
+        """The version of every blob under ``prefix``.
+
+        What a later ``read_bytes(..., etag=)`` pins, so that the bytes read are the ones that
+        were checked.
+
+        Parameters
+        ----------
+        container : str
+            The container's name.
+        prefix : str
+            Only blobs under this prefix.
+
+        Returns
+        -------
+        dict of str to tuple
+            ``{name: (last modified, ETag)}``.
+        """
         check_container_name(container)
         cc = self.client.get_container_client(container)
 
@@ -238,7 +302,25 @@ class Storage:
         return call(f"list blobs in {container!r}", listing)
 
     def delete_prefix(self, container: str, prefix: str) -> int:
-        """Delete every blob under ``prefix`` (non-empty); return how many."""
+        """Delete every blob under ``prefix``.
+
+        Parameters
+        ----------
+        container : str
+            The container's name.
+        prefix : str
+            A non-empty prefix (delete a whole container with ``client.delete_container``).
+
+        Returns
+        -------
+        int
+            How many blobs were deleted.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            ``prefix`` is empty.
+        """
         if not prefix:
             raise ValidationError("prefix", "is empty", fix="give the prefix to delete; deleting a whole container "
                                   "is client.delete_container(name)")
@@ -255,10 +337,36 @@ class Storage:
         """Upload a file, a folder (recursively) or a glob (``"data/**/*.csv"``) to ``container``.
 
         Blob names are ``prefix`` + the path relative to the folder (or the glob's fixed part).
-        Files whose blob already has the same size and MD5 are skipped (``overwrite=True``
-        uploads anyway). Files go up in parallel with a progress bar. A failed file does not stop
-        the others; at the end, :class:`UploadError` lists the failures (``raise_on_error=False``
-        returns them in the result instead).
+        Files go up in parallel with a progress bar; the container is created if needed.
+
+        Parameters
+        ----------
+        path_or_glob : str or os.PathLike
+            A file, a folder (recursively) or a glob.
+        container : str
+            The destination container.
+        prefix : str
+            Prepended to every blob name.
+        max_concurrency : int
+            Files (or blocks of one large file) in flight at once.
+        progress : bool
+            Show a progress bar.
+        overwrite : bool
+            Upload even files whose blob already has the same size and MD5.
+        raise_on_error : bool
+            Raise at the end when some files failed (a failed file never stops the others).
+
+        Returns
+        -------
+        batchnb.core.storage.UploadResult
+            One item per file: uploaded, skipped or failed.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            Nothing matches ``path_or_glob``, or a bad container or blob name.
+        batchnb.errors.UploadError
+            Some files failed (``raise_on_error=True``); ``error.result`` holds every outcome.
         """
         import time
 
@@ -374,7 +482,22 @@ class Storage:
         return "uploaded"
 
     def upload_bytes(self, data: bytes, *, container: str, blob: str) -> str:
-        """Upload ``data`` as one blob; returns the blob name."""
+        """Upload ``data`` as one blob (replacing it); the container is created if needed.
+
+        Parameters
+        ----------
+        data : bytes
+            The content.
+        container : str
+            The container's name.
+        blob : str
+            The blob's name.
+
+        Returns
+        -------
+        str
+            The blob name.
+        """
         check_container_name(container)
         check_blob_name(blob)
         self.create_container(container)
@@ -428,7 +551,28 @@ class Storage:
                       default_expiry: dt.timedelta = DEFAULT_EXPIRY) -> str:
         """The container's URL with a SAS granting exactly the permissions asked for.
 
-        ``expiry``: a lifetime or a time (None: ``default_expiry``, capped to 7 days under Entra ID)."""
+        Parameters
+        ----------
+        container : str
+            The container's name.
+        read, write, create, add, list, delete : bool
+            The permissions (at least one).
+        expiry : timedelta, datetime or float, optional
+            When the SAS expires (a duration, seconds from now, or a time; None:
+            ``default_expiry``). Under Entra ID, capped to the 7 days a user delegation key allows.
+        default_expiry : timedelta
+            The lifetime when ``expiry`` is None.
+
+        Returns
+        -------
+        str
+            The URL with its SAS token (a secret: batchnb redacts it wherever it prints).
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            No permission was asked for, or a bad container name.
+        """
         from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 
         check_container_name(container)
@@ -445,7 +589,26 @@ class Storage:
     def blob_sas(self, container: str, blob: str, *, read: bool = True, write: bool = False,
                  create: bool = False, expiry: dt.timedelta | dt.datetime | float | None = None,
                  default_expiry: dt.timedelta = DEFAULT_EXPIRY) -> str:
-        """One blob's URL with a SAS (read-only by default); ``expiry`` as in :meth:`container_sas`."""
+        """One blob's URL with a SAS (read-only by default).
+
+        Parameters
+        ----------
+        container : str
+            The container's name.
+        blob : str
+            The blob's name.
+        read, write, create : bool
+            The permissions.
+        expiry : timedelta, datetime or float, optional
+            When the SAS expires (as in :meth:`container_sas`).
+        default_expiry : timedelta
+            The lifetime when ``expiry`` is None.
+
+        Returns
+        -------
+        str
+            The URL with its SAS token.
+        """
         from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
         check_container_name(container)
@@ -461,9 +624,22 @@ class Storage:
                     expiry: dt.timedelta | dt.datetime | float | None = None) -> list[ResourceFileSpec]:
         """One resource file per blob under ``prefix``, each with a read-only SAS.
 
-        A task downloads them to its working directory, at the blob name without ``prefix``
-        (``keep_prefix=True``: the full blob name). The SAS lasts 7 days unless ``expiry`` says
-        otherwise: a task may wait in the queue for days before it downloads its inputs.
+        Parameters
+        ----------
+        container : str
+            The container's name.
+        prefix : str
+            Only blobs under this prefix.
+        keep_prefix : bool
+            Download to the full blob name instead of the name without ``prefix``.
+        expiry : timedelta, datetime or float, optional
+            When the SAS tokens expire (default 7 days: a task may wait in the queue for days
+            before it downloads its inputs).
+
+        Returns
+        -------
+        list of ResourceFileSpec
+            For ``TaskSpec(resource_files=...)``: each lands in the task's working directory.
         """
         names = self.list_blobs(container, prefix)
         out = []
@@ -475,25 +651,84 @@ class Storage:
 
     def input_container(self, container: str, prefix: str | None = None, *, file_path: str | None = None,
                         expiry: dt.timedelta | dt.datetime | float | None = None) -> ResourceFileSpec:
-        """One resource file for a whole container (or the blobs under ``prefix``): read+list SAS
-        (7 days unless ``expiry`` says otherwise, like :meth:`input_files`)."""
+        """One resource file for a whole container (or the blobs under ``prefix``), with a read+list SAS.
+
+        Parameters
+        ----------
+        container : str
+            The container's name.
+        prefix : str, optional
+            Only blobs under this prefix.
+        file_path : str, optional
+            The folder they land in, relative to the working directory.
+        expiry : timedelta, datetime or float, optional
+            When the SAS expires (default 7 days, like :meth:`input_files`).
+
+        Returns
+        -------
+        ResourceFileSpec
+            The spec.
+        """
         url = self.container_sas(container, read=True, list=True, expiry=expiry, default_expiry=LONG_EXPIRY)
         return ResourceFileSpec(storage_container_url=url, blob_prefix=prefix or None, file_path=file_path)
 
     def output_files(self, pattern: str, *, container: str, path: str | None = None,
                      upload_condition: str = "taskcompletion",
                      expiry: dt.timedelta | dt.datetime | float | None = None) -> OutputFileSpec:
-        """An output file spec uploading ``pattern`` (relative to the task's working directory) to
-        ``container``/``path`` with a write/create-only SAS. Creates the container."""
+        """An output file spec uploading ``pattern`` to ``container``/``path``; creates the container.
+
+        Parameters
+        ----------
+        pattern : str
+            Files relative to the task's working directory (``out/*.json``, ``../std*.txt``).
+        container : str
+            The destination container.
+        path : str, optional
+            The blob name (one file) or prefix (a wildcard).
+        upload_condition : {"taskcompletion", "tasksuccess", "taskfailure"}
+            When to upload.
+        expiry : timedelta, datetime or float, optional
+            When the write/create-only SAS expires (default 7 days).
+
+        Returns
+        -------
+        OutputFileSpec
+            For ``TaskSpec(output_files=...)``.
+        """
         self.create_container(container)
         url = self.container_sas(container, write=True, create=True, expiry=expiry, default_expiry=LONG_EXPIRY)
         return OutputFileSpec(file_pattern=pattern, container_url=url, path=path, upload_condition=upload_condition)
 
     def output_blob(self, pattern: str, *, container: str, blob: str, upload_condition: str = "taskcompletion",
                     expiry: dt.timedelta | dt.datetime | float | None = None) -> OutputFileSpec:
-        """An output file spec uploading one file (``pattern`` without wildcards) to exactly
-        ``container``/``blob`` with a SAS that can create that one blob and nothing else: no
-        other name, no overwrite, no read. Whoever reads the task learns no more than that."""
+        """An output file spec uploading one file to exactly ``container``/``blob``.
+
+        Its SAS can create that one blob and nothing else: no other name, no overwrite, no
+        read. Whoever reads the task learns no more than that.
+
+        Parameters
+        ----------
+        pattern : str
+            One file, relative to the task's working directory (no wildcards).
+        container : str
+            The destination container (created if needed).
+        blob : str
+            The blob's name.
+        upload_condition : {"taskcompletion", "tasksuccess", "taskfailure"}
+            When to upload.
+        expiry : timedelta, datetime or float, optional
+            When the SAS expires.
+
+        Returns
+        -------
+        OutputFileSpec
+            For ``TaskSpec(output_files=...)``.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            ``pattern`` has wildcards.
+        """
         if any(c in _GLOB_CHARS for c in pattern):
             raise ValidationError("pattern", f"{pattern!r} has wildcards; output_blob uploads one file",
                                   fix="name one file, or use output_files() for a pattern")
@@ -506,8 +741,33 @@ class Storage:
     # ------------------------------------------------------------------------------- download
     def download(self, container: str, prefix: str = "", dest: str | os.PathLike[str] = ".", *,
                  pattern: str | None = None, max_concurrency: int = 8, progress: bool = False) -> list[Path]:
-        """Download the blobs under ``prefix`` (optionally matching the glob ``pattern`` on the part
-        after the prefix) to ``dest``, keeping their folders below the prefix. Returns local paths."""
+        """Download the blobs under ``prefix`` to ``dest``, keeping their folders below the prefix.
+
+        Parameters
+        ----------
+        container : str
+            The container's name.
+        prefix : str
+            Only blobs under this prefix.
+        dest : str or os.PathLike
+            The local folder.
+        pattern : str, optional
+            Only blobs whose name after the prefix matches this glob.
+        max_concurrency : int
+            Downloads in flight at once.
+        progress : bool
+            Show a progress bar.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The local files.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            A blob name would land outside ``dest``.
+        """
         names = self.list_blobs(container, prefix)
         if pattern:
             names = [n for n in names if fnmatch.fnmatch(n[len(prefix):].lstrip("/"), pattern)]
@@ -535,7 +795,29 @@ class Storage:
             bar(None)
 
     def read_bytes(self, container: str, blob: str, *, etag: str | None = None) -> bytes:
-        """The blob's bytes; with ``etag``, only if it is still that version (else ConflictError)."""
+        """One blob's content.
+
+        Parameters
+        ----------
+        container : str
+            The container's name.
+        blob : str
+            The blob's name.
+        etag : str, optional
+            Read it only if it is still this version.
+
+        Returns
+        -------
+        bytes
+            The content.
+
+        Raises
+        ------
+        batchnb.errors.NotFoundError
+            No such blob.
+        batchnb.errors.ConflictError
+            ``etag`` was given and the blob has changed since.
+        """
         check_container_name(container)
         check_blob_name(blob)
         if etag is None:
@@ -546,8 +828,30 @@ class Storage:
             etag=etag, match_condition=MatchConditions.IfNotModified).readall())
 
     def read_frame(self, container: str, blob: str, **read_options: Any) -> pd.DataFrame:
-        """A CSV (``.csv``, ``.csv.gz``, ``.tsv``), Parquet (``.parquet``, ``.pq``) or JSON
-        (``.json``, ``.jsonl``/``.ndjson``) blob as a DataFrame; options go to the pandas reader."""
+        """A CSV, Parquet or JSON blob as a DataFrame, read by its extension.
+
+        Parameters
+        ----------
+        container : str
+            The container's name.
+        blob : str
+            The blob's name: ``.csv``, ``.csv.gz``, ``.txt``, ``.tsv``, ``.parquet``, ``.pq``,
+            ``.json``, ``.jsonl`` or ``.ndjson``.
+        **read_options
+            Passed to the pandas reader.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The table.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            An extension batchnb cannot read.
+        batchnb.errors.NotFoundError
+            No such blob.
+        """
         import pandas as pd
 
         name = blob.lower()

@@ -46,7 +46,29 @@ def _numpy_scalar(value: Any) -> Any:
 
 
 def record(name: str, value: Any) -> Any:
-    """Record ``value`` under ``name`` for the sweep's ``results()``; returns ``value`` unchanged."""
+    """Record ``value`` under ``name`` for the sweep's ``results()``.
+
+    Call it in a notebook run by ``session.run_notebook``; outside a kernel it prints.
+
+    Parameters
+    ----------
+    name : str
+        An identifier-like name: the column of ``results()``.
+    value : object
+        Anything JSON-able (numpy scalars too) or a small DataFrame; at most 1 MiB as JSON.
+
+    Returns
+    -------
+    object
+        ``value``, unchanged.
+
+    Raises
+    ------
+    ValueError
+        ``name`` is not identifier-like, or the value is over 1 MiB.
+    TypeError
+        The value is not JSON-able.
+    """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"batchnb.record: name must be an identifier-like string, got {name!r}")
     payload = _jsonable(name, value)

@@ -39,7 +39,51 @@ _Z95 = 1.96
 
 @dataclass(frozen=True)
 class Estimate:
-    """Time and money to run ``remaining`` tasks on a pool, from ``samples`` measured durations."""
+    """Time and money to run ``remaining`` tasks on a pool, from ``samples`` measured durations.
+
+    Made by :meth:`Session.estimate` and :meth:`JobHandle.estimate`; ``str()`` says it in one line.
+
+    Parameters
+    ----------
+    tasks : int
+        Tasks in the sweep or job.
+    remaining : int
+        Tasks left to run.
+    samples : int
+        Measured task durations the estimate rests on.
+    mean_task_seconds : float
+        Their mean.
+    sd_task_seconds : float
+        Their standard deviation.
+    nodes : int
+        The pool's usable nodes.
+    slots : int
+        Their task slots in all.
+    eta : datetime.timedelta or None
+        Time to finish (None when it cannot be estimated: ``basis`` says why).
+    eta_low : datetime.timedelta or None
+        Low end of the 95 % band.
+    eta_high : datetime.timedelta or None
+        High end of the 95 % band.
+    node_hours : float
+        Node-hours until then.
+    cost : float
+        Their cost.
+    cost_low : float
+        Low end of the 95 % band.
+    cost_high : float
+        High end of the 95 % band.
+    currency : str or None
+        The prices' currency.
+    approximate : bool
+        Some price was approximate (see :class:`Price`).
+    basis : str
+        What the estimate rests on, in words.
+    pilot_job_id : str, optional
+        The pilot job (:meth:`Session.estimate`).
+    pilot_cost : float, optional
+        What the pilot cost.
+    """
 
     tasks: int
     remaining: int
@@ -63,6 +107,7 @@ class Estimate:
 
     @property
     def finish_at(self) -> datetime | None:
+        """When it should finish (UTC), if it can be estimated."""
         return None if self.eta is None else datetime.now(timezone.utc) + self.eta
 
     def __str__(self) -> str:

@@ -44,7 +44,31 @@ DEFAULT_REGION = snapshot.SNAPSHOT_REGION
 
 @dataclass(frozen=True)
 class Price:
-    """What one node of ``vm_size`` costs per hour, and how much to trust the figure."""
+    """What one node of ``vm_size`` costs per hour, and how much to trust the figure.
+
+    Made by :func:`vm_price`.
+
+    Parameters
+    ----------
+    vm_size : str
+        The VM size.
+    region : str
+        The region the price is for.
+    spot : bool
+        A spot (low-priority) node's price rather than a dedicated one's.
+    per_hour : float
+        The price of one node-hour.
+    currency : str
+        A 3-letter currency code.
+    source : str
+        ``"override"``, ``"cache"``, ``"retail-api"`` or ``"snapshot"``.
+    as_of : datetime.date
+        When the figure was current.
+    approximate : bool
+        The figure is stale or derived, not a current list price.
+    note : str
+        Why it is approximate, when it is.
+    """
 
     vm_size: str
     region: str
@@ -58,6 +82,7 @@ class Price:
 
     @property
     def priority(self) -> str:
+        """``"spot"`` or ``"dedicated"``."""
         return "spot" if self.spot else "dedicated"
 
     def __str__(self) -> str:
@@ -117,11 +142,20 @@ def _normalize_overrides(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def set_price_overrides(source: dict[str, Any] | str | os.PathLike[str] | None) -> None:
-    """Use these prices before any other (negotiated rates, other currencies). ``None`` clears them.
+    """Use these prices before any other (negotiated rates, other currencies).
 
-    ``source``: a dict or the path of a JSON file, keyed by VM size (any region) or
-    ``"region/size"``, each an hourly price (dedicated) or ``{"dedicated": x, "spot": y}``; an
-    optional top-level ``"currency"`` (default USD)."""
+    Parameters
+    ----------
+    source : dict, str or os.PathLike, optional
+        A dict or the path of a JSON file, keyed by VM size (any region) or ``"region/size"``,
+        each an hourly price (dedicated) or ``{"dedicated": x, "spot": y}``; an optional
+        top-level ``"currency"`` (default USD). ``None`` clears them.
+
+    Raises
+    ------
+    batchnb.errors.ValidationError
+        The file or the table is not readable as prices.
+    """
     global _overrides, _overrides_origin
     if source is None:
         clear_price_overrides()
@@ -209,10 +243,36 @@ def _offline() -> bool:
 
 def vm_price(vm_size: str, *, region: str | None = None, spot: bool = False, currency: str = "USD",
              refresh: bool = False, timeout: float = 5.0) -> Price:
-    """The hourly price of one node of ``vm_size`` (Linux) in ``region`` (default eastus).
+    """The hourly price of one node of ``vm_size`` (Linux).
 
-    ``spot=True`` prices a spot (low-priority) node. ``refresh=True`` skips the disk cache.
-    Raises ValidationError when no source has the size (give it with set_price_overrides)."""
+    Sources, first that has it: :func:`set_price_overrides`, a disk cache, the Azure Retail
+    Prices API, a dated snapshot shipped with batchnb.
+
+    Parameters
+    ----------
+    vm_size : str
+        The VM size.
+    region : str, optional
+        The Azure region (default eastus).
+    spot : bool
+        Price a spot (low-priority) node.
+    currency : str
+        A 3-letter currency code.
+    refresh : bool
+        Skip the disk cache.
+    timeout : float
+        Seconds to wait for the Retail Prices API.
+
+    Returns
+    -------
+    Price
+        The price and where it came from.
+
+    Raises
+    ------
+    batchnb.errors.ValidationError
+        A bad argument, or no source has the size (give it with :func:`set_price_overrides`).
+    """
     global _offline_after_failure
     size = check_vm_size(vm_size, allow_unknown=True)
     if not isinstance(spot, bool):

@@ -205,7 +205,19 @@ class NotebookSweep:
 
     ``results()`` gives one row per parameter set (parameters, recorded values, status, duration
     and the failing cell's error), ``notebook(i)`` / ``html(i)`` the executed notebook, and
-    ``rerun()`` resubmits only the sets that failed or left no result.
+    ``rerun()`` resubmits only the sets that failed or left no result. Made by
+    :meth:`Session.run_notebook` and :meth:`Session.notebook_sweep`, not directly.
+
+    Parameters
+    ----------
+    session : Session
+        The session the sweep runs in.
+    job_id : str
+        The sweep's job id.
+    container : str
+        The blob container holding the notebook, parameters and results.
+    state : dict
+        The sweep's stored state (parameter sets, attempts).
     """
 
     def __init__(self, session: Session, job_id: str, *, container: str, state: dict[str, Any]) -> None:
@@ -217,10 +229,12 @@ class NotebookSweep:
 
     @property
     def parameters(self) -> list[dict[str, Any]]:
+        """The parameter sets, in order (set ``i`` is row ``i`` of ``results()``)."""
         return list(self._state["parameters"])
 
     @property
     def job(self) -> JobHandle:
+        """A handle on the sweep's job."""
         return self.session.job(self.job_id)
 
     def _job_ids(self) -> list[str]:
@@ -256,7 +270,25 @@ class NotebookSweep:
 
     # ----------------------------------------------------------------------------- waiting
     def wait(self, *, timeout: float | None = None, poll: float = 1.0) -> NotebookSweep:
-        """Block until every parameter set's task has finished (failed ones included)."""
+        """Block until every parameter set's task has finished (failed ones included).
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait (None: no limit).
+        poll : float
+            Seconds between checks.
+
+        Returns
+        -------
+        NotebookSweep
+            This sweep.
+
+        Raises
+        ------
+        batchnb.errors.BatchTimeoutError
+            Not finished within ``timeout`` seconds (the tasks keep running).
+        """
         from batchnb.core.transport import Deadline
 
         deadline = Deadline(timeout)
@@ -265,7 +297,13 @@ class NotebookSweep:
         return self
 
     def monitor(self) -> Any:
-        """The job's live monitor (failures show the failing cell's error in their stderr)."""
+        """The job's live monitor (failures show the failing cell's error in their stderr).
+
+        Returns
+        -------
+        JobMonitor
+            The widget.
+        """
         return self.job.monitor()
 
     # ----------------------------------------------------------------------------- results
@@ -281,9 +319,16 @@ class NotebookSweep:
                 for row in self.session.job(job_id)._list_task_rows(["id", "state", "executionInfo"], None)}
 
     def results(self) -> pd.DataFrame:
-        """One row per parameter set: its parameters, every recorded value, ``status``
-        (succeeded / failed / running / active), ``duration`` (s), ``error_type``,
-        ``error_message``, ``error_cell`` and ``error_traceback`` (the traceback's end)."""
+        """The sweep's outcome, one row per parameter set.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``set``: its parameters, every recorded value, ``status`` (succeeded /
+            failed / running / active), ``duration`` (s), ``error_type``, ``error_message``,
+            ``error_cell`` and ``error_traceback`` (the traceback's end), ``task_id`` and
+            ``attempt``.
+        """
         import pandas as pd
 
         n = len(self)
@@ -317,14 +362,50 @@ class NotebookSweep:
         return frame
 
     def notebook(self, index: int) -> Any:
-        """The executed notebook of parameter set ``index`` (an ``nbformat.NotebookNode``)."""
+        """The executed notebook of one parameter set.
+
+        Parameters
+        ----------
+        index : int
+            The parameter set (a row of ``results()``).
+
+        Returns
+        -------
+        nbformat.NotebookNode
+            The notebook with its outputs.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            No such parameter set.
+        batchnb.errors.NotFoundError
+            The set has no executed notebook (yet).
+        """
         import nbformat
 
         data = self._output(index, "output.ipynb")
         return nbformat.reads(data.decode("utf-8"), as_version=4)
 
     def html(self, index: int) -> str:
-        """The executed notebook of parameter set ``index`` as HTML (nbconvert)."""
+        """The executed notebook of one parameter set as HTML (nbconvert).
+
+        Parameters
+        ----------
+        index : int
+            The parameter set (a row of ``results()``).
+
+        Returns
+        -------
+        str
+            The HTML.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            No such parameter set.
+        batchnb.errors.NotFoundError
+            The set has no executed notebook (yet).
+        """
         from nbconvert import HTMLExporter
 
         body, _ = HTMLExporter().from_notebook_node(self.notebook(index))
@@ -343,11 +424,29 @@ class NotebookSweep:
     # ----------------------------------------------------------------------------- rerun
     def rerun(self, *, failed: bool = True, missing: bool = True, notebook: str | Path | None = None,
               pool: str | None = None, wait: bool = False, timeout: float | None = None) -> list[int]:
-        """Resubmit only the parameter sets that failed (``failed``) or left no result
-        (``missing``), optionally with a fixed ``notebook``; returns the sets resubmitted.
+        """Resubmit only the parameter sets that failed or left no result.
 
-        With ``pool``, the reruns go to a new job on that pool (a job's pool cannot change);
         ``results()`` still reads the whole sweep, the newest attempt of each set.
+
+        Parameters
+        ----------
+        failed : bool
+            Rerun the sets that failed.
+        missing : bool
+            Rerun the sets that left no result.
+        notebook : str or pathlib.Path, optional
+            A fixed notebook to run instead.
+        pool : str, optional
+            Send the reruns to a new job on this pool (a job's pool cannot change).
+        wait : bool
+            Wait until they have finished.
+        timeout : float, optional
+            Seconds to wait.
+
+        Returns
+        -------
+        list of int
+            The parameter sets resubmitted.
         """
         frame = self.results()
         pending = ("succeeded", "failed", "running", "active", "preparing")

@@ -40,9 +40,19 @@ ERROR_MODES = ("raise", "collect")
 
 
 class RemoteItemError(TaskFailedError):
-    """A ``map()`` item raised on the node. ``item_index``, ``exception_type``, ``remote_traceback``
-    (the node's formatted traceback, also attached as a note so notebooks show it), ``exception``
-    (the original exception object, when it could be unpickled here)."""
+    """A ``map()`` item raised on the node.
+
+    Attributes
+    ----------
+    item_index : int
+        The item's position in the input.
+    exception_type : str
+        The name of what it raised.
+    remote_traceback : str
+        The node's formatted traceback (also attached as a note, so notebooks show it).
+    exception : BaseException or None
+        The original exception object, when it could be unpickled here.
+    """
 
     default_code = "batchnb.MapItemFailed"
 
@@ -59,7 +69,23 @@ class RemoteItemError(TaskFailedError):
 
 @dataclass(frozen=True)
 class ItemError:
-    """One failed item: where it ran, what it raised, and the node's traceback."""
+    """One failed ``map()`` item: where it ran, what it raised, and the node's traceback.
+
+    Attributes
+    ----------
+    index : int
+        The item's position in the input.
+    task_id : str
+        The task that ran it.
+    exception_type : str
+        What it raised (``TaskFailed`` when the task left no result).
+    message : str
+        The exception's message.
+    traceback : str
+        The node's formatted traceback.
+    exception : BaseException or None
+        The original exception, when it could be unpickled here.
+    """
 
     index: int
     task_id: str
@@ -69,6 +95,18 @@ class ItemError:
     exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     def to_exception(self, job_id: str) -> RemoteItemError:
+        """This failure as an exception to raise.
+
+        Parameters
+        ----------
+        job_id : str
+            The map job's id, for the message.
+
+        Returns
+        -------
+        RemoteItemError
+            The exception.
+        """
         return RemoteItemError(
             f"map item {self.index} raised {self.exception_type}: {self.message} (job {job_id!r}, task {self.task_id!r})",
             item_index=self.index, exception_type=self.exception_type, remote_traceback=self.traceback,
@@ -83,8 +121,25 @@ class MapResult:
     """The state and, once complete, the results of one ``map()`` job.
 
     ``results`` lists the values in input order (None where an item failed); ``errors`` lists
-    :class:`ItemError` in input order. ``values()`` gives the results or raises the first error.
-    ``clock_skew``: how much later than its task's end a result blob may carry as its write time.
+    :class:`~batchnb.core.remote.result.ItemError` in input order. ``values()`` gives the
+    results or raises the first error. Made by :meth:`Session.map` and
+    :meth:`Session.map_result`, not directly.
+
+    Parameters
+    ----------
+    session : Session
+        The session the job runs in.
+    job_id : str
+        The map job's id.
+    n_items, chunk_size, n_tasks : int
+        How the items were cut into tasks.
+    container : str
+        The blob container holding inputs and results.
+
+    Attributes
+    ----------
+    clock_skew : datetime.timedelta
+        How much later than its task's end a result blob may carry as its write time.
     """
 
     clock_skew: dt.timedelta = CLOCK_SKEW
@@ -104,11 +159,30 @@ class MapResult:
 
     @property
     def job(self) -> JobHandle:
+        """A handle on the map job (its tasks, logs, monitor)."""
         return self.session.job(self.job_id)
 
     # ------------------------------------------------------------------------------- waiting
     def wait(self, *, timeout: float | None = None, poll: float = 1.0) -> MapResult:
-        """Block until every task has finished, then fetch the results."""
+        """Block until every task has finished, then fetch the results.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait (None: no limit).
+        poll : float
+            Seconds between checks.
+
+        Returns
+        -------
+        MapResult
+            This result, collected.
+
+        Raises
+        ------
+        batchnb.errors.BatchTimeoutError
+            Not finished within ``timeout`` seconds (the job keeps running).
+        """
         from batchnb.errors import BatchTimeoutError
 
         job = self.session.job(self.job_id)
@@ -121,12 +195,25 @@ class MapResult:
         return self._collect(job)
 
     def done(self) -> bool:
-        """True once every task finished (confirmed by the task list: Azure's counts may lag)."""
+        """Whether every task has finished.
+
+        Returns
+        -------
+        bool
+            True when no task is active or running, confirmed by the task list (Azure's task
+            counts may lag behind it).
+        """
         return self.session.job(self.job_id)._all_tasks_done()
 
     # ------------------------------------------------------------------------------- results
     def collect(self) -> MapResult:
-        """Download and unpickle every chunk's result (the job should have finished)."""
+        """Download and unpickle every chunk's result (the job should have finished).
+
+        Returns
+        -------
+        MapResult
+            This result, with ``results`` and ``errors`` filled in.
+        """
         return self._collect()
 
     def _collect(self, job: JobHandle | None = None) -> MapResult:
@@ -214,21 +301,43 @@ class MapResult:
 
     @property
     def results(self) -> list[Any]:
+        """The values in input order, None where an item failed (collected on first use)."""
         self._ensure()
         assert self._values is not None
         return self._values
 
     @property
     def errors(self) -> list[ItemError]:
+        """The failed items in input order, with the node's traceback."""
         self._ensure()
         return self._errors
 
     @property
     def ok(self) -> bool:
+        """Whether no item failed."""
         return not self.errors
 
     def values(self, *, errors: str = "raise") -> list[Any]:
-        """The results in input order; with ``errors="raise"``, the first failed item raises."""
+        """The results in input order.
+
+        Parameters
+        ----------
+        errors : {"raise", "collect"}
+            ``"raise"``: the first failed item raises; ``"collect"``: None in its place.
+
+        Returns
+        -------
+        list
+            One value per item.
+
+        Raises
+        ------
+        batchnb.core.remote.result.RemoteItemError
+            ``errors="raise"`` and an item raised (a :class:`~batchnb.errors.TaskFailedError`
+            with the item's index, exception type and the node's traceback).
+        batchnb.errors.BatchnbError
+            The job is still running (code ``batchnb.NotReady``): call :meth:`wait` first.
+        """
         if errors not in ERROR_MODES:
             raise ValidationError("errors", f"must be 'raise' or 'collect', got {errors!r}",
                                   fix="errors='raise' or errors='collect'")
@@ -244,12 +353,31 @@ class MapResult:
     # ------------------------------------------------------------------------------- rerun
     def rerun(self, *, fn: Callable[[Any], Any] | None = None, pool: str | None = None, failed: bool = True,
               missing: bool = True, chunk_size: int | None = None, timeout: float | None = None) -> MapResult:
-        """Run again exactly the items that raised (``failed``) and those whose task left no result
-        (``missing``), re-chunked so that one failed item does not rerun its chunk's neighbours;
-        merge their values in and return this MapResult, complete where the reruns succeeded.
+        """Run again exactly the items that raised and those whose task left no result.
 
-        ``fn`` replaces the function (a fix), ``pool`` the pool (default: the job's). The rerun is an
-        ordinary map job (``<job>-r<hex>``), listed in :attr:`reruns`.
+        They are re-chunked so that one failed item does not rerun its chunk's neighbours, and
+        their values are merged in. The rerun is an ordinary map job (``<job>-r<hex>``), listed
+        in ``reruns``.
+
+        Parameters
+        ----------
+        fn : callable, optional
+            A replacement function (a fix); default: the original.
+        pool : str, optional
+            The pool to rerun on (default: the job's).
+        failed : bool
+            Rerun the items that raised.
+        missing : bool
+            Rerun the items whose task left no result.
+        chunk_size : int, optional
+            Items per task of the rerun.
+        timeout : float, optional
+            Seconds to wait for the rerun.
+
+        Returns
+        -------
+        MapResult
+            This result, complete where the reruns succeeded.
         """
         from batchnb.core.remote.mapper import sas_lifetime, submit_map
 
@@ -289,7 +417,26 @@ class MapResult:
     @classmethod
     def from_values(cls, session: Session, values: list[Any], errors: list[ItemError], *,
                     job_id: str | None, container: str) -> MapResult:
-        """A complete result put together in the kernel (a cached map: some or no task ran)."""
+        """A complete result put together in the kernel (a cached map: some or no task ran).
+
+        Parameters
+        ----------
+        session : Session
+            The session.
+        values : list
+            One value per item (None where it failed).
+        errors : list of ItemError
+            The failed items.
+        job_id : str or None
+            The map job, if any task ran.
+        container : str
+            The blob container of the map.
+
+        Returns
+        -------
+        MapResult
+            A collected result.
+        """
         done = cls(session, job_id or "", n_items=len(values), chunk_size=1, n_tasks=0, container=container)
         done._values, done._errors = values, sorted(errors, key=lambda e: e.index)
         return done

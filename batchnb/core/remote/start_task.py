@@ -16,12 +16,25 @@ __all__ = ["map_start_task"]
 
 
 def map_start_task(packages: Sequence[str] = (), *, requirements: str | None = None) -> StartTaskSpec:
-    """A StartTaskSpec that installs pip (if missing), cloudpickle pinned to this kernel's
-    version, and ``packages`` (pip requirement strings) on every node, system-wide.
+    """A start task that prepares Azure nodes for ``session.map()``.
 
-    Use it as ``PoolSpec(..., start_task=batchnb.map_start_task(["numpy==2.1.*"]))``; the pool's
-    image should ship the notebook's Python minor version (e.g. ubuntu-22.04 has 3.10,
-    ubuntu-24.04 has 3.12). ``requirements`` is the text of a requirements.txt, installed too.
+    It installs pip (if missing), cloudpickle pinned to this kernel's version, and
+    ``packages`` on every node, system-wide (as admin). Use it as
+    ``PoolSpec(..., start_task=batchnb.map_start_task(["numpy==2.1.*"]))``; the pool's image
+    should ship the notebook's Python minor version (e.g. ubuntu-22.04 has 3.10, ubuntu-24.04
+    has 3.12).
+
+    Parameters
+    ----------
+    packages : sequence of str
+        pip requirement strings.
+    requirements : str, optional
+        The text of a requirements.txt, installed too.
+
+    Returns
+    -------
+    StartTaskSpec
+        An elevated start task that must succeed before the node takes tasks (retried twice).
     """
     import cloudpickle
 

@@ -27,11 +27,30 @@ ARCHITECTURES = ("x64", "arm64")
 class ImageReference:
     """An explicit VM image: Marketplace (publisher/offer/sku/version) or a custom image id.
 
-    ``node_agent_sku_id`` is the Batch node agent for that OS, e.g. ``"batch.node.ubuntu 22.04"``.
-    ``supports_containers`` says whether the image has a container runtime (needed for
-    ``PoolSpec(container_images=...)``). ``generation`` (1 or 2) and ``architecture`` (``"x64"``,
-    ``"arm64"``) default to what batchnb's table knows of a Marketplace image; give them for other
-    images so that PoolSpec can check the VM size against them (None: not checked).
+    Parameters
+    ----------
+    node_agent_sku_id : str
+        The Batch node agent for that OS, e.g. ``"batch.node.ubuntu 22.04"``.
+    publisher, offer, sku : str, optional
+        The Marketplace image (all three, or none with ``virtual_machine_image_id``).
+    version : str
+        The Marketplace image version.
+    virtual_machine_image_id : str, optional
+        A custom or Azure Compute Gallery image's resource id.
+    supports_containers : bool
+        Whether the image has a container runtime (needed for
+        ``PoolSpec(container_images=...)``).
+
+    generation : int, optional
+        The image's hypervisor generation (1 or 2); defaults to what batchnb's table knows of a
+        Marketplace image, so that PoolSpec can check the VM size against it (None: not checked).
+    architecture : str, optional
+        ``"x64"`` or ``"arm64"``; defaults like ``generation``.
+
+    Raises
+    ------
+    batchnb.errors.ValidationError
+        No node agent, an incomplete Marketplace image, or both kinds of image.
     """
 
     node_agent_sku_id: str
@@ -80,6 +99,13 @@ class ImageReference:
         return "windows" if "windows" in self.node_agent_sku_id.lower() else "linux"
 
     def to_sdk(self) -> batch_models.BatchVmImageReference:
+        """The SDK model.
+
+        Returns
+        -------
+        azure.batch.models.BatchVmImageReference
+            The model to send.
+        """
         if self.virtual_machine_image_id is not None:
             return batch_models.BatchVmImageReference(virtual_machine_image_id=self.virtual_machine_image_id)
         return batch_models.BatchVmImageReference(

@@ -134,9 +134,26 @@ def _check_files(value: object, *, field: str, convert: Any) -> tuple[Any, ...]:
 class StartTaskSpec:
     """The command every node runs when it joins the pool (install software, warm caches).
 
-    ``wait_for_success=True`` keeps tasks off a node until its start task succeeded.
-    ``elevated=True`` runs it as the pool-wide admin user (needed for ``apt-get`` and the like).
-    ``max_retries`` is how often a failing start task is retried (-1: until it succeeds).
+    Parameters
+    ----------
+    command_line : str
+        Run without a shell, as Batch does (``/bin/sh -c '...'`` for shell syntax).
+    resource_files : sequence of ResourceFileSpec, optional
+        Files downloaded to the start task's directory first (SDK ``ResourceFile`` objects and
+        SAS URL strings are accepted too).
+    environment : mapping of str to str, optional
+        Environment variables of the start task.
+    max_retries : int
+        How often a failing start task is retried (-1: until it succeeds).
+    wait_for_success : bool
+        Keep tasks off a node until its start task succeeded.
+    elevated : bool
+        Run as the pool-wide admin user (needed for ``apt-get`` and the like).
+
+    Raises
+    ------
+    batchnb.errors.ValidationError
+        A field is invalid (the message names it and the fix).
     """
 
     command_line: str
@@ -156,7 +173,22 @@ class StartTaskSpec:
 
     def to_sdk(self, *, command_prefix: Sequence[str] = (), os_type: str = "linux",
                extra_environment: Mapping[str, str] | None = None) -> batch_models.BatchStartTask:
-        """The SDK start task; ``command_prefix`` lines run before the command (see PoolSpec.to_sdk)."""
+        """The SDK start task.
+
+        Parameters
+        ----------
+        command_prefix : sequence of str
+            Command lines run before this start task's own (see :meth:`PoolSpec.to_sdk`).
+        os_type : {"linux", "windows"}
+            How several lines are joined into one command line.
+        extra_environment : mapping of str to str, optional
+            Variables added under this spec's own ``environment``.
+
+        Returns
+        -------
+        azure.batch.models.BatchStartTask
+            The model to send.
+        """
         environment = {**(extra_environment or {}), **self.environment}
         return batch_models.BatchStartTask(
             command_line=_compose_command([*command_prefix, self.command_line], os_type=os_type),
@@ -192,16 +224,68 @@ def _compose_command(lines: Sequence[str], *, os_type: str) -> str:
 class PoolSpec:
     """A pool of compute nodes.
 
-    Size it with fixed counts (``dedicated_nodes``, ``spot_nodes``) or with ``autoscale``: a
-    preset name (``"queue"``, ``"queue-spot"``, ``"queue-mixed"``; see
-    :mod:`batchnb.core.specs.autoscale_presets`, they need ``autoscale_max_nodes``) or a formula of your
-    own. ``image`` is a preset name (see ``IMAGE_PRESETS``) or an :class:`ImageReference`.
-    ``vm_size`` is checked against the sizes batchnb knows; ``allow_unknown_vm_size=True``
-    passes any ``Standard_*`` name. A known size must boot the image (hypervisor generation and
-    CPU architecture; e.g. the v6 sizes need a Gen2 image, Av2 a Gen1 one) and has at most
-    min(4 x vCPUs, 256) task slots, as Azure enforces. ``environment`` is given to the start task (Batch has no
-    pool-wide environment; use ``JobSpec.environment`` for tasks). ``metrics=True`` asks the
-    session to add the node utilization sampler to the start task (see :meth:`to_sdk`).
+    Size it with fixed counts (``dedicated_nodes``, ``spot_nodes``) or with ``autoscale``.
+    Everything is checked when the spec is built:
+
+    >>> import batchnb
+    >>> spec = batchnb.PoolSpec("p1", vm_size="standard_d2s_v3", dedicated_nodes=2, task_slots_per_node=4)
+    >>> spec.task_slots_per_node
+    4
+    >>> batchnb.PoolSpec("p1", vm_size="standard_d2s_v3", dedicated_nodes=-1)
+    Traceback (most recent call last):
+    ...
+    batchnb.errors.ValidationError: dedicated_nodes: ...
+
+    Parameters
+    ----------
+    id : str
+        The pool's id (letters, digits, ``-`` and ``_``; at most 64 characters).
+    vm_size : str
+        The VM size, checked against the sizes batchnb knows (see ``allow_unknown_vm_size``). A
+        known size must boot the image (hypervisor generation and CPU architecture: e.g. the v6
+        sizes need a Gen2 image, Av2 a Gen1 one) and has at most min(4 x vCPUs, 256) task slots,
+        as Azure enforces.
+    image : str or ImageReference
+        An image preset name (``"ubuntu-24.04"`` by default, ``"ubuntu-22.04-gen2"``...; see
+        ``batchnb.core.specs.images.IMAGE_PRESETS``) or an explicit image.
+    display_name : str, optional
+        A name for people.
+    dedicated_nodes, spot_nodes : int
+        Fixed node counts (spot nodes are cheaper and may be preempted).
+    autoscale : str, optional
+        A preset (``"queue"``, ``"queue-spot"``, ``"queue-mixed"``; they need
+        ``autoscale_max_nodes``) or a formula of your own; not with fixed counts.
+    autoscale_max_nodes, autoscale_min_nodes : int
+        The bounds of an autoscale preset.
+    autoscale_interval : timedelta, float or str, optional
+        How often Batch evaluates the formula (5 minutes to 168 hours).
+    task_slots_per_node : int
+        Tasks a node runs at once (1 to 256).
+    node_fill : {"spread", "pack"}
+        Spread tasks over the nodes, or fill one node's slots first.
+    start_task : StartTaskSpec or str, optional
+        What every node runs when it joins the pool.
+    environment : mapping of str to str, optional
+        Given to the start task (Batch has no pool-wide environment; use
+        ``JobSpec.environment`` for tasks). Needs a start task.
+    app_packages : sequence, optional
+        Application packages: ``"app"``, ``"app:version"`` or ``("app", "version")``.
+    container_images : sequence of str, optional
+        Images to prefetch; makes a container pool (needs an image with a container runtime).
+    metadata : mapping of str to str, optional
+        Name/value pairs stored with the pool.
+    metrics : bool
+        Have the session add the node utilization sampler to the start task, for
+        ``pool.monitor()``.
+    resize_timeout : timedelta, float or str, optional
+        How long an allocation may take (fixed-size pools; at least 5 minutes).
+    allow_unknown_vm_size : bool
+        Accept any ``Standard_*`` VM size name.
+
+    Raises
+    ------
+    batchnb.errors.ValidationError
+        A field or a combination of fields is invalid (the message names it and the fix).
     """
 
     id: str
@@ -344,7 +428,7 @@ class PoolSpec:
 
     @property
     def autoscale_formula(self) -> str | None:
-        """The formula sent to Batch: the preset's, the user's own, or None for a fixed-size pool."""
+        """The formula sent to Batch (the preset's or the user's own), or None for a fixed-size pool."""
         if self.autoscale is None:
             return None
         if is_preset(self.autoscale):
@@ -356,10 +440,18 @@ class PoolSpec:
     def to_sdk(self, *, start_task_prefix: Sequence[str] = ()) -> batch_models.BatchPoolCreateOptions:
         """The ``BatchPoolCreateOptions`` to send.
 
-        ``start_task_prefix``: command lines the session runs on every node before the user's
-        start task, e.g. ``batchnb.node.sampler.start_task_command()`` when ``metrics=True``. With a
-        prefix, the start task becomes one ``/bin/sh -c`` script (``cmd /c`` on Windows) with one
-        line per command; without a user start task, the prefix alone becomes the start task.
+        Parameters
+        ----------
+        start_task_prefix : sequence of str
+            Command lines the session runs on every node before the user's start task, e.g.
+            the utilization sampler when ``metrics=True``. With a prefix, the start task becomes
+            one ``/bin/sh -c`` script (``cmd /c`` on Windows) with one line per command; without
+            a user start task, the prefix alone becomes the start task.
+
+        Returns
+        -------
+        azure.batch.models.BatchPoolCreateOptions
+            The model to send.
         """
         image = self.image_reference
         prefix = list(start_task_prefix)
@@ -407,14 +499,42 @@ class PoolSpec:
 class JobSpec:
     """A job: a queue of tasks bound to a pool.
 
-    ``max_task_retries`` is the default retry count of its tasks (-1: unlimited).
-    ``max_parallel_tasks`` caps how many of its tasks run at once (-1: no cap).
-    ``on_all_tasks_complete="terminatejob"`` ends the job when its last task ends (only set it
-    once all tasks are added). ``on_task_failure="performexitoptionsjobaction"`` lets tasks'
-    exit conditions terminate or disable the job. ``uses_task_dependencies`` None means "yes":
-    Batch cannot turn it on after the job exists, and it costs nothing, so batchnb enables it
-    unless it is set to False. ``preparation_task`` / ``release_task`` are a command line or the
-    SDK's ``BatchJobPreparationTask`` / ``BatchJobReleaseTask``.
+    Parameters
+    ----------
+    id : str
+        The job's id.
+    pool : str or PoolSpec
+        The pool that runs its tasks (a PoolSpec stands for its id).
+    display_name : str, optional
+        A name for people.
+    priority : int
+        -1000 to 1000; higher-priority jobs' tasks are scheduled first.
+    max_parallel_tasks : int
+        Most of its tasks running at once (-1: no cap).
+    max_wall_clock : timedelta, float or str, optional
+        How long the job may run: seconds, a timedelta or an ISO-8601 duration (``"PT2H"``).
+    max_task_retries : int
+        The default retry count of its tasks (-1: unlimited).
+    on_all_tasks_complete : {"noaction", "terminatejob"}
+        ``"terminatejob"`` ends the job when its last task ends (set it only once all tasks
+        are added).
+    on_task_failure : {"noaction", "performexitoptionsjobaction"}
+        The latter lets tasks' exit conditions terminate or disable the job.
+    environment : mapping of str to str, optional
+        Environment variables of every task of the job.
+    uses_task_dependencies : bool, optional
+        None means yes: Batch cannot turn it on once the job exists, and it costs nothing.
+    preparation_task, release_task : str, optional
+        Command lines run on each node before the job's first task there and when the job
+        ends (or the SDK's ``BatchJobPreparationTask`` / ``BatchJobReleaseTask``). A release
+        task needs a preparation task.
+    metadata : mapping of str to str, optional
+        Name/value pairs stored with the job.
+
+    Raises
+    ------
+    batchnb.errors.ValidationError
+        A field or a combination of fields is invalid (the message names it and the fix).
     """
 
     id: str
@@ -472,10 +592,17 @@ class JobSpec:
 
     @property
     def pool_id(self) -> str:
+        """The pool's id."""
         return self.pool.id if isinstance(self.pool, PoolSpec) else self.pool
 
     def to_sdk(self) -> batch_models.BatchJobCreateOptions:
-        """The ``BatchJobCreateOptions`` to send."""
+        """The ``BatchJobCreateOptions`` to send.
+
+        Returns
+        -------
+        azure.batch.models.BatchJobCreateOptions
+            The model to send.
+        """
         preparation = self.preparation_task
         if isinstance(preparation, str):
             preparation = batch_models.BatchJobPreparationTask(command_line=preparation)
@@ -546,12 +673,48 @@ def sdk_task_size(task: Any) -> int:
 class TaskSpec:
     """One task: a command line run on a node (without a shell, as Batch does).
 
-    ``max_retries`` None inherits the job's ``max_task_retries``. ``retention`` is how long the
-    task's files stay on the node (Batch default: 7 days). ``depends_on`` lists task ids, or
-    ``range(a, b)`` for integer task ids a..b-1; the job needs ``uses_task_dependencies``.
-    ``exit_conditions`` is the friendly dict of :mod:`batchnb.core.specs.exit_conditions` or the SDK's
-    ``ExitConditions``. ``required_slots`` is how many of a node's task slots the task occupies.
-    ``container_image`` runs it in that image (container pools only).
+    >>> import batchnb
+    >>> task = batchnb.TaskSpec("t-001", "python3 run.py --n 1", max_wall_clock=600)
+    >>> task.replace(id="t-002").id
+    't-002'
+
+    Parameters
+    ----------
+    id : str
+        The task's id, unique in its job.
+    command_line : str
+        Run without a shell (``/bin/sh -c '...'`` for shell syntax).
+    display_name : str, optional
+        A name for people.
+    resource_files : sequence of ResourceFileSpec, optional
+        Files downloaded to the working directory first (SDK ``ResourceFile`` objects and SAS
+        URL strings are accepted too).
+    output_files : sequence of OutputFileSpec, optional
+        Files uploaded to Blob storage when the task ends.
+    environment : mapping of str to str, optional
+        Environment variables of the task.
+    max_retries : int, optional
+        Retries after a failure (-1: unlimited); None inherits the job's ``max_task_retries``.
+    max_wall_clock : timedelta, float or str, optional
+        How long the task may run.
+    retention : timedelta, float or str, optional
+        How long the task's files stay on the node (Batch's default: 7 days).
+    depends_on : sequence of str or range, optional
+        Task ids that must succeed first, or ``range(a, b)`` for integer task ids a..b-1;
+        the job needs ``uses_task_dependencies``.
+    exit_conditions : mapping or azure.batch.models.ExitConditions, optional
+        What an exit code does to the job (the dict form of ``batchnb.core.specs.exit_conditions``).
+    required_slots : int
+        How many of a node's task slots the task occupies.
+    container_image : str, optional
+        Run it in this image (container pools only).
+    app_packages : sequence, optional
+        Application packages: ``"app"``, ``"app:version"`` or ``("app", "version")``.
+
+    Raises
+    ------
+    batchnb.errors.ValidationError
+        A field is invalid (the message names it and the fix).
     """
 
     id: str
@@ -600,10 +763,17 @@ class TaskSpec:
 
     @property
     def uses_dependencies(self) -> bool:
+        """Whether the task depends on other tasks."""
         return bool(self.depends_on)
 
     def to_sdk(self) -> batch_models.BatchTaskCreateOptions:
-        """The ``BatchTaskCreateOptions`` to send."""
+        """The ``BatchTaskCreateOptions`` to send.
+
+        Returns
+        -------
+        azure.batch.models.BatchTaskCreateOptions
+            The model to send.
+        """
         constraints = None
         if self.max_wall_clock is not None or self.retention is not None or self.max_retries is not None:
             constraints = batch_models.BatchTaskConstraints(
@@ -635,11 +805,32 @@ class TaskSpec:
         """Size of this task in an ``addtaskcollection`` body, serialised as the SDK does.
 
         Bulk add uses the same measure (``sdk_task_size``) to keep each request under Batch's 1 MB limit.
+
+        Returns
+        -------
+        int
+            Bytes.
         """
         return sdk_task_size(self.to_sdk())
 
     def replace(self, **changes: Any) -> TaskSpec:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again).
+
+        Parameters
+        ----------
+        **changes
+            Fields and their new values.
+
+        Returns
+        -------
+        TaskSpec
+            The new spec.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            A new value is invalid.
+        """
         return dataclasses.replace(self, **changes)
 
     def __repr__(self) -> str:

@@ -50,10 +50,29 @@ class ResourceFileSpec:
 
     Give exactly one source: ``http_url`` (one blob, or any URL), ``storage_container_url``
     (a whole container, or the blobs under ``blob_prefix``) or ``auto_storage_container_name``
-    (a container in the Batch account's linked storage). ``file_path`` is where it lands,
-    relative to the task working directory: the file name for ``http_url`` (default: the URL's
-    last segment), a folder for a container. ``file_mode`` is an octal string like ``"0755"``
-    (Linux only).
+    (a container in the Batch account's linked storage). ``session.storage.input_files()``
+    and ``input_container()`` make them with a SAS.
+
+    Parameters
+    ----------
+    http_url : str, optional
+        One blob (with its SAS), or any URL.
+    storage_container_url : str, optional
+        A container URL with a read+list SAS.
+    auto_storage_container_name : str, optional
+        A container of the Batch account's linked storage.
+    blob_prefix : str, optional
+        Only the blobs under this prefix (container sources).
+    file_path : str, optional
+        Where it lands, relative to the task working directory: the file name for
+        ``http_url`` (default: the URL's last segment), a folder for a container.
+    file_mode : str, optional
+        An octal string such as ``"0755"`` (Linux only).
+
+    Raises
+    ------
+    batchnb.errors.ValidationError
+        Not exactly one source, a URL that is not http(s), or a bad path or mode.
     """
 
     http_url: str | None = None
@@ -95,10 +114,32 @@ class ResourceFileSpec:
 
     @classmethod
     def from_url(cls, url: str, file_path: str | None = None, *, file_mode: str | None = None) -> ResourceFileSpec:
-        """One blob (SAS URL) downloaded to ``file_path`` (default: the blob's file name)."""
+        """One blob (SAS URL) downloaded to ``file_path``.
+
+        Parameters
+        ----------
+        url : str
+            The blob's URL with its SAS.
+        file_path : str, optional
+            Where it lands (default: the blob's file name).
+        file_mode : str, optional
+            An octal string such as ``"0755"``.
+
+        Returns
+        -------
+        ResourceFileSpec
+            The spec.
+        """
         return cls(http_url=url, file_path=file_path, file_mode=file_mode)
 
     def to_sdk(self) -> batch_models.ResourceFile:
+        """The SDK model.
+
+        Returns
+        -------
+        azure.batch.models.ResourceFile
+            The model to send.
+        """
         return batch_models.ResourceFile(
             http_url=self.http_url,
             storage_container_url=self.storage_container_url,
@@ -116,10 +157,24 @@ class ResourceFileSpec:
 class OutputFileSpec:
     """Files a task uploads to a blob container when it ends.
 
-    ``file_pattern`` is relative to the task working directory (wildcards ``*``, ``**``, ``?``;
-    ``../std*.txt`` reaches the task's stdout/stderr). ``container_url`` needs a SAS with write
-    permission. ``path`` is the blob name for a single file, or a folder prefix for a wildcard.
-    ``upload_condition`` is one of ``"tasksuccess"``, ``"taskfailure"``, ``"taskcompletion"``.
+    ``session.storage.output_files()`` and ``job.output_files()`` make them with a SAS.
+
+    Parameters
+    ----------
+    file_pattern : str
+        Relative to the task working directory (wildcards ``*``, ``**``, ``?``;
+        ``../std*.txt`` reaches the task's stdout/stderr).
+    container_url : str
+        The container's URL with a SAS that allows writing.
+    path : str, optional
+        The blob name for a single file, or a folder prefix for a wildcard.
+    upload_condition : {"taskcompletion", "tasksuccess", "taskfailure"}
+        When to upload.
+
+    Raises
+    ------
+    batchnb.errors.ValidationError
+        An empty pattern, a URL that is not http(s), an absolute path or an unknown condition.
     """
 
     file_pattern: str
@@ -141,6 +196,13 @@ class OutputFileSpec:
         object.__setattr__(self, "upload_condition", condition)
 
     def to_sdk(self) -> batch_models.OutputFile:
+        """The SDK model.
+
+        Returns
+        -------
+        azure.batch.models.OutputFile
+            The model to send.
+        """
         return batch_models.OutputFile(
             file_pattern=self.file_pattern,
             destination=batch_models.OutputFileDestination(

@@ -139,7 +139,28 @@ class AppBundle:
 
     ``resource_files`` (the zip and the installer, read-only SAS), ``install_command()``,
     ``start_task()``, ``preparation_task()``, and for the tasks that use it ``env`` or
-    ``command()``. Made by :func:`stage_app`.
+    ``command()``. Made by :func:`stage_app`, not directly.
+
+    Parameters
+    ----------
+    name : str
+        The app's name.
+    digest : str
+        The content's hash: each version installs into its own directory.
+    container : str
+        The blob container it was staged to.
+    blob_prefix : str
+        Where in the container (``<name>/<digest>``).
+    files : tuple of str
+        The files in the bundle.
+    has_requirements : bool
+        Whether a requirements.txt is pip-installed with it.
+    resource_files : tuple of ResourceFileSpec
+        The zip and its installer, each with a read-only SAS.
+    pip_args : tuple of str
+        Extra arguments for ``pip install``.
+    uploaded : bool
+        Whether :func:`stage_app` uploaded it (False: this content was already there).
     """
 
     name: str
@@ -159,6 +180,7 @@ class AppBundle:
 
     @property
     def zip_name(self) -> str:
+        """The bundle's file name in a task's working directory."""
         return f"batchnb-app-{self.name}.zip"
 
     @property
@@ -167,21 +189,60 @@ class AppBundle:
         return f"$AZ_BATCH_NODE_SHARED_DIR/apps/{self.name}/{self.digest}"
 
     def install_command(self, python: str = "python3") -> str:
-        """The command line (no shell needed) that installs the bundle; its resource files must be
-        in the task's working directory (``resource_files``)."""
+        """The command line (no shell needed) that installs the bundle.
+
+        Its resource files (``resource_files``) must be in the task's working directory.
+
+        Parameters
+        ----------
+        python : str
+            The node's Python (stdlib only is needed).
+
+        Returns
+        -------
+        str
+            The command line.
+        """
         argv = [python, INSTALLER_NAME, self.zip_name, self.name, self.digest, *self.pip_args]
         return " ".join(shlex.quote(a) for a in argv)
 
     def start_task(self, *, python: str = "python3", max_retries: int = 2, elevated: bool = False,
                    environment: dict[str, str] | None = None) -> StartTaskSpec:
-        """A pool start task that installs the bundle on each node before it takes tasks."""
+        """A pool start task that installs the bundle on each node before it takes tasks.
+
+        Parameters
+        ----------
+        python : str
+            The node's Python.
+        max_retries : int
+            Retries of a failing install.
+        elevated : bool
+            Run as the pool-wide admin user.
+        environment : dict of str to str, optional
+            Environment variables of the start task.
+
+        Returns
+        -------
+        StartTaskSpec
+            For ``PoolSpec(start_task=...)``.
+        """
         return StartTaskSpec(self.install_command(python), resource_files=list(self.resource_files),
                              environment=environment or {}, max_retries=max_retries, wait_for_success=True,
                              elevated=elevated)
 
     def preparation_task(self, *, python: str = "python3") -> batch_models.BatchJobPreparationTask:
-        """A job preparation task that installs the bundle on each node before the job's first task
-        there (for ``JobSpec(preparation_task=...)``)."""
+        """A job preparation task that installs the bundle on each node before the job's first task there.
+
+        Parameters
+        ----------
+        python : str
+            The node's Python.
+
+        Returns
+        -------
+        azure.batch.models.BatchJobPreparationTask
+            For ``JobSpec(preparation_task=...)``.
+        """
         return batch_models.BatchJobPreparationTask(
             command_line=self.install_command(python),
             resource_files=[to_resource_file(r) for r in self.resource_files],
@@ -191,16 +252,30 @@ class AppBundle:
 
     @property
     def env(self) -> dict[str, str]:
-        """Environment settings that make the app importable by a job task's Python (PYTHONPATH,
-        relative to the task's working directory; see the module docstring). For a job's
-        ``environment=`` or a task's."""
+        """Environment settings that make the app importable by a job task's Python.
+
+        ``PYTHONPATH`` relative to the task's working directory, for a job's or a task's
+        ``environment=``.
+        """
         base = f"{_WD_TO_ROOT}/shared/apps/{self.name}/{self.digest}"
         paths = [f"{base}/app"] + ([f"{base}/site"] if self.has_requirements else [])
         return {"PYTHONPATH": ":".join(paths)}
 
     def command(self, command_line: str) -> str:
-        """``command_line`` run through ``/bin/sh -c`` with the app on PYTHONPATH (and the
-        requirements' scripts on PATH), by absolute path: works from any directory."""
+        """``command_line`` run with the app on PYTHONPATH (and the requirements' scripts on PATH).
+
+        Paths are absolute, so it works from any directory (and in start tasks).
+
+        Parameters
+        ----------
+        command_line : str
+            What to run.
+
+        Returns
+        -------
+        str
+            A ``/bin/sh -c`` command line (Linux pools).
+        """
         paths = [f"{self.install_dir}/app"] + ([f"{self.install_dir}/site"] if self.has_requirements else [])
         lines = [f'PYTHONPATH="{":".join(paths)}${{PYTHONPATH:+:$PYTHONPATH}}"; export PYTHONPATH']
         if self.has_requirements:
@@ -276,15 +351,42 @@ def stage_app(session: Session, path: str | os.PathLike[str], *, container: str 
               name: str | None = None, requirements: str | os.PathLike[str] | None = None,
               exclude: Sequence[str] = DEFAULT_EXCLUDES, pip_args: Sequence[str] = (),
               expiry: dt.timedelta | dt.datetime | float | None = None) -> AppBundle:
-    """Upload a folder (or just a requirements.txt) so that nodes can install it; see the module doc.
+    """Upload a folder (or just a requirements.txt) so that nodes can install it.
 
-    The folder is zipped without ``exclude`` (fnmatch patterns on each path part); a
-    ``requirements.txt`` at its top, or ``requirements=``, is pip-installed on the node with
-    ``pip_args`` added (e.g. ``["--no-index", "--find-links", "wheels"]``). ``name`` defaults to
-    the folder's name. Nothing is uploaded when this exact content is already in ``container``.
-    The bundle's read-only SAS expires after ``expiry`` (default 30 days: start tasks run again
-    whenever a node joins the pool; with Entra ID storage access, the 7 days a user delegation
-    key allows).
+    Nothing is uploaded when this exact content is already in ``container``. On the node, a
+    stdlib-only installer unpacks it into the shared directory and pip-installs the
+    requirements there (``pip install --target``: no admin rights needed). Linux pools.
+
+    Parameters
+    ----------
+    session : Session
+        The session whose storage receives the bundle.
+    path : str or os.PathLike
+        A folder (zipped) or a requirements.txt file alone.
+    container : str
+        The blob container.
+    name : str, optional
+        The app's name (default: the folder's name).
+    requirements : str or os.PathLike, optional
+        A requirements file (default: ``requirements.txt`` at the folder's top, if any).
+    exclude : sequence of str
+        fnmatch patterns matched against each path part (``__pycache__``, ``.git``...).
+    pip_args : sequence of str
+        Added to ``pip install`` (e.g. ``["--no-index", "--find-links", "wheels"]``).
+    expiry : timedelta, datetime or float, optional
+        When the bundle's read-only SAS expires (default 30 days: start tasks run again
+        whenever a node joins the pool; with Entra ID storage access, the 7 days a user
+        delegation key allows).
+
+    Returns
+    -------
+    AppBundle
+        What a start task, a preparation task and the tasks need to use it.
+
+    Raises
+    ------
+    batchnb.errors.ValidationError
+        A bad name, path or container, or an empty folder.
     """
     root = Path(path)
     check_container_name(container)

@@ -48,7 +48,21 @@ _BACKOFF_MAX = 15.0
 
 @dataclass
 class BulkAddResult:
-    """What :func:`add_tasks` did. ``added`` + ``already_existed`` is every task given."""
+    """What :meth:`batchnb.JobHandle.add_tasks` did. ``added`` + ``already_existed`` is every task given.
+
+    Attributes
+    ----------
+    added : list of str
+        Ids of the tasks this call added.
+    already_existed : list of str
+        Ids of the tasks that were there already (a re-run adds nothing twice).
+    seconds : float
+        How long it took.
+    requests : int
+        Requests sent.
+    retries : int
+        How many of them were retries.
+    """
 
     added: list[str] = field(default_factory=list)
     already_existed: list[str] = field(default_factory=list)

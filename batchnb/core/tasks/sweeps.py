@@ -59,6 +59,19 @@ class TaskList(Sequence[TaskSpec]):
 
     ``params`` is one dict per item (``task_id``, ``item_index`` and the item's parameters),
     ready for ``pandas.DataFrame(tasks.params)`` and a join with the job's results on ``task_id``.
+    :func:`sweep` and :func:`per_file` make them; lists add (``tasks + more``) and slice.
+
+    Parameters
+    ----------
+    tasks : iterable of TaskSpec
+        The tasks (ids must be unique).
+    params : iterable of mapping, optional
+        The parameter rows.
+
+    Raises
+    ------
+    batchnb.errors.ValidationError
+        An item is not a TaskSpec, or two tasks share an id.
     """
 
     def __init__(self, tasks: Iterable[TaskSpec] = (), *, params: Iterable[Mapping[str, Any]] = ()) -> None:
@@ -100,11 +113,12 @@ class TaskList(Sequence[TaskSpec]):
     # What callers need ------------------------------------------------------------------------
     @property
     def ids(self) -> list[str]:
+        """The task ids, in order."""
         return [t.id for t in self._tasks]
 
     @property
     def params(self) -> list[dict[str, Any]]:
-        """One row per item: ``{"task_id": ..., "item_index": ..., <param>: <value>, ...}``.
+        """One row per item, ``{"task_id": ..., "item_index": ..., <param>: <value>, ...}``.
 
         ``item_index`` is the item's position in the sweep (0-based), whatever the chunking.
         """
@@ -112,11 +126,17 @@ class TaskList(Sequence[TaskSpec]):
 
     @property
     def uses_dependencies(self) -> bool:
-        """True when some task depends on another: the job needs ``uses_task_dependencies``."""
+        """Whether some task depends on another (the job then needs ``uses_task_dependencies``)."""
         return any(t.uses_dependencies for t in self._tasks)
 
     def to_sdk(self) -> list[Any]:
-        """The SDK ``BatchTaskCreateOptions`` of every task, in order."""
+        """The SDK models of every task.
+
+        Returns
+        -------
+        list of azure.batch.models.BatchTaskCreateOptions
+            In order.
+        """
         return [t.to_sdk() for t in self._tasks]
 
     def with_merge(self, command_line: str, *, id: str = "merge", **task_options: Any) -> TaskList:  # noqa: A002
@@ -124,6 +144,33 @@ class TaskList(Sequence[TaskSpec]):
 
         When all task ids are integers, the merge task depends on id ranges (any number of tasks);
         otherwise on the list of ids, which Batch caps at 64,000 characters in total.
+
+        >>> import batchnb
+        >>> tasks = batchnb.sweep("python3 run.py {x}", x=range(3), id_style="index", id_prefix="")
+        >>> merged = tasks.with_merge("python3 merge.py")
+        >>> merged.ids
+        ['00000', '00001', '00002', 'merge']
+        >>> merged[-1].depends_on
+        (range(0, 3),)
+
+        Parameters
+        ----------
+        command_line : str
+            The merge task's command line.
+        id : str
+            The merge task's id.
+        **task_options
+            Other :class:`TaskSpec` options of the merge task (not ``depends_on``).
+
+        Returns
+        -------
+        TaskList
+            A new list ending with the merge task.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            The list is empty, the id is taken, or the ids are too long to depend on.
         """
         if not self._tasks:
             raise ValidationError("with_merge", "the list has no tasks to merge",
@@ -338,14 +385,55 @@ def sweep(
 ) -> TaskList:
     """One task per combination of parameter values.
 
-    ``mode="product"``: every combination (the last parameter varies fastest);
-    ``mode="zip"``: the i-th values together (lists must be equally long; single values
-    repeat). A parameter is a list, range or other iterable; a string or other single value is
-    one value. Parameters whose names clash with these options go in ``params={...}``.
-    ``task_options`` are TaskSpec options given to every task (``output_files``,
-    ``max_retries``...). ``start`` offsets the task index (for a second batch of the same prefix).
-    Raises ValidationError for unknown template names, mismatched zip lengths, empty lists and
-    more than ``max_tasks`` tasks.
+    >>> import batchnb
+    >>> tasks = batchnb.sweep("python3 train.py --lr {lr} --seed {seed}", lr=[0.1, 0.01], seed=range(3))
+    >>> len(tasks)
+    6
+    >>> tasks[0].command_line
+    'python3 train.py --lr 0.1 --seed 0'
+    >>> tasks.params[1]["seed"]
+    1
+
+    Parameters
+    ----------
+    template : str
+        The command line as a Python format string: ``{x}`` inserts a value, ``{x:04d}``
+        formats it, ``{x!q}`` quotes it for the shell.
+    mode : {"product", "zip"}
+        ``"product"``: every combination (the last parameter varies fastest). ``"zip"``: the
+        i-th values together (lists must be equally long; single values repeat).
+    id_prefix : str
+        Task ids start with this.
+    id_style : {"hash", "index"}
+        ``"hash"``: ``<prefix>-<index>-<hash of template and values>``; ``"index"``:
+        ``<prefix>-<index>`` (integer ids with ``id_prefix=""``). Indexes are zero-padded to
+        at least five digits.
+    start : int
+        The first task index (for a second batch of the same prefix).
+    chunk_size : int
+        Items per task (their command lines run one after another in one shell script).
+    shell : str
+        The shell that runs a chunk.
+    max_tasks : int
+        Refuse to make more tasks than this (a typo in a range should not make millions).
+    task_options : mapping, optional
+        :class:`TaskSpec` options given to every task (``output_files``, ``max_retries``...).
+    params : mapping, optional
+        Parameters whose names clash with these options.
+    **kwargs
+        The parameters: a list, range or other iterable is several values; a string or other
+        single value is one.
+
+    Returns
+    -------
+    TaskList
+        The tasks, with ``params`` saying which values each one got.
+
+    Raises
+    ------
+    batchnb.errors.ValidationError
+        Unknown template names, mismatched zip lengths, empty lists, or more than
+        ``max_tasks`` tasks.
     """
     all_params = dict(params or {})
     for name, value in kwargs.items():
@@ -447,13 +535,33 @@ def per_file(
 ) -> TaskList:
     """One task per blob (or per ``chunk_size`` blobs).
 
-    ``blobs`` are blob names (with ``container_url``, a container SAS URL, to make their URLs),
-    blob URLs, or ``(blob_name, url)`` pairs. Template fields: ``{url}`` the SAS URL,
-    ``{blob}`` the blob name, ``{path}`` where the file is downloaded in the working directory
-    (the blob name, keeping folders; the file name for bare URLs), ``{name}`` the file name,
-    ``{stem}`` the file name without extension. Each task downloads its file(s) as resource
-    files unless ``download=False`` (default: download whenever the URL is known).
     ``TaskList.params`` never contains URLs, so SAS tokens do not end up in DataFrames.
+
+    Parameters
+    ----------
+    template : str
+        The command line. Fields: ``{url}`` the SAS URL, ``{blob}`` the blob name, ``{path}``
+        where the file is downloaded in the working directory (the blob name, keeping
+        folders; the file name for bare URLs), ``{name}`` the file name, ``{stem}`` the file
+        name without extension.
+    blobs : iterable of str or tuple
+        Blob names (with ``container_url``), blob URLs, or ``(blob_name, url)`` pairs.
+    container_url : str, optional
+        The container's SAS URL, to make the URLs of bare blob names.
+    download : bool, optional
+        Download each task's file(s) as resource files (default: whenever the URL is known).
+    id_prefix, id_style, start, chunk_size, shell, max_tasks, task_options
+        As for :func:`sweep`.
+
+    Returns
+    -------
+    TaskList
+        The tasks, with ``params`` naming each task's blob.
+
+    Raises
+    ------
+    batchnb.errors.ValidationError
+        A bad URL or blob list, unknown template names, or more than ``max_tasks`` tasks.
     """
     if container_url is not None and not (isinstance(container_url, str)
                                           and container_url.lower().startswith(("http://", "https://"))):
