@@ -90,7 +90,7 @@ class ImageReference:
 
     @property
     def end_of_support(self) -> str | None:
-        """The date Azure Batch stops supporting this image's node agent (None: not announced)."""
+        """The date Azure Batch stops supporting this image's node agent, or None when none is announced."""
         return NODE_AGENT_END_OF_SUPPORT.get(self.node_agent_sku_id.lower())
 
     @property
