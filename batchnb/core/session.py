@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
     from batchnb.core.remote.result import MapResult
+    from batchnb.core.specs.environment import Environment
     from batchnb.core.storage import Storage
     from batchnb.local import LocalService
 
@@ -154,7 +155,8 @@ class Session:
                     exist_ok: bool = True) -> PoolHandle:
         """Create the pool described by ``spec`` (``wait=True``: until steady with nodes ready).
 
-        ``spec.metrics=True`` adds the node utilization sampler to the start task.
+        ``spec.metrics=True`` adds the node utilization sampler to the start task; ``spec.python_env``
+        adds the install of that environment (uv comes from the session's storage, see uv_staging).
         """
         if not isinstance(spec, PoolSpec):
             raise ValidationError("spec", f"must be a PoolSpec, got {type(spec).__name__}",
@@ -164,9 +166,18 @@ class Session:
             from batchnb.core.specs.sampler_start_task import start_task_command
 
             prefix.append(start_task_command())
+        start_env: dict[str, str] = {}
+        if spec.python_env is not None:
+            from batchnb.core.remote.uv_staging import staged_uv_url
+            from batchnb.core.specs.environment import UV_URL_VARIABLE
+
+            uv_url = staged_uv_url(self)
+            if uv_url:
+                start_env[UV_URL_VARIABLE] = uv_url
         try:
             self._create(f"create pool {spec.id!r}", self.batch_client.create_pool,
-                         spec.to_sdk(start_task_prefix=prefix), retry_lost_answer=exist_ok)
+                         spec.to_sdk(start_task_prefix=prefix, start_task_environment=start_env),
+                         retry_lost_answer=exist_ok)
         except ConflictError as exc:
             if exc.code != "PoolExists" or not exist_ok:
                 raise
@@ -344,7 +355,7 @@ class Session:
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any], *, pool: str | PoolHandle,
             chunk_size: int | None = None, errors: str = "raise", timeout: float | None = None,
             job_id: str | None = None, container: str = "batchnb-map", max_retries: int = 0,
-            wait: bool = True) -> list[Any] | MapResult:
+            wait: bool = True, environment: Environment | str | None = "auto") -> list[Any] | MapResult:
         """Run ``fn`` over ``items`` on the pool's nodes; results come back in input order.
 
         The function and the items are pickled with cloudpickle (``chunk_size`` items per task),
@@ -353,12 +364,20 @@ class Session:
         type and remote traceback); ``errors="collect"`` returns a MapResult with ``.results``
         and ``.errors``. ``wait=False`` returns the MapResult at once (``.wait()`` later).
         After a kernel restart, ``session.map_result(job_id)`` finds the results again.
-        On Azure, the pool needs Python and the same cloudpickle: see ``batchnb.map_start_task()``.
+
+        Nodes need Python, cloudpickle and what ``fn`` uses. ``environment="auto"`` finds the
+        distributions ``fn`` and the items need, pins them to the kernel's versions, and has the
+        first task on each node install them (once per node; a later map with the same needs
+        installs nothing); on a pool made with ``PoolSpec(python_env=...)`` it uses that environment
+        and refuses, before submitting, one that lacks a needed package or differs in Python or
+        cloudpickle version. ``environment=Environment(...)`` is explicit; ``None`` runs the
+        node's own ``python3`` as it is.
         """
         from batchnb.core.remote.mapper import submit_map
 
         result = submit_map(self, fn, items, pool=pool.id if isinstance(pool, PoolHandle) else pool,
-                            chunk_size=chunk_size, job_id=job_id, container=container, max_retries=max_retries)
+                            chunk_size=chunk_size, job_id=job_id, container=container, max_retries=max_retries,
+                            environment=environment)
         if not wait:
             return result
         result.wait(timeout=timeout)

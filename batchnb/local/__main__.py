@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth", choices=("strict", "off"), default="strict")
     serve.add_argument("--allow-bearer", action="store_true")
     serve.add_argument("--node-boot-seconds", type=float, default=None)
+    serve.add_argument("--host-python", action="store_true",
+                       help="tasks run this interpreter with its packages instead of a bare stdlib-only python3")
     faults = serve.add_argument_group("fault injection (fractions of requests)")
     faults.add_argument("--throttle", type=float, default=0.0)
     faults.add_argument("--error500", type=float, default=0.0)
@@ -60,6 +62,7 @@ def build_config(args: argparse.Namespace):  # -> ServerConfig (imported lazily,
     )
     if args.node_boot_seconds is not None:
         config.node_boot_seconds = args.node_boot_seconds
+    config.host_python = bool(args.host_python)
     return config
 
 

@@ -39,6 +39,7 @@ from batchnb.local.processes import (
 )
 
 STATE_DIR_ENV = "BATCHNB_LOCAL_STATE_DIR"
+HOST_PYTHON_ENV = "BATCHNB_LOCAL_HOST_PYTHON"  # "1": tasks see this interpreter and its packages
 SERVER_MARKER = "batchnb.local"  # in the server's command line: `python -m batchnb.local serve`
 _SETTINGS = "settings.json"
 _SERVER = "server.json"
@@ -123,15 +124,20 @@ def start(
     faults: dict[str, float] | None = None,
     node_boot_seconds: float | None = None,
     allow_bearer: bool = False,
+    host_python: bool | None = None,
     quiet: bool = False,
 ) -> LocalService:
     """Reuse the service running in `state_dir`, or start Azurite and the Batch server there.
 
-    A running server started with other options (faults, node boot time, bearer) is restarted on the
-    same port with the requested ones; its state survives the restart.
+    A running server started with other options (faults, node boot time, bearer, host python) is
+    restarted on the same port with the requested ones; its state survives the restart.
+    Nodes are bare (a stdlib-only python3, like a fresh Azure node); ``host_python=True`` (default:
+    the ``BATCHNB_LOCAL_HOST_PYTHON`` variable) lets tasks use this interpreter and its packages.
     """
     sd = _resolve(state_dir)
-    options = _launch_options(faults, node_boot_seconds, allow_bearer)
+    if host_python is None:
+        host_python = os.environ.get(HOST_PYTHON_ENV, "").strip().lower() in ("1", "true", "yes")
+    options = _launch_options(faults, node_boot_seconds, allow_bearer, host_python)
     with _lifecycle_lock(sd):
         return _ensure_running(sd, options, quiet=quiet)
 
@@ -192,7 +198,7 @@ def _lifecycle_lock(sd: Path):
 
 
 def _launch_options(
-    faults: dict[str, float] | None, node_boot_seconds: float | None, allow_bearer: bool
+    faults: dict[str, float] | None, node_boot_seconds: float | None, allow_bearer: bool, host_python: bool = False
 ) -> dict[str, Any]:
     faults = dict(faults or {})
     unknown = set(faults) - set(_FAULT_KEYS)
@@ -202,6 +208,7 @@ def _launch_options(
         "faults": {k: faults[k] for k in _FAULT_KEYS if k in faults},
         "node_boot_seconds": node_boot_seconds,
         "allow_bearer": bool(allow_bearer),
+        "host_python": bool(host_python),
     }
 
 
@@ -294,6 +301,8 @@ def _option_flags(options: dict[str, Any]) -> list[str]:
         flags += ["--node-boot-seconds", str(options["node_boot_seconds"])]
     if options.get("allow_bearer"):
         flags.append("--allow-bearer")
+    if options.get("host_python"):
+        flags.append("--host-python")
     return flags
 
 

@@ -26,7 +26,10 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from batchnb.core.remote.map_environment import resolve_map_environment
 from batchnb.core.remote.result import MapResult, task_id_for
+from batchnb.core.remote.uv_staging import staged_uv_url
+from batchnb.core.specs.environment import Environment
 from batchnb.core.specs.models import JobSpec, TaskSpec
 from batchnb.core.specs.task_files import OutputFileSpec, ResourceFileSpec
 from batchnb.core.validation import check_container_name, check_id, check_int
@@ -44,19 +47,27 @@ _META_CHUNK = "batchnb.map.chunk_size"
 _META_TASKS = "batchnb.map.tasks"
 _META_CONTAINER = "batchnb.map.container"
 _TARGET_TASKS = 100
+_META_ENV = "batchnb.map.environment"
 RUNNER_COMMAND = "python3 runner.py fn.pkl items.pkl result.pkl"
+# With an environment, its bin comes first on PATH: `python` is the environment's interpreter.
+ENV_RUNNER_COMMAND = "python runner.py fn.pkl items.pkl result.pkl"
 
 
-def _target_tasks(session: Session, pool: str) -> int:
+def _pool_info(session: Session, pool: str) -> Any:
+    try:
+        return session.get_pool(pool)
+    except Exception:  # noqa: BLE001 - the job creation below reports a bad pool clearly
+        return None
+
+
+def _target_tasks(info: Any) -> int:
     """How many tasks a map is cut into by default: about four per task slot of the pool.
 
     Each task costs a Python start and three small downloads (~0.1 s), so fewer, bigger chunks are
     much cheaper than many small ones (measured: 10,000 trivial items in 1.4 s/100 tasks vs
     0.1 s/8 tasks per 1,000 items); four waves per slot still balance uneven items and keep a retry
     small. Autoscale pools or pools still at zero nodes get _TARGET_TASKS."""
-    try:
-        info = session.get_pool(pool)
-    except Exception:  # noqa: BLE001 - the job creation below reports a bad pool clearly
+    if info is None:
         return _TARGET_TASKS
     nodes = (info.target_dedicated_nodes or 0) + (info.target_low_priority_nodes or 0)
     if info.enable_auto_scale or nodes == 0:
@@ -85,14 +96,16 @@ def _dumps(obj: Any, what: str) -> bytes:
 
 
 def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any], *, pool: str,
-               chunk_size: int | None, job_id: str | None, container: str, max_retries: int) -> MapResult:
+               chunk_size: int | None, job_id: str | None, container: str, max_retries: int,
+               environment: Environment | str | None = "auto") -> MapResult:
     if not callable(fn):
         raise ValidationError("fn", f"is not callable ({type(fn).__name__})", fix="pass a function of one argument")
     values = list(items)
     n_items = len(values)
     if n_items == 0:
         raise ValidationError("items", "is empty", fix="give at least one item")
-    chunk = chunk_size if chunk_size is not None else max(1, math.ceil(n_items / _target_tasks(session, pool)))
+    info = _pool_info(session, pool)
+    chunk = chunk_size if chunk_size is not None else max(1, math.ceil(n_items / _target_tasks(info)))
     check_int(chunk, field="chunk_size", minimum=1)
     check_container_name(container)
     job_id = job_id or _default_job_id(fn)
@@ -107,12 +120,20 @@ def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any],
         payload = {"start": start, "items": values[start:start + chunk], "python": python}
         blobs[f"{job_id}/in/{number:05d}.pkl"] = _dumps(payload, f"items[{start}:{start + chunk}]")
 
+    env = resolve_map_environment(environment, fn=fn, pickles=blobs.values(), pool_id=pool, pool_info=info)
+    variables: dict[str, str] = {}
+    command = RUNNER_COMMAND
+    metadata = {_META_KIND: KIND, _META_ITEMS: str(n_items), _META_CHUNK: str(chunk), _META_TASKS: str(n_tasks),
+                _META_CONTAINER: container}
+    if env is not None:
+        variables = env.variables(staged_uv_url(session))
+        command = env.command(ENV_RUNNER_COMMAND)
+        metadata[_META_ENV] = env.key
+
     storage = session.storage
     storage.create_container(container)
     # The job first: a pool or job-id mistake fails before anything is uploaded.
-    spec = JobSpec(job_id, pool=pool, max_task_retries=max_retries, metadata={
-        _META_KIND: KIND, _META_ITEMS: str(n_items), _META_CHUNK: str(chunk), _META_TASKS: str(n_tasks),
-        _META_CONTAINER: container})
+    spec = JobSpec(job_id, pool=pool, max_task_retries=max_retries, environment=variables, metadata=metadata)
     job = session.create_job(spec, exist_ok=False)
 
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="batchnb-map-put") as pool_:
@@ -132,7 +153,7 @@ def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any],
         items_file = ResourceFileSpec(http_url=blob_url(f"{job_id}/in/{number:05d}.pkl"), file_path="items.pkl")
         result_file = OutputFileSpec(file_pattern="result.pkl", container_url=out.container_url,
                                      path=f"{job_id}/out/{number:05d}.pkl", upload_condition="taskcompletion")
-        tasks.append(TaskSpec(task_id_for(number), RUNNER_COMMAND, resource_files=[runner, fn_file, items_file],
+        tasks.append(TaskSpec(task_id_for(number), command, resource_files=[runner, fn_file, items_file],
                               output_files=[result_file]))
     job.add_tasks(tasks)
     _terminate_when_done(session, job_id)

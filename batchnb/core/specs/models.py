@@ -26,6 +26,7 @@ from azure.batch import models as batch_models
 
 from batchnb.core.redact import redacted_repr
 from batchnb.core.specs.autoscale_presets import MAX_FORMULA_LENGTH, PRESETS, is_preset, preset_formula
+from batchnb.core.specs.environment import ENV_METADATA, Environment
 from batchnb.core.specs.exit_conditions import build_exit_conditions
 from batchnb.core.specs.images import IMAGE_PRESETS, ImageReference, resolve_image
 from batchnb.core.specs.task_files import OutputFileSpec, ResourceFileSpec, to_output_file, to_resource_file
@@ -195,6 +196,9 @@ class PoolSpec:
     passes any ``Standard_*`` name. ``environment`` is given to the start task (Batch has no
     pool-wide environment; use ``JobSpec.environment`` for tasks). ``metrics=True`` asks the
     session to add the node utilization sampler to the start task (see :meth:`to_sdk`).
+    ``python_env`` (a :class:`batchnb.Environment`) is installed on every node by the start task,
+    before any task runs there; ``session.map()`` on the pool then uses it (``environment`` was
+    already taken: it holds the start task's variables, as in Batch).
     """
 
     id: str
@@ -216,6 +220,7 @@ class PoolSpec:
     container_images: Sequence[str] | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     metrics: bool = False
+    python_env: Environment | None = None
     resize_timeout: dt.timedelta | float | str | None = None
     allow_unknown_vm_size: bool = False
 
@@ -259,6 +264,13 @@ class PoolSpec:
                     fix=f"use image={capable[0]!r}, or an ImageReference(..., supports_containers=True)")
             _set(self, "container_images", images)
         _set(self, "metadata", check_metadata(self.metadata))
+        if self.python_env is not None:
+            if not isinstance(self.python_env, Environment):
+                raise ValidationError("python_env", f"has the wrong type {type(self.python_env).__name__}",
+                                      fix="give batchnb.Environment([...]) or batchnb.Environment.from_kernel()")
+            if image.os_type != "linux":
+                raise ValidationError("python_env", f"needs a Linux image, and {self.image!r} is not one",
+                                      fix="use image='ubuntu-22.04' or 'ubuntu-24.04'")
         return self
 
     def _validate_autoscale(self) -> None:
@@ -317,7 +329,8 @@ class PoolSpec:
                                   task_slots_per_node=self.task_slots_per_node)
         return self.autoscale
 
-    def to_sdk(self, *, start_task_prefix: Sequence[str] = ()) -> batch_models.BatchPoolCreateOptions:
+    def to_sdk(self, *, start_task_prefix: Sequence[str] = (),
+               start_task_environment: Mapping[str, str] | None = None) -> batch_models.BatchPoolCreateOptions:
         """The ``BatchPoolCreateOptions`` to send.
 
         ``start_task_prefix``: command lines the session runs on every node before the user's
@@ -327,12 +340,20 @@ class PoolSpec:
         """
         image = self.image_reference
         prefix = list(start_task_prefix)
+        extra_env = dict(start_task_environment or {})
+        metadata = dict(self.metadata)
+        if self.python_env is not None:
+            # Installed before the user's start task, so that it can use the environment too.
+            prefix.append(self.python_env.start_command())
+            extra_env.update(self.python_env.variables())
+            metadata[ENV_METADATA] = self.python_env.to_metadata()
         start_task = None
         if isinstance(self.start_task, StartTaskSpec):  # a str was made a StartTaskSpec in __post_init__
             start_task = self.start_task.to_sdk(command_prefix=prefix, os_type=image.os_type,
-                                                extra_environment=self.environment)
+                                                extra_environment={**extra_env, **self.environment})
         elif prefix:
-            start_task = StartTaskSpec(prefix[-1]).to_sdk(command_prefix=prefix[:-1], os_type=image.os_type)
+            start_task = StartTaskSpec(prefix[-1], environment=extra_env).to_sdk(
+                command_prefix=prefix[:-1], os_type=image.os_type)
         container = None
         if self.container_images is not None:
             container = batch_models.BatchContainerConfiguration(
@@ -357,7 +378,7 @@ class PoolSpec:
             application_package_references=_app_package_refs(self.app_packages),
             task_slots_per_node=self.task_slots_per_node,
             task_scheduling_policy=batch_models.BatchTaskSchedulingPolicy(node_fill_type=self.node_fill),
-            metadata=_metadata_items(self.metadata),
+            metadata=_metadata_items(metadata),
         )
 
     def __repr__(self) -> str:

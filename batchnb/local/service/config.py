@@ -30,6 +30,9 @@ class ServerConfig:
     auth_mode: str = "strict"  # strict | off
     allow_bearer: bool = False  # accept Entra ID bearer tokens (tests of the token path)
     node_boot_seconds: float = 0.3  # creating -> starting -> idle takes about this long
+    # Tasks run the service's own interpreter and packages instead of a bare stdlib-only python3
+    # (runtime/node_python.py). Convenient, but a notebook that relies on it fails on Azure.
+    host_python: bool = False
     faults: FaultConfig = field(default_factory=FaultConfig)
     # Connection string of the auto-storage account (Azurite), for autoStorageContainerName.
     storage_connection_string: str = ""

@@ -1,0 +1,64 @@
+"""Staging the uv binary in Blob storage, so that nodes without uv (every fresh Batch node) get it
+from the account's own storage: no package index or internet needed for the installer itself.
+
+The kernel has uv (a batchnb dependency ships the binary in a wheel). When the kernel runs on
+Linux, its binary runs on Linux nodes of the same architecture; it is uploaded gzipped once per
+storage account and uv version (``batchnb-tools/uv/<version>/linux-<arch>/uv.gz``), and nodes get a
+read SAS for that one blob. Elsewhere (a Windows or macOS kernel) nothing is staged and nodes
+fall back to pip or the package index (see ``batchnb.node.env_setup``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import platform
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+from batchnb.core.specs.environment import uv_version
+
+if TYPE_CHECKING:
+    from batchnb.core.session import Session
+
+__all__ = ["TOOLS_CONTAINER", "staged_uv_url"]
+
+TOOLS_CONTAINER = "batchnb-tools"
+# Start tasks run again whenever a node joins (autoscale) or reboots; a month covers most pools.
+_SAS_LIFETIME = dt.timedelta(days=30)
+_lock = threading.Lock()
+
+
+def _local_uv_binary() -> str | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import uv
+
+        return str(uv.find_uv_bin())
+    except Exception:  # noqa: BLE001 - no usable uv in the kernel: the nodes find their own
+        return None
+
+
+def staged_uv_url(session: Session) -> str | None:
+    """A read SAS URL of the gzipped uv binary in the session's storage, uploading it the first time."""
+    cached = getattr(session, "_batchnb_uv_url", None)
+    if cached is not None:
+        return cached or None
+    binary = _local_uv_binary()
+    url = ""
+    if binary is not None:
+        machine = platform.machine().lower()
+        blob = f"uv/{uv_version()}/linux-{machine}/uv.gz"
+        storage = session.storage
+        with _lock:
+            storage.create_container(TOOLS_CONTAINER)
+            client = storage.client.get_blob_client(TOOLS_CONTAINER, blob)
+            if not client.exists():
+                with open(binary, "rb") as fh:
+                    data = gzip.compress(fh.read(), compresslevel=6)
+                storage.upload_bytes(data, container=TOOLS_CONTAINER, blob=blob)
+        url = storage.blob_sas(TOOLS_CONTAINER, blob, read=True, expiry=_SAS_LIFETIME)
+    session._batchnb_uv_url = url  # type: ignore[attr-defined]
+    return url or None
