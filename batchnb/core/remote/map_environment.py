@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from batchnb.core.remote.needs import modules_needed
-from batchnb.core.specs.environment import ENV_METADATA, Environment, kernel_python
+from batchnb.core.specs.environment import Environment, kernel_python, pool_environment
 from batchnb.core.specs.kernel_packages import distributions_for_modules, installed, pinned_closure
 from batchnb.errors import ValidationError
 
@@ -27,14 +27,6 @@ def _cloudpickle_pin() -> str:
     import cloudpickle
 
     return f"cloudpickle=={cloudpickle.__version__}"
-
-
-def pool_environment(pool_info: Any) -> Environment | None:
-    """The ``python_env`` a pool was made with (from its metadata), if any."""
-    for item in getattr(pool_info, "metadata", None) or ():
-        if item.name == ENV_METADATA:
-            return Environment.from_metadata(item.value)
-    return None
 
 
 def _check_pool_environment(env: Environment, needed: set[str], pool_id: str) -> None:

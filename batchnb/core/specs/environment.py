@@ -33,7 +33,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from batchnb.core.specs.kernel_packages import canonical, distributions_for_modules, pinned_closure
 from batchnb.errors import ValidationError
 
-__all__ = ["Environment", "ENV_METADATA", "ENV_SETUP_VARIABLE", "UV_URL_VARIABLE", "kernel_python"]
+__all__ = ["Environment", "ENV_METADATA", "ENV_SETUP_VARIABLE", "UV_URL_VARIABLE", "kernel_python", "pool_environment"]
 
 # Pool metadata that records a pool's python_env, so that map() can check and use it.
 ENV_METADATA = "batchnb.env"
@@ -47,6 +47,14 @@ UV_URL_VARIABLE = "BATCHNB_UV_URL"
 _FALLBACK_UV_VERSION = "0.13.9"
 _PYTHON_RE = re.compile(r"^3\.\d{1,2}$")
 _REPR_PACKAGES = 6
+
+
+def pool_environment(pool_info: Any) -> Environment | None:
+    """The ``python_env`` a pool was made with (recorded in its metadata), if any."""
+    for item in getattr(pool_info, "metadata", None) or ():
+        if item.name == ENV_METADATA:
+            return Environment.from_metadata(item.value)
+    return None
 
 
 def kernel_python() -> str:
@@ -116,6 +124,7 @@ class Environment:
         Without arguments: every distribution of the kernel. With ``uses`` (functions, objects):
         only the distributions they need, and what those require. ``extra`` adds requirement
         strings. ``python="kernel"`` (the default) asks for the kernel's Python minor version.
+        cloudpickle is always included, so that ``session.map()`` can run on a pool made with it.
         """
         from importlib import metadata
 
@@ -128,7 +137,7 @@ class Environment:
             names: Iterable[str] = distributions_for_modules(modules)
         else:
             names = {canonical(d.metadata["Name"]) for d in metadata.distributions() if d.metadata["Name"]}
-        pins, left_out = pinned_closure(names)
+        pins, left_out = pinned_closure({*names, "cloudpickle"})
         return cls([*pins, *extra], python=kernel_python() if python == "kernel" else python, left_out=left_out)
 
     @classmethod
@@ -208,6 +217,19 @@ class Environment:
         """A command line that makes sure the environment is there, then runs ``command`` with its
         ``bin`` first on PATH (so ``python`` and ``python3`` are the environment's)."""
         script = f'{self.ensure_script()}\nPATH="$E/bin:$PATH"; export PATH; exec {command}'
+        return "/bin/sh -c " + shlex.quote(script)
+
+    def path_command(self, command_line: str) -> str:
+        """``command_line`` run with this environment's ``bin`` first on PATH, for a node where it is
+        installed (a pool with ``python_env``). The words reach the program unchanged: Batch runs a
+        command line without a shell, so each word is quoted for the ``sh`` that sets PATH."""
+        if f"batchnb/envs/{self.key}" in command_line:
+            return command_line  # already runs in it (a map() task)
+        try:
+            words = shlex.split(command_line)
+        except ValueError:
+            return command_line  # Batch will report the unbalanced quote itself
+        script = f'PATH="{self.node_dir}/bin:$PATH"; export PATH; exec ' + " ".join(shlex.quote(w) for w in words)
         return "/bin/sh -c " + shlex.quote(script)
 
     def variables(self, uv_url: str | None = None) -> dict[str, str]:
