@@ -15,7 +15,7 @@ wait for the first one instead of installing twice. Each finished install append
 to ``$AZ_BATCH_NODE_SHARED_DIR/batchnb/installs.jsonl`` (readable through the node file API).
 
 Where uv comes from, first found wins: ``$BATCHNB_UV``; ``uv`` on PATH; a copy an earlier install
-left in ``~/.cache/batchnb`` or the shared directory; the gzipped binary the client staged in Blob
+left in ``~/.cache/batchnb`` or the shared directory; the binary the client staged in Blob
 storage (``$BATCHNB_UV_URL``, a SAS URL: kept out of the command line); ``python3 -m pip`` when the
 image has pip; the wheel from the package index.
 
@@ -24,7 +24,6 @@ machine, needs no network at all), then from the index the node reaches.
 """
 
 import contextlib
-import gzip
 import io
 import json
 import os
@@ -124,7 +123,7 @@ def find_uv(version, log):
     if url:
         try:
             with urllib.request.urlopen(url, timeout=300) as resp:
-                return _install_binary(gzip.decompress(resp.read()), version)
+                return _install_binary(resp.read(), version)
         except Exception as exc:  # noqa: BLE001 - fall through to the other sources
             log.append("staged uv could not be fetched: %s" % type(exc).__name__)
     if subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True).returncode == 0:
