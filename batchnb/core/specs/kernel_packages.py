@@ -30,6 +30,9 @@ def canonical(name: str) -> str:
 
 
 def _from_index(dist: metadata.Distribution) -> bool:
+    path = getattr(dist, "_path", None)
+    if path is not None and not ({"site-packages", "dist-packages"} & set(getattr(path, "parts", ()))):
+        return False  # metadata in a source tree: a development install (setup.py develop, egg-link)
     text = dist.read_text("direct_url.json")
     if not text:
         return True
