@@ -18,7 +18,7 @@ import types
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["modules_in_pickle", "modules_used_by"]
+__all__ = ["modules_in_pickle", "modules_needed", "modules_used_by"]
 
 _MAX_DEPTH = 40
 _MAX_ITEMS = 1000  # elements of one container looked at: enough to find the types used

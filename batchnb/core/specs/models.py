@@ -245,6 +245,9 @@ class PoolSpec:
         elif self.start_task is not None and not isinstance(self.start_task, StartTaskSpec):
             raise ValidationError("start_task", f"has the wrong type {type(self.start_task).__name__}",
                                   fix="give a command line string or StartTaskSpec(...)")
+        if isinstance(self.environment, Environment):
+            raise ValidationError("environment", "holds the start task's variables, and got a batchnb.Environment",
+                                  fix="give it as python_env=... (the packages the nodes install)")
         _set(self, "environment", check_environment(self.environment))
         if self.environment and self.start_task is None:
             raise ValidationError(

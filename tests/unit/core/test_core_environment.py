@@ -100,6 +100,9 @@ def test_pool_spec_python_env_is_checked() -> None:
     with pytest.raises(ValidationError) as info:
         batchnb.PoolSpec("p", vm_size="standard_d2s_v3", python_env=["pandas"])
     assert info.value.field == "python_env"
+    with pytest.raises(ValidationError, match="python_env=") as info:
+        batchnb.PoolSpec("p", vm_size="standard_d2s_v3", environment=batchnb.Environment(["pandas"]))
+    assert info.value.field == "environment"
     with pytest.raises(ValidationError, match="Linux"):
         batchnb.PoolSpec("p", vm_size="standard_d2s_v3", image="windows-2022",
                          python_env=batchnb.Environment(["pandas"]))

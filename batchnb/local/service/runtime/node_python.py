@@ -41,7 +41,8 @@ def bare_python_bin(state_dir: Path) -> Path:
     """The bin directory of the state directory's stdlib-only venv, made on first use."""
     folder = Path(state_dir) / _DIR_NAME
     wanted = "%d.%d.%d" % sys.version_info[:3]
-    if _version_of(folder) == wanted and (_bin(folder) / "python3").exists():
+    python = _bin(folder) / ("python.exe" if os.name == "nt" else "python3")
+    if _version_of(folder) == wanted and python.exists():
         return _bin(folder)
     tmp = folder.with_name(_DIR_NAME + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
