@@ -36,6 +36,8 @@ _LAZY = {
     "MapResult": "batchnb.core.remote.result",
     "map_start_task": "batchnb.core.remote.start_task",
     "BatchnbError": "batchnb.errors",
+    "NotebookSweep": "batchnb.core.remote.notebook_sweep",
+    "record": "batchnb.node.record",
     "stage_app": "batchnb.core.tasks.appfiles",
     "AppBundle": "batchnb.core.tasks.appfiles",
 }
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
     from batchnb import errors
     from batchnb.core.job_handle import JobHandle
     from batchnb.core.pool_handle import PoolHandle
+    from batchnb.core.remote.notebook_sweep import NotebookSweep
     from batchnb.core.remote.result import MapResult
     from batchnb.core.remote.start_task import map_start_task
     from batchnb.core.session import Session, connect
@@ -69,6 +72,7 @@ if TYPE_CHECKING:
     from batchnb.core.tasks.appfiles import AppBundle, stage_app
     from batchnb.core.tasks.sweeps import TaskList, per_file, sweep
     from batchnb.errors import BatchnbError
+    from batchnb.node.record import record
 
 
 def __getattr__(name: str) -> Any:

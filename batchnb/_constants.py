@@ -10,7 +10,9 @@ STORAGE_SCOPE = "https://storage.azure.com/.default"
 
 LOCAL_ACCOUNT_NAME = "batchnblocal"
 LOCAL_REGION = "local"
-# Azurite's well-known development account (documented publicly by Azurite; not a secret).
+# Azurite's well-known development account (documented publicly by Azurite; not a secret). The
+# local service runs Azurite with a key generated per state directory instead (local/azurite.py):
+# this published key is what tests prove no longer opens it.
 AZURITE_ACCOUNT_NAME = "devstoreaccount1"
 AZURITE_ACCOUNT_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -22,3 +24,9 @@ LOCAL_ADMIN_PREFIX = "/_local"
 
 # Where the node-side utilization sampler appends JSON lines (relative to AZ_BATCH_NODE_SHARED_DIR).
 METRICS_FILE_NAME = "batchnb-metrics.jsonl"
+
+# Bearer tokens of the local service (opt-in, --allow-bearer): HS256 JWTs signed with a key derived
+# from the account key under this label, so that only holders of the key can mint them.
+LOCAL_BEARER_KEY_LABEL = b"batchnb-local-bearer-v1"
+LOCAL_BEARER_AUDIENCE = "https://batch.core.windows.net/"
+LOCAL_BEARER_MAX_LIFETIME_S = 24 * 3600

@@ -1,7 +1,8 @@
 """The `batchnb` command line: `batchnb local up|env|status|down` and `batchnb quickstart`.
 
-`local up` and `local env` are the places where the account key is shown: the user asked for it, to
-paste into another tool. Nothing else prints it.
+`local env` is the place where the keys are shown: the user asked for them, to paste into a shell
+or another tool. `local up` shows them only with `--show-secrets` (so that `!batchnb local up` in a
+notebook does not put them in its outputs); nothing else prints them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from batchnb.local import LocalService
 
+_SECRET_ENV = ("AZURE_BATCH_ACCESS_KEY", "AZURE_STORAGE_CONNECTION_STRING")
+_HIDDEN = "(hidden: `batchnb local env` or `batchnb local up --show-secrets`)"
 EXIT_NOT_RUNNING = 3  # `local status` when nothing runs (LSB convention: "program is not running")
 
 
@@ -36,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--json", action="store_true", help="print the settings as JSON")
     up.add_argument("--host-python", action="store_true", default=None,
                     help="let tasks use this Python and its packages (nodes are bare by default, as on Azure)")
+    up.add_argument("--show-secrets", action="store_true",
+                    help="also print the account key and the storage connection string (else see `local env`)")
     up.set_defaults(handler=_up)
 
     env = local_commands.add_parser(
@@ -77,11 +82,14 @@ def _up(args: argparse.Namespace) -> int:
 
     service = local.start(state_dir=args.state_dir, host_python=args.host_python)
     if args.json:
-        print(json.dumps(_settings(service), indent=2))
+        print(json.dumps(_settings(service, secrets=args.show_secrets), indent=2))
         return 0
     print(f"Local Batch service running (state: {service.state_dir})")
-    width = max(map(len, service.env()))
-    for name, value in service.env().items():
+    env = service.env()
+    width = max(map(len, env))
+    for name, value in env.items():
+        if name in _SECRET_ENV and not args.show_secrets:
+            value = _HIDDEN
         print(f"  {name:<{width}}  {value}")
     print(f"  PIDs: server {service.server_pid}, azurite {service.azurite_pid}")
     return 0
@@ -139,8 +147,8 @@ def _quickstart(args: argparse.Namespace) -> int:
     return run(args)
 
 
-def _settings(service: LocalService) -> dict[str, Any]:
-    return {
+def _settings(service: LocalService, *, secrets: bool) -> dict[str, Any]:
+    settings = {
         "batch_url": service.batch_url,
         "account_name": service.account_name,
         "account_key": service.account_key,
@@ -150,6 +158,9 @@ def _settings(service: LocalService) -> dict[str, Any]:
         "server_pid": service.server_pid,
         "azurite_pid": service.azurite_pid,
     }
+    if not secrets:
+        del settings["account_key"], settings["storage_connection_string"]
+    return settings
 
 
 if __name__ == "__main__":

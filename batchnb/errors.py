@@ -38,8 +38,10 @@ __all__ = [
     "ConflictError",
     "NotFoundError",
     "ServiceUnavailableError",
+    "SettingsError",
     "TaskFailedError",
     "TaskSubmissionError",
+    "UploadError",
     "ValidationError",
     "from_azure_error",
 ]
@@ -155,6 +157,22 @@ class ServiceUnavailableError(BatchnbError, ConnectionError):
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class SettingsError(BatchnbError, ValueError):
+    """The settings needed to connect are missing or inconsistent. The message names which."""
+
+    default_code = "batchnb.Settings"
+
+
+class UploadError(BatchnbError):
+    """Some files could not be uploaded. ``result`` (an ``UploadResult``) holds every file's outcome."""
+
+    default_code = "batchnb.Upload"
+
+    def __init__(self, message: str, *, result: Any, **kwargs: Any) -> None:
+        self.result = result
         super().__init__(message, **kwargs)
 
 
@@ -409,3 +427,18 @@ def ids_preview(ids: Sequence[str], limit: int = 5) -> str:
     shown = ", ".join(repr(i) for i in ids[:limit])
     rest = len(ids) - limit
     return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+# ------------------------------------------------------------------------------ security (issue 11)
+
+
+class MapResultTamperedError(BatchnbError):
+    """A ``map()`` result failed verification and was not unpickled: it was not written by its own
+    task's upload, or it does not match the inputs the notebook staged. ``chunks`` maps each
+    refused task id to the reason."""
+
+    default_code = "batchnb.MapResultTampered"
+
+    def __init__(self, message: str, *, chunks: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        self.chunks = dict(chunks or {})
+        super().__init__(message, **kwargs)

@@ -6,8 +6,9 @@
 Columns: scenario, load, faults injected, tasks (or files/items) expected and seen, duplicated
 runs, lost, re-runs that Batch itself does (requeue after a service kill or a preemption), and
 secrets (account key, storage key, unmasked ``sig=``) found in the service's logs written during
-the scenario. The scenarios themselves live in tests/reliability/scenarios.py, which the tests
-run at small loads.
+the scenario (requests.log, server.log, azurite.log; a scenario that logged no request fails: a
+scan of nothing proves nothing). The scenarios themselves live in tests/reliability/scenarios.py,
+which the tests run at small loads.
 """
 
 from __future__ import annotations
@@ -33,25 +34,44 @@ QUICK = {"faults": 1_000, "lost_answers": 2_000, "kill": 200, "kernel": 30, "ker
 _UNMASKED_SIG = re.compile(r"(?i)\bsig(=|%3D)(?!\*\*\*|REDACTED\b)[^&\s'\"]+")
 
 
+LOGS = ("requests.log", "server.log", "azurite.log")
+
+
 def _log_sizes(state_dir: Path) -> dict[str, int]:
-    return {name: (state_dir / name).stat().st_size if (state_dir / name).exists() else 0
-            for name in ("server.log", "azurite.log")}
+    return {name: (state_dir / name).stat().st_size if (state_dir / name).exists() else 0 for name in LOGS}
 
 
-def _secrets_since(service, sizes: dict[str, int]) -> int:
-    """Secret occurrences in what the service logged since ``sizes`` were taken."""
+def _read_since(path: Path, offset: int) -> str:
+    """What was appended to ``path`` since it was ``offset`` bytes long (across one rotation)."""
+    if not path.exists():
+        return ""
+    text = b""
+    if path.stat().st_size < offset:  # rotated: the rest of the old file is now <name>.1
+        rotated = path.with_name(path.name + ".1")
+        if rotated.exists():
+            with open(rotated, "rb") as fh:
+                fh.seek(offset)
+                text = fh.read()
+        offset = 0
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        text += fh.read()
+    return text.decode("utf-8", errors="replace")
+
+
+def _secrets_since(service, sizes: dict[str, int]) -> tuple[int, int]:
+    """Secret occurrences in what the service logged since ``sizes`` were taken, and how many
+    request lines that was (0 means the scan had nothing to look at, which proves nothing)."""
     key = service.account_key
     storage_key = re.search(r"AccountKey=([^;]+)", service.storage_connection_string).group(1)
     found = 0
+    request_lines = 0
     for name, offset in sizes.items():
-        path = Path(service.state_dir) / name
-        if not path.exists():
-            continue
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            text = fh.read().decode("utf-8", errors="replace")
+        text = _read_since(Path(service.state_dir) / name, offset)
+        if name == "requests.log":
+            request_lines = text.count("\n")
         found += text.count(key) + text.count(storage_key) + len(_UNMASKED_SIG.findall(text))
-    return found
+    return found, request_lines
 
 
 def run(sizes: dict[str, int], state_parent: Path | None) -> list[scenarios.Row]:
@@ -75,7 +95,10 @@ def run(sizes: dict[str, int], state_parent: Path | None) -> list[scenarios.Row]
                 traceback.print_exc()
                 row = scenarios.Row(fn.__name__, f"{load:,}", notes=[f"FAILED: {type(exc).__name__}: {exc}"[:200]])
                 row.seconds = time.monotonic() - started
-            row.secrets = _secrets_since(service, logs)
+            row.secrets, request_lines = _secrets_since(service, logs)
+            if not request_lines:
+                row.notes.append("FAILED: requests.log got no line during the scenario: the secret scan had "
+                                 "nothing to scan")
             rows.append(row)
     return rows
 
@@ -106,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("BATCHNB_PROFILE", None)
     rows = run(QUICK if args.quick else FULL, args.state_parent)
     print_table(rows)
-    bad = [r for r in rows if r.lost or r.duplicates or r.secrets or r.seen < r.expected]
+    bad = [r for r in rows if r.lost or r.duplicates or r.secrets or r.seen < r.expected
+           or any(note.startswith("FAILED") for note in r.notes)]
     return 1 if bad else 0
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -12,6 +15,16 @@ if TYPE_CHECKING:
     from azure.storage.blob import BlobServiceClient
 
     from batchnb.local import LocalService
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Hypothesis keeps its example database in ./.hypothesis by default: a test run must leave the
+    # checkout as it found it (.ci/test checks), so it lives in the temp dir (kept between runs, so
+    # a failing example is still replayed first). HYPOTHESIS_STORAGE_DIRECTORY points elsewhere.
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY")
+                            or Path(tempfile.gettempdir()) / f"batchnb-hypothesis-{os.getuid()}")
 
 
 @pytest.fixture(scope="session")

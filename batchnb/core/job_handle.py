@@ -16,6 +16,7 @@ from azure.batch import models as batch_models
 
 from batchnb.core.handle_base import _Handle, state_text
 from batchnb.core.specs.environment import Environment, pool_environment
+from batchnb.core.redact import redact
 from batchnb.core.specs.models import TaskSpec
 from batchnb.core.specs.task_files import OutputFileSpec
 from batchnb.core.tasks.bulk import BulkAddResult, add_tasks
@@ -174,8 +175,10 @@ class JobHandle(_Handle[batch_models.BatchJob]):
 
     # ------------------------------------------------------------------------------- files
     def read_file(self, task_id: str, path: str, *, tail: int | None = None, encoding: str = "utf-8") -> str:
-        """A file of the task's directory as text (``tail``: only its last ``tail`` bytes)."""
-        return self.read_bytes(task_id, path, tail=tail).decode(encoding, errors="replace")
+        """A file of the task's directory as text (``tail``: only its last ``tail`` bytes), with
+        secrets masked (a task that prints its SAS URL or a key must not put it in the notebook);
+        ``read_bytes`` gives the bytes untouched."""
+        return redact(self.read_bytes(task_id, path, tail=tail).decode(encoding, errors="replace"))
 
     def read_bytes(self, task_id: str, path: str, *, tail: int | None = None) -> bytes:
         action = f"read {path!r} of task {task_id!r} in job {self.id!r}"

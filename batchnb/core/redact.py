@@ -30,12 +30,18 @@ _secrets: set[str] = set()
 # Longest first, so that a secret containing another one is masked whole.
 _secrets_sorted: tuple[str, ...] = ()
 
+# "=" as it appears in a URL, a URL inside a URL, or HTML.
+_EQ = r"(?:=|%3D|%253D|&#61;|\\u003[dD])"
+# Not preceded by a letter, rather than \b: in "\u0026sig=" (JSON-escaped '&') a digit comes
+# first, and in "%3BAccountKey%3D" (an encoded ';') a letter that ends a percent escape.
+_START = r"(?:(?<![A-Za-z])|(?<=%[0-9A-Fa-f]{2}))"
+
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # SAS signature in a URL or a SAS token, plain or percent-encoded ("sig%3D").
-    (re.compile(r"(?i)\b(sig(?:=|%3D))[^&\s'\"<>;,)]+"), r"\1" + MASK),
-    # Storage connection strings.
-    (re.compile(r"(?i)\b(AccountKey=)[^;\s'\"]+"), r"\1" + MASK),
-    (re.compile(r"(?i)\b(SharedAccessSignature=)[^;\s'\"]+"), r"\1" + MASK),
+    # SAS signature in a URL or a SAS token, plain, percent-encoded once or twice, or JSON-escaped.
+    (re.compile(rf"(?i){_START}(sig{_EQ})[^&\s'\"<>;,)\\]+"), r"\1" + MASK),
+    # Storage connection strings, also percent-encoded (where ';' becomes %3B and is masked along).
+    (re.compile(rf"(?i){_START}(AccountKey{_EQ})[^;\s'\"&]+"), r"\1" + MASK),
+    (re.compile(rf"(?i){_START}(SharedAccessSignature{_EQ})[^;\s'\"]+"), r"\1" + MASK),
     # Authorization headers: "SharedKey account:signature" and "Bearer token".
     (re.compile(r"(?i)\b(SharedKey(?:Lite)?\s+[^:\s'\"]+:)[^\s'\",;]+"), r"\1" + MASK),
     (re.compile(r"(?i)\b(Bearer\s+)[A-Za-z0-9\-._~+/]+=*"), r"\1" + MASK),
@@ -62,8 +68,17 @@ def register_secret(value: str | bytes | None) -> None:
     with _lock:
         if value in _secrets:
             return
-        _secrets.add(value)
+        # A base64 key also travels percent-encoded (in a URL, once or twice) and JSON-escaped.
+        _secrets.update(_spellings(value))
         _secrets_sorted = tuple(sorted(_secrets, key=len, reverse=True))
+
+
+def _spellings(value: str) -> set[str]:
+    from urllib.parse import quote, quote_plus
+
+    once = quote(value, safe="")
+    lower_escapes = re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), once)
+    return {value, once, lower_escapes, quote_plus(value), quote(once, safe=""), value.replace("/", "\\/")}
 
 
 def registered_secret_count() -> int:

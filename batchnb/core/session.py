@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from azure.batch import models as batch_models
@@ -28,16 +29,17 @@ from batchnb.core.handle_base import state_text
 from batchnb.core.job_handle import JobHandle
 from batchnb.core.pool_handle import PoolHandle
 from batchnb.core.redact import redact, register_secret
-from batchnb.core.settings import ConnectionSettings, SettingsError, account_from_endpoint, resolve_settings
+from batchnb.core.settings import ConnectionSettings, account_from_endpoint, resolve_settings
 from batchnb.core.specs.models import JobSpec, PoolSpec
-from batchnb.core.transport import Deadline, call
-from batchnb.errors import ConflictError, NotFoundError, ServiceUnavailableError, ValidationError
+from batchnb.core.transport import Backoff, Deadline, call
+from batchnb.errors import ConflictError, NotFoundError, ServiceUnavailableError, SettingsError, ValidationError
 
 if TYPE_CHECKING:
     import pandas as pd
     from azure.batch import BatchClient
     from azure.core.credentials import TokenCredential
 
+    from batchnb.core.remote.notebook_sweep import NotebookSweep
     from batchnb.core.remote.result import MapResult
     from batchnb.core.specs.environment import Environment
     from batchnb.core.storage import Storage
@@ -47,12 +49,12 @@ __all__ = ["Session", "connect"]
 
 # Bounded SDK retries for ordinary calls (bulk add turns them off and does its own, see bulk.py):
 # azure-core's default is 10 attempts with up to 120 s between them, minutes of silence in a cell.
-_CLIENT_RETRY = dict(retry_total=4, retry_backoff_factor=0.5, retry_backoff_max=20,
+_CLIENT_RETRY: dict[str, Any] = dict(retry_total=4, retry_backoff_factor=0.5, retry_backoff_max=20,
                      connection_timeout=30, read_timeout=120)
 _DEFAULT_REQUEST_TIMEOUT = 60.0
 # Blob storage's own default retry waits 15 s, then 18, 24, 42 s...: minutes of silence for each
 # file when storage has gone away. The same number of tries, closer together.
-_STORAGE_RETRY = dict(retry_total=3, initial_backoff=1, increment_base=2, connection_timeout=30, read_timeout=120)
+_STORAGE_RETRY: dict[str, Any] = dict(retry_total=3, initial_backoff=1, increment_base=2, connection_timeout=30, read_timeout=120)
 
 
 def _batch_retry(request_timeout: float) -> dict[str, Any]:
@@ -128,6 +130,7 @@ class Session:
         """A create (POST) call. The SDK does not retry a POST whose answer was lost (the service
         may have done the work); with ``retry_lost_answer`` we do, and the caller treats the
         "already exists" that may follow as success, which is what exist_ok means anyway."""
+        backoff = Backoff(base=0.5, cap=2.0)
         for attempt in range(3):
             try:
                 self._call(action, fn, *args)
@@ -135,7 +138,7 @@ class Session:
             except ServiceUnavailableError as exc:
                 if not retry_lost_answer or exc.code != "batchnb.Unreachable" or attempt == 2:
                     raise
-                time.sleep(0.5 * (attempt + 1))
+                time.sleep(backoff.next_delay())
 
     # ------------------------------------------------------------------------------- storage
     @property
@@ -372,18 +375,53 @@ class Session:
         and refuses, before submitting, one that lacks a needed package or differs in Python or
         cloudpickle version. ``environment=Environment(...)`` is explicit; ``None`` runs the
         node's own ``python3`` as it is.
+        ``max_retries`` retries a failing item on its node, and a crashed task through Batch.
+        Each task can read only its own inputs and create only its own result, with SAS tokens
+        that expire with the job (``timeout`` + 1 hour, else 24 hours); a result that was not
+        written by its own task raises MapResultTamperedError and is never unpickled.
         """
-        from batchnb.core.remote.mapper import submit_map
+        from batchnb.core.remote.mapper import sas_lifetime, submit_map
 
         result = submit_map(self, fn, items, pool=pool.id if isinstance(pool, PoolHandle) else pool,
                             chunk_size=chunk_size, job_id=job_id, container=container, max_retries=max_retries,
-                            environment=environment)
+                            lifetime=sas_lifetime(timeout), environment=environment)
         if not wait:
             return result
         result.wait(timeout=timeout)
         if errors == "collect":
             return result
         return result.values(errors=errors)
+
+    def run_notebook(self, path: str | Path, *, parameters: Any, pool: str | PoolHandle, job_id: str | None = None,
+                     container: str = "batchnb-notebooks", max_retries: int = 0, wait: bool = True,
+                     timeout: float | None = None,
+                     environment: Environment | str | None = "auto") -> NotebookSweep:
+        """Run the notebook at ``path`` once per parameter set, one task each, with papermill on the nodes.
+
+        ``parameters`` is a grid (``{"alpha": [0.1, 0.5], "n": [10, 100]}``: every combination) or a
+        list of dicts; each set is injected after the notebook's cell tagged ``parameters``. Values
+        the notebook passes to ``batchnb.record(name, value)`` come back as columns of
+        ``results()``. The nodes need papermill, ipykernel and what the notebook imports:
+        ``environment="auto"`` pins them to the kernel's versions and installs them once per node
+        (or uses, after checking it, the pool's ``python_env``); ``None`` uses the nodes as they
+        are; an ``Environment`` is explicit (papermill and ipykernel are added). Returns a
+        :class:`NotebookSweep` (after the tasks finished, unless ``wait=False``); after a kernel
+        restart, ``session.notebook_sweep(job_id)`` finds it again.
+        """
+        from batchnb.core.remote.notebook_sweep import submit_notebook_sweep
+
+        sweep = submit_notebook_sweep(self, path, parameters=parameters,
+                                      pool=pool.id if isinstance(pool, PoolHandle) else pool, job_id=job_id,
+                                      container=container, max_retries=max_retries, environment=environment)
+        if wait:
+            sweep.wait(timeout=timeout)
+        return sweep
+
+    def notebook_sweep(self, job_id: str) -> NotebookSweep:
+        """Re-attach to a ``run_notebook()`` sweep by its job id (e.g. after a kernel restart)."""
+        from batchnb.core.remote.notebook_sweep import attach_notebook_sweep
+
+        return attach_notebook_sweep(self, job_id)
 
     def map_result(self, job_id: str) -> MapResult:
         """Re-attach to a ``map()`` job by id (e.g. after a kernel restart)."""

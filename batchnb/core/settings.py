@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from batchnb.core.redact import register_secret
-from batchnb.errors import BatchnbError
+from batchnb.errors import SettingsError
 
 __all__ = ["ConnectionSettings", "SettingsError", "account_from_endpoint", "profile_path", "resolve_settings"]
 
@@ -53,12 +53,6 @@ _ENV = {
 }
 _PROFILE_KEYS = frozenset({*_ENV, "local", "state_dir", "storage_endpoint"})
 _SECRET_KEYS = ("access_key", "storage_connection_string", "storage_key")
-
-
-class SettingsError(BatchnbError, ValueError):
-    """The settings needed to connect are missing or inconsistent. The message names which."""
-
-    default_code = "batchnb.Settings"
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from batchnb.core.redact import redact
 from batchnb.core.specs.task_files import OutputFileSpec, ResourceFileSpec
 from batchnb.core.transport import call
 from batchnb.core.validation import check_blob_name, check_container_name
-from batchnb.errors import BatchnbError, NotFoundError, ValidationError, from_azure_error
+from batchnb.errors import BatchnbError, NotFoundError, UploadError, ValidationError, from_azure_error
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,16 +48,6 @@ LARGE_FILE_BYTES = 32 * 1024 * 1024
 LARGE_BLOCK_BYTES = 16 * 1024 * 1024
 _HASH_CHUNK = 4 * 1024 * 1024
 _GLOB_CHARS = set("*?[")
-
-
-class UploadError(BatchnbError):
-    """Some files could not be uploaded. ``result`` holds every file's outcome."""
-
-    default_code = "batchnb.Upload"
-
-    def __init__(self, message: str, *, result: UploadResult, **kwargs: Any) -> None:
-        self.result = result
-        super().__init__(message, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -183,7 +173,7 @@ class Storage:
     def __init__(self, client: BlobServiceClient, *, account_key: str | None = None,
                  use_delegation_key: bool = False) -> None:
         self.client = client
-        self.account_name: str = client.account_name
+        self.account_name: str = client.account_name or ""
         self._account_key = account_key
         self._use_delegation = use_delegation_key and not account_key
         self._delegation_key: Any = None
@@ -218,6 +208,16 @@ class Storage:
         check_container_name(container)
         cc = self.client.get_container_client(container)
         return call(f"list blobs in {container!r}", lambda: [b.name for b in cc.list_blobs(name_starts_with=prefix or None)])
+
+    def list_blob_versions(self, container: str, prefix: str = "") -> dict[str, tuple[dt.datetime, str]]:
+        """``{name: (last modified, ETag)}`` of the blobs under ``prefix``: what a later
+        ``read_bytes(..., etag=)`` pins, so that the bytes read are the ones that were checked."""
+        check_container_name(container)
+        cc = self.client.get_container_client(container)
+
+        def listing() -> dict[str, tuple[dt.datetime, str]]:
+            return {b.name: (b.last_modified, b.etag) for b in cc.list_blobs(name_starts_with=prefix or None)}
+        return call(f"list blobs in {container!r}", listing)
 
     def delete_prefix(self, container: str, prefix: str) -> int:
         """Delete every blob under ``prefix`` (non-empty); return how many."""
@@ -443,6 +443,20 @@ class Storage:
         url = self.container_sas(container, write=True, create=True, expiry=expiry or dt.timedelta(days=7))
         return OutputFileSpec(file_pattern=pattern, container_url=url, path=path, upload_condition=upload_condition)
 
+    def output_blob(self, pattern: str, *, container: str, blob: str, upload_condition: str = "taskcompletion",
+                    expiry: dt.timedelta | dt.datetime | float | None = None) -> OutputFileSpec:
+        """An output file spec uploading one file (``pattern`` without wildcards) to exactly
+        ``container``/``blob`` with a SAS that can create that one blob and nothing else: no
+        other name, no overwrite, no read. Whoever reads the task learns no more than that."""
+        if any(c in _GLOB_CHARS for c in pattern):
+            raise ValidationError("pattern", f"{pattern!r} has wildcards; output_blob uploads one file",
+                                  fix="name one file, or use output_files() for a pattern")
+        self.create_container(container)
+        url = self.blob_sas(container, blob, read=False, create=True, expiry=expiry)
+        token = url.partition("?")[2]
+        return OutputFileSpec(file_pattern=pattern, container_url=f"{self.url}/{container}?{token}", path=blob,
+                              upload_condition=upload_condition)
+
     # ------------------------------------------------------------------------------- download
     def download(self, container: str, prefix: str = "", dest: str | os.PathLike[str] = ".", *,
                  pattern: str | None = None, max_concurrency: int = 8, progress: bool = False) -> list[Path]:
@@ -474,10 +488,16 @@ class Storage:
         finally:
             bar(None)
 
-    def read_bytes(self, container: str, blob: str) -> bytes:
+    def read_bytes(self, container: str, blob: str, *, etag: str | None = None) -> bytes:
+        """The blob's bytes; with ``etag``, only if it is still that version (else ConflictError)."""
         check_container_name(container)
         check_blob_name(blob)
-        return call(f"read {blob!r}", lambda: self.client.get_blob_client(container, blob).download_blob().readall())
+        if etag is None:
+            return call(f"read {blob!r}", lambda: self.client.get_blob_client(container, blob).download_blob().readall())
+        from azure.core import MatchConditions
+
+        return call(f"read {blob!r}", lambda: self.client.get_blob_client(container, blob).download_blob(
+            etag=etag, match_condition=MatchConditions.IfNotModified).readall())
 
     def read_frame(self, container: str, blob: str, **read_options: Any) -> pd.DataFrame:
         """A CSV (``.csv``, ``.csv.gz``, ``.tsv``), Parquet (``.parquet``, ``.pq``) or JSON

@@ -1,4 +1,5 @@
-"""The one place where azure SDK exceptions become batchnb errors, and small polling helpers.
+"""The one transport policy: SDK errors become batchnb errors, and every wait, retry and backoff
+(calls, bulk submission, watchers, log tails, magics) uses the same :class:`Backoff` and :class:`Deadline`.
 
 Every SDK call made on behalf of the user goes through :func:`call`, so that no raw
 ``HttpResponseError`` (whose text can include request URLs) reaches a notebook.
@@ -6,6 +7,7 @@ Every SDK call made on behalf of the user goes through :func:`call`, so that no 
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -30,6 +32,47 @@ def as_rows(items: Any) -> list[dict[str, Any]]:
     return [item.as_dict() for item in items]
 
 
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status behind an SDK exception, if it has one."""
+    status = getattr(exc, "status_code", None)
+    if status is None and (response := getattr(exc, "response", None)) is not None:
+        status = getattr(response, "status_code", None)
+    return status
+
+
+def retry_after_of(exc: BaseException) -> float | None:
+    """Seconds the service asked us to wait (``Retry-After``), if it said."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) if response is not None else None
+    value = headers.get("Retry-After") if headers is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class Backoff:
+    """Exponential backoff with a cap; a ``Retry-After`` from the service always wins over a shorter delay.
+
+    ``jitter`` spreads concurrent retriers (bulk chunks) over [0.5, 1] of the delay so that they do
+    not come back in one burst.
+    """
+
+    def __init__(self, *, base: float = 1.0, cap: float = 60.0, factor: float = 2.0, jitter: bool = False) -> None:
+        self.base, self.cap, self.factor, self.jitter = base, cap, factor, jitter
+        self.attempt = 0
+
+    def next_delay(self, retry_after: float | None = None) -> float:
+        self.attempt += 1
+        delay = min(self.cap, self.base * self.factor ** (self.attempt - 1))
+        if self.jitter:
+            delay *= random.uniform(0.5, 1.0)
+        return max(delay, retry_after or 0.0)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
 class Deadline:
     """A monotonic deadline with a growing poll interval, for ``wait`` loops.
 
@@ -41,7 +84,7 @@ class Deadline:
         self.timeout = timeout
         self.end = None if timeout is None else time.monotonic() + timeout
         self.poll = max(0.01, poll)
-        self._next = min(first, self.poll)
+        self._intervals = Backoff(base=min(first, self.poll), cap=self.poll, factor=1.6)
 
     def remaining(self) -> float | None:
         return None if self.end is None else max(0.0, self.end - time.monotonic())
@@ -50,12 +93,20 @@ class Deadline:
         return self.end is not None and time.monotonic() >= self.end
 
     def sleep(self) -> None:
-        pause = self._next
+        """Sleep the next poll interval (never past the deadline)."""
+        pause = self._intervals.next_delay()
         remaining = self.remaining()
         if remaining is not None:
             pause = min(pause, remaining)
         time.sleep(pause)
-        self._next = min(self.poll, self._next * 1.6)
+
+    def sleep_for(self, pause: float) -> bool:
+        """Sleep ``pause`` seconds if that ends before the deadline; False (no sleep) if it would not."""
+        remaining = self.remaining()
+        if remaining is not None and pause > remaining:
+            return False
+        time.sleep(pause)
+        return True
 
     def timeout_error(self, what: str, *, fix: str) -> BatchTimeoutError:
         return BatchTimeoutError(f"Timed out after {self.timeout:g} s waiting for {what}", fix=fix)

@@ -46,8 +46,8 @@ _ID_CHAR = re.compile(r"[A-Za-z0-9_\-]")
 DISPLAY_NAME_MAX_LENGTH = 1024
 BLOB_NAME_MAX_LENGTH = 1024
 BLOB_MAX_PATH_SEGMENTS = 254
-_CONTAINER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CONTAINER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]\Z")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def _kind(value: object) -> str:

@@ -140,7 +140,7 @@ def merge_tasks(frame: pd.DataFrame, rows: Iterable[Mapping[str, Any]] | pd.Data
         pos = positions[known]
         changed = update[known]
         for name in changed.columns.intersection(frame.columns, sort=False):
-            frame.iloc[pos, frame.columns.get_loc(name)] = changed[name].array
+            frame.iloc[pos, frame.columns.get_loc(name)] = changed[name].array  # type: ignore[index,unused-ignore]  # some pandas-stubs lack ndarray row indexers
     if known.all():
         return frame
     return pd.concat([frame, update[~known]])
@@ -329,7 +329,7 @@ def utilization_frame(lines: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         cols["time"].append(line.get("t"))
         for name, key in _UTIL_KEYS.items():
             cols[name].append(line.get(key))
-    data = {}
+    data: dict[str, Any] = {}
     for name, dtype in UTILIZATION_COLUMNS.items():
         if dtype == _UTC_NS:
             data[name] = _utc(cols[name])

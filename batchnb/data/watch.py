@@ -33,7 +33,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from batchnb._constants import METRICS_FILE_NAME
+from batchnb.core.redact import redact
 from batchnb.core.tasks.bulk import submission_in_progress
+from batchnb.core.transport import Backoff, Deadline, retry_after_of, status_of
 from batchnb.data import frames
 from batchnb.data.node_metrics import parse_metrics_lines
 
@@ -135,37 +137,6 @@ class _Throttled(Exception):
         self.throttling = throttling
 
 
-def _status_of(exc: BaseException) -> int | None:
-    status = getattr(exc, "status_code", None)
-    if status is None and (response := getattr(exc, "response", None)) is not None:
-        status = getattr(response, "status_code", None)
-    return status
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
-    value = response.headers.get("Retry-After") if response is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-class _Backoff:
-    """Exponential backoff with a cap; a Retry-After from the service always wins over a shorter delay."""
-
-    def __init__(self, *, base: float = 1.0, cap: float = 60.0) -> None:
-        self.base, self.cap, self.attempt = base, cap, 0
-
-    def next_delay(self, retry_after: float | None) -> float:
-        self.attempt += 1
-        delay = min(self.cap, self.base * 2 ** (self.attempt - 1))
-        return max(delay, retry_after or 0.0)
-
-    def reset(self) -> None:
-        self.attempt = 0
-
-
 # ------------------------------------------------------------------------------- shared polling
 
 
@@ -180,7 +151,7 @@ class _Poller:
 
     def __init__(self, *, backoff_cap: float = 60.0) -> None:
         self._lock = threading.Lock()
-        self._backoff = _Backoff(cap=backoff_cap)
+        self._backoff = Backoff(cap=backoff_cap)
         self._stop_requested = False
         self._wakeup: asyncio.Event | None = None
         self._wakeup_loop: asyncio.AbstractEventLoop | None = None
@@ -214,9 +185,9 @@ class _Poller:
             except Exception as exc:
                 self.total_requests += meter.requests
                 self.total_bytes += meter.bytes
-                status = _status_of(exc)
+                status = status_of(exc)
                 if status in THROTTLE_STATUSES:
-                    delay = self._backoff.next_delay(_retry_after(exc))
+                    delay = self._backoff.next_delay(retry_after_of(exc))
                     self.throttle_count += 1
                     self.throttled = Throttling(status, self._backoff.attempt, delay, time.monotonic() + delay)
                     raise _Throttled(self.throttled) from exc
@@ -236,23 +207,20 @@ class _Poller:
 
     def refresh(self, *, max_wait: float = 300.0) -> RefreshStats:
         """Poll once, now, in this thread. Throttling is waited out (up to ``max_wait`` seconds)."""
-        deadline = time.monotonic() + max_wait
+        deadline = Deadline(max_wait)
         while True:
             try:
                 return self._refresh_once()
             except _Throttled as t:
-                if time.monotonic() + t.throttling.delay > deadline:
+                if not deadline.sleep_for(t.throttling.delay):
                     raise t.__cause__ from None  # type: ignore[misc]
-                time.sleep(t.throttling.delay)
             except Exception as exc:
                 # A 500 or a dropped connection is as passing as throttling: a script's wait()
                 # must not die on one, any more than the notebook monitor does.
                 if not _transient(exc):
                     raise
-                delay = self._backoff.next_delay(None)
-                if time.monotonic() + delay > deadline:
+                if not deadline.sleep_for(self._backoff.next_delay()):
                     raise
-                time.sleep(delay)
 
     # -- polling on the event loop
     async def run(self, interval: float = 2.0, on_update: Callable[[Any], Any] | None = None) -> None:
@@ -276,7 +244,7 @@ class _Poller:
                 except Exception as exc:  # recorded in last_error by _refresh_once
                     self.last_error = exc
                     delay = self._backoff.next_delay(None)
-                    if _status_of(exc) == 404:  # the job was deleted: nothing left to watch
+                    if status_of(exc) == 404:  # the job was deleted: nothing left to watch
                         self.gone = True
                         self._stop_requested = True
                 if on_update is not None and not self._stop_requested:
@@ -323,9 +291,10 @@ class _Poller:
 
         ``on_update(watcher)`` is called after every refresh (a view kept current from a busy cell).
         Ctrl-C (KeyboardInterrupt) stops waiting and returns the watcher as it is, so a notebook
-        user gets control back without a traceback. Raises ``TimeoutError`` after ``timeout`` s.
+        user gets control back without a traceback. Raises ``BatchTimeoutError`` (a ``TimeoutError``)
+        after ``timeout`` s.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = Deadline(timeout)
         try:
             while True:
                 self.refresh()
@@ -333,9 +302,8 @@ class _Poller:
                     on_update(self)
                 if self.done:
                     return self
-                if deadline is not None and time.monotonic() + interval > deadline:
-                    raise TimeoutError(f"not done after {timeout:g} s")
-                time.sleep(interval)
+                if not deadline.sleep_for(interval):
+                    raise deadline.timeout_error("the watched work to finish", fix="call wait() again, or raise timeout")
         except KeyboardInterrupt:
             self.stop()
             return self
@@ -359,7 +327,7 @@ def _transient(exc: BaseException) -> bool:
 
     if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
         return True
-    status = _status_of(exc)
+    status = status_of(exc)
     return status is not None and (status >= 500 or status == 408)
 
 
@@ -425,7 +393,7 @@ class JobWatcher(_Poller):
         job = self.client.get_job(self.job_id, select=["id", "state", "poolInfo"], **kw)
         counts = self.client.get_job_task_counts(self.job_id, **kw)
         full = self._since is None
-        flt = None if full else f"stateTransitionTime gt DateTime'{_format_filter_time(self._since)}'"
+        flt = None if self._since is None else f"stateTransitionTime gt DateTime'{_format_filter_time(self._since)}'"
         before = meter.requests
         rows = list(self.client.list_tasks(self.job_id, select=self.select, filter=flt,
                                            max_results=self.page_size, **kw))
@@ -520,7 +488,7 @@ class PoolWatcher(_Poller):
         try:
             pool = self.client.get_pool(self.pool_id, select=POOL_SELECT, **kw)
         except Exception as exc:
-            if _status_of(exc) == 404:
+            if status_of(exc) == 404:
                 self._stop_on_delete = True
             raise
         self.pool = dict(pool.items()) if hasattr(pool, "items") else {}
@@ -555,7 +523,7 @@ class PoolWatcher(_Poller):
         try:
             props = self.client.get_node_file_properties(self.pool_id, node_id, self.metrics_path, **kw)
         except Exception as exc:
-            if _status_of(exc) == 404:  # sampler not started (yet), or metrics off on this pool
+            if status_of(exc) == 404:  # sampler not started (yet), or metrics off on this pool
                 return []
             raise
         size = int(props.content_length or 0)
@@ -592,7 +560,8 @@ class FileTail:
 
     @property
     def text(self) -> str:
-        return self._buffer.decode("utf-8", errors="replace")
+        # Masked: what a task prints (a SAS URL, a key) is shown in monitors and saved notebooks.
+        return redact(self._buffer.decode("utf-8", errors="replace"))
 
     def read(self) -> str:
         meter = _Meter()
@@ -600,7 +569,7 @@ class FileTail:
         try:
             props = self.client.get_task_file_properties(self.job_id, self.task_id, self.file_name, **kw)
         except Exception as exc:
-            if _status_of(exc) == 404:  # not started yet, or the node's files are gone
+            if status_of(exc) == 404:  # not started yet, or the node's files are gone
                 self.missing = True
                 return self.text
             raise
@@ -637,7 +606,7 @@ def reactivate_failed(watcher: JobWatcher, task_ids: Iterable[str] | None = None
             watcher.client.reactivate_task(watcher.job_id, str(task_id))
             done += 1
         except Exception as exc:
-            if _status_of(exc) not in (404, 409):  # gone, or not reactivatable any more
+            if status_of(exc) not in (404, 409):  # gone, or not reactivatable any more
                 raise
     return done
 

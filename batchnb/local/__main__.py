@@ -15,6 +15,24 @@ from pathlib import Path
 from batchnb._constants import LOCAL_ACCOUNT_NAME
 
 KEY_ENV = "BATCHNB_LOCAL_KEY"
+# --flag -> help; the QuotaConfig field is the flag without "-quota", with underscores.
+QUOTA_FLAGS = {
+    "dedicated-cores-quota": "dedicated vCPUs of all pools together (default 500)",
+    "low-priority-cores-quota": "spot/low-priority vCPUs of all pools together (default 100)",
+    "pools-quota": "pools per account (default 100)",
+    "active-jobs-quota": "jobs that are not completed (default 300)",
+}
+
+
+def quota_field(flag: str) -> str:
+    return flag.removesuffix("-quota").replace("-", "_")
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 STORAGE_ENV = "BATCHNB_LOCAL_STORAGE"
 
 
@@ -29,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth", choices=("strict", "off"), default="strict")
     serve.add_argument("--allow-bearer", action="store_true")
     serve.add_argument("--node-boot-seconds", type=float, default=None)
+    quotas = serve.add_argument_group("account quotas (as on Azure)")
+    for flag, help_text in QUOTA_FLAGS.items():
+        quotas.add_argument(f"--{flag}", type=_non_negative_int, default=None, help=help_text)
+    serve.add_argument("--clock-scale", type=float, default=1.0,
+                       help="run job schedule recurrences and task retention this many times faster than real time")
+    serve.add_argument("--task-counts-lag", type=float, default=0.0,
+                       help="answer Get Task Counts with a snapshot up to this many seconds old, as Azure may")
     serve.add_argument("--host-python", action="store_true",
                        help="tasks run this interpreter with its packages instead of a bare stdlib-only python3")
     faults = serve.add_argument_group("fault injection (fractions of requests)")
@@ -41,7 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_config(args: argparse.Namespace):  # -> ServerConfig (imported lazily, see main)
-    from batchnb.local.service.config import FaultConfig, ServerConfig
+    from batchnb.local.service.config import FaultConfig, QuotaConfig, ServerConfig
+
+    quotas = QuotaConfig()
+    for flag in QUOTA_FLAGS:
+        value = getattr(args, flag.replace("-", "_"))
+        if value is not None:
+            setattr(quotas, quota_field(flag), value)
 
     config = ServerConfig(
         state_dir=args.state_dir.resolve(),
@@ -59,6 +90,9 @@ def build_config(args: argparse.Namespace):  # -> ServerConfig (imported lazily,
             seed=args.seed,
         ),
         storage_connection_string=os.environ.get(STORAGE_ENV, ""),
+        quotas=quotas,
+        clock_scale=args.clock_scale,
+        task_counts_lag_seconds=args.task_counts_lag,
     )
     if args.node_boot_seconds is not None:
         config.node_boot_seconds = args.node_boot_seconds
@@ -75,7 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Children (task processes) must not inherit the secrets meant for this process only.
     os.environ.pop(KEY_ENV, None)
     os.environ.pop(STORAGE_ENV, None)
-    config.state_dir.mkdir(parents=True, exist_ok=True)
+    config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    from batchnb.local.daemon import make_private
+
+    make_private(config.state_dir)
     # Imported here so `--help` and argument errors don't pay for loading aiohttp and the service model.
     from batchnb.local.service.http.app import run_server
 

@@ -1,14 +1,20 @@
 """Azurite (the Azure Storage emulator) for the local service: find a Node >= 20, install the pinned
 Azurite once into a cache directory, start its blob service on loopback, stop it by PID.
 
+Azurite runs with an account key generated for its state directory (``AZURITE_ACCOUNTS``, passed in
+its environment, which other users cannot read), never with the published development key that
+every local user knows: with that key anyone on the machine could read and rewrite every blob.
+
 The recorded PID must be the node process serving blobs (not a wrapper), so that a signal to it
 stops the server; that is why node is started directly with Azurite's blob entry script.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -16,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchnb._constants import AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME, AZURITE_VERSION
+from batchnb._constants import AZURITE_ACCOUNT_NAME, AZURITE_VERSION
 from batchnb.local.processes import file_lock, free_port, http_status, pid_alive, spawn_detached, stop_pid
 
 MIN_NODE_MAJOR = 20
@@ -46,19 +52,20 @@ class AzuriteProcess:
     def blob_endpoint(self) -> str:
         return blob_endpoint(self.port)
 
-    @property
-    def connection_string(self) -> str:
-        return connection_string(self.port)
-
 
 def blob_endpoint(port: int) -> str:
     return f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT_NAME}"
 
 
-def connection_string(port: int) -> str:
+def generate_account_key() -> str:
+    """A fresh storage account key (base64 of 64 random bytes, the shape of Azure's keys)."""
+    return base64.b64encode(secrets.token_bytes(64)).decode("ascii")
+
+
+def connection_string(port: int, account_key: str) -> str:
     return (
         f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT_NAME};"
-        f"AccountKey={AZURITE_ACCOUNT_KEY};BlobEndpoint={blob_endpoint(port)};"
+        f"AccountKey={account_key};BlobEndpoint={blob_endpoint(port)};"
     )
 
 
@@ -199,8 +206,13 @@ def _npm_install(node: NodeDist, prefix: Path, spec: str) -> None:
 # --- run --------------------------------------------------------------------------------------
 
 
-def start(state_dir: Path, *, port: int = 0, timeout: float = 30.0) -> AzuriteProcess:
-    """Start azurite-blob on 127.0.0.1 as a detached process; returns once it answers HTTP."""
+def start(state_dir: Path, *, account_key: str, port: int = 0, timeout: float = 30.0) -> AzuriteProcess:
+    """Start azurite-blob on 127.0.0.1 as a detached process whose only account is
+    AZURITE_ACCOUNT_NAME with ``account_key``; returns once it answers HTTP."""
+    if not account_key:
+        raise AzuriteError("an account key is needed: Azurite must not run with its published development key")
+    env = dict(os.environ)
+    env["AZURITE_ACCOUNTS"] = f"{AZURITE_ACCOUNT_NAME}:{account_key}"
     node = find_node()
     entry = ensure_installed(node)
     location = state_dir / "azurite"
@@ -213,7 +225,7 @@ def start(state_dir: Path, *, port: int = 0, timeout: float = 30.0) -> AzuritePr
         argv = [str(node.node), str(entry),
                 "--blobHost", "127.0.0.1", "--blobPort", str(p), "--location", str(location),
                 "--silent", "--skipApiVersionCheck", "--disableTelemetry", "--loose"]  # fmt: skip
-        pid = spawn_detached(argv, log_path=log_path, cwd=state_dir)
+        pid = spawn_detached(argv, log_path=log_path, cwd=state_dir, env=env)
         last_pid = pid
         if _wait_ready(pid, p, timeout):
             return AzuriteProcess(pid=pid, port=p)

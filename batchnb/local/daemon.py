@@ -3,18 +3,21 @@
 Both run as detached background processes, so a kernel restart doesn't kill running tasks, as with
 the real service. Everything needed to find them again lives in the state directory:
 
-    settings.json  account name + key (mode 0600), both ports and the server's launch options
-    azurite.json   {"pid", "port", "started"} of Azurite, written here
+    settings.json  account name + key, Azurite's storage key (mode 0600), both ports, launch options
+    azurite.json   {"pid", "port", "started", "key_id"} of Azurite, written here
     server.json    {"pid", "port", "batch_url", "started"}, written by the server once it listens
     server.log, azurite.log, azurite/ (blob data), plus whatever the server keeps
+    requests.log   one line per request the server answered (no headers or bodies, secrets masked)
 
-The account key is generated once and reused, so clients configured earlier keep working after a
-restart; the server's port is reused for the same reason.
+The account key and Azurite's storage key are generated once per state directory and reused, so
+clients configured earlier keep working after a restart; the server's port is reused for the same
+reason. Neither is the published Azurite development key.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import os
 import secrets
@@ -46,6 +49,7 @@ _SERVER = "server.json"
 _AZURITE = "azurite.json"
 _LOCK = ".lifecycle.lock"
 _FAULT_KEYS = ("throttle", "error500", "drop", "retry_after", "seed")
+_QUOTA_KEYS = ("dedicated_cores", "low_priority_cores", "pools", "active_jobs")
 _SERVER_START_TIMEOUT = 60.0
 _SERVER_STOP_TIMEOUT = 15.0
 
@@ -124,20 +128,24 @@ def start(
     faults: dict[str, float] | None = None,
     node_boot_seconds: float | None = None,
     allow_bearer: bool = False,
+    quotas: dict[str, int] | None = None,
+    clock_scale: float | None = None,
     host_python: bool | None = None,
     quiet: bool = False,
 ) -> LocalService:
     """Reuse the service running in `state_dir`, or start Azurite and the Batch server there.
 
-    A running server started with other options (faults, node boot time, bearer, host python) is
-    restarted on the same port with the requested ones; its state survives the restart.
+    ``quotas``: account quotas as on Azure, any of ``dedicated_cores`` (default 500),
+    ``low_priority_cores`` (100), ``pools`` (100), ``active_jobs`` (300).
+    A running server started with other options (faults, node boot time, bearer, quotas, host python)
+    is restarted on the same port with the requested ones; its state survives the restart.
     Nodes are bare (a stdlib-only python3, like a fresh Azure node); ``host_python=True`` (default:
     the ``BATCHNB_LOCAL_HOST_PYTHON`` variable) lets tasks use this interpreter and its packages.
     """
     sd = _resolve(state_dir)
     if host_python is None:
         host_python = os.environ.get(HOST_PYTHON_ENV, "").strip().lower() in ("1", "true", "yes")
-    options = _launch_options(faults, node_boot_seconds, allow_bearer, host_python)
+    options = _launch_options(faults, node_boot_seconds, allow_bearer, quotas, clock_scale, host_python)
     with _lifecycle_lock(sd):
         return _ensure_running(sd, options, quiet=quiet)
 
@@ -194,22 +202,53 @@ def _resolve(state_dir: str | Path | None) -> Path:
 
 def _lifecycle_lock(sd: Path):
     sd.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private(sd)
     return file_lock(sd / _LOCK, timeout=600)  # a first start may be installing Azurite
 
 
+def make_private(sd: Path) -> None:
+    """The state dir holds keys, blobs (map pickles) and task files: only its owner may enter it,
+    whatever modes it had before (mkdir's mode applies only to a new directory). Files directly in
+    it are made private too, for whoever already holds a handle on the directory."""
+    if sys.platform == "win32":  # pragma: no cover - ACLs, not modes
+        return
+    try:
+        if sd.stat().st_mode & 0o077:
+            os.chmod(sd, 0o700)
+        for entry in os.scandir(sd):
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mode & 0o077:
+                os.chmod(entry.path, 0o600)
+    except OSError:
+        pass  # not ours to change: the files' own modes still apply
+
+
 def _launch_options(
-    faults: dict[str, float] | None, node_boot_seconds: float | None, allow_bearer: bool, host_python: bool = False
+    faults: dict[str, float] | None, node_boot_seconds: float | None, allow_bearer: bool,
+    quotas: dict[str, int] | None = None,
+    clock_scale: float | None = None,
+    host_python: bool = False,
 ) -> dict[str, Any]:
     faults = dict(faults or {})
     unknown = set(faults) - set(_FAULT_KEYS)
     if unknown:
         raise ValueError(f"unknown fault option(s) {sorted(unknown)}; expected some of {list(_FAULT_KEYS)}")
-    return {
+    quotas = dict(quotas or {})
+    unknown = set(quotas) - set(_QUOTA_KEYS)
+    if unknown:
+        raise ValueError(f"unknown quota(s) {sorted(unknown)}; expected some of {list(_QUOTA_KEYS)}")
+    for key, value in quotas.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"quotas[{key!r}] must be an integer of 0 or more, got {value!r}")
+    options: dict[str, Any] = {
         "faults": {k: faults[k] for k in _FAULT_KEYS if k in faults},
         "node_boot_seconds": node_boot_seconds,
         "allow_bearer": bool(allow_bearer),
+        "clock_scale": clock_scale,
         "host_python": bool(host_python),
     }
+    if quotas:  # absent when default, so settings written before quotas existed still match
+        options["quotas"] = {k: quotas[k] for k in _QUOTA_KEYS if k in quotas}
+    return options
 
 
 def _load_or_create_settings(sd: Path) -> dict[str, Any]:
@@ -219,8 +258,12 @@ def _load_or_create_settings(sd: Path) -> dict[str, Any]:
         settings = {
             "account_name": LOCAL_ACCOUNT_NAME,
             "account_key": base64.b64encode(secrets.token_bytes(32)).decode("ascii"),
+            "storage_key": azurite.generate_account_key(),
             "server_port": 0,
         }
+        write_json_private(path, settings)
+    elif not settings.get("storage_key"):  # a state dir from before per-directory storage keys
+        settings["storage_key"] = azurite.generate_account_key()
         write_json_private(path, settings)
     elif sys.platform != "win32" and path.stat().st_mode & 0o077:
         os.chmod(path, 0o600)  # someone loosened it; the key must stay private
@@ -230,7 +273,8 @@ def _load_or_create_settings(sd: Path) -> dict[str, Any]:
 def _ensure_running(sd: Path, options: dict[str, Any], *, quiet: bool = False) -> LocalService:
     settings = _load_or_create_settings(sd)
     az = read_json(sd / _AZURITE) or {}
-    az_ok = pid_runs(az.get("pid"), azurite.PROCESS_MARKER) and azurite.is_answering(int(az.get("port", 0)))
+    az_ok = (pid_runs(az.get("pid"), azurite.PROCESS_MARKER) and azurite.is_answering(int(az.get("port", 0)))
+             and az.get("key_id") == _key_id(settings["storage_key"]))  # else it runs with another key
     server = read_json(sd / _SERVER) or {}
     server_ok = pid_runs(server.get("pid"), SERVER_MARKER) and _healthy(server, attempts=5)
     if az_ok and server_ok and settings.get("server_options") == options:
@@ -243,15 +287,15 @@ def _ensure_running(sd: Path, options: dict[str, Any], *, quiet: bool = False) -
         port = old_port if old_port and port_is_free(old_port) else 0
         if not quiet:
             print(f"batchnb: starting Azurite (state in {sd})", file=sys.stderr, flush=True)
-        proc = azurite.start(sd, port=port)
-        az = {"pid": proc.pid, "port": proc.port, "started": _now()}
+        proc = azurite.start(sd, port=port, account_key=settings["storage_key"])
+        az = {"pid": proc.pid, "port": proc.port, "started": _now(), "key_id": _key_id(settings["storage_key"])}
         write_json_private(sd / _AZURITE, az)
 
     # Whatever still runs was started with other options, for another Azurite, or stopped answering.
     _stop_server(sd, kill=False)
     if not quiet:
         print(f"batchnb: starting the local Batch service (state in {sd})", file=sys.stderr, flush=True)
-    server = _start_server(sd, settings, options, azurite.connection_string(int(az["port"])))
+    server = _start_server(sd, settings, options, azurite.connection_string(int(az["port"]), settings["storage_key"]))
     settings = {**settings, "server_port": server["port"], "azurite_port": az["port"], "server_options": options}
     write_json_private(sd / _SETTINGS, settings)
     return _service(sd, settings, server, az, running=True)
@@ -301,6 +345,10 @@ def _option_flags(options: dict[str, Any]) -> list[str]:
         flags += ["--node-boot-seconds", str(options["node_boot_seconds"])]
     if options.get("allow_bearer"):
         flags.append("--allow-bearer")
+    for key, value in (options.get("quotas") or {}).items():
+        flags += [f"--{key.replace('_', '-')}-quota", str(value)]
+    if options.get("clock_scale") is not None:
+        flags += ["--clock-scale", str(options["clock_scale"])]
     if options.get("host_python"):
         flags.append("--host-python")
     return flags
@@ -347,13 +395,19 @@ def _service(
         batch_url=server.get("batch_url") or f"http://127.0.0.1:{server_port}",
         account_name=str(settings.get("account_name", LOCAL_ACCOUNT_NAME)),
         account_key=str(settings["account_key"]),
-        storage_connection_string=azurite.connection_string(az_port) if az_port else "",
+        storage_connection_string=(azurite.connection_string(az_port, str(settings["storage_key"]))
+                                   if az_port and settings.get("storage_key") else ""),
         blob_endpoint=azurite.blob_endpoint(az_port) if az_port else "",
         state_dir=sd,
         server_pid=server.get("pid"),
         azurite_pid=az.get("pid"),
         running=running,
     )
+
+
+def _key_id(key: str) -> str:
+    """Which key an Azurite was started with, without writing the key into azurite.json."""
+    return hashlib.sha256(b"batchnb-azurite-key-id:" + key.encode()).hexdigest()[:16]
 
 
 def _now() -> str:

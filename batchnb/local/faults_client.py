@@ -22,7 +22,7 @@ from batchnb.local.service.http.sharedkey import sign
 if TYPE_CHECKING:
     import requests
 
-__all__ = ["FAULT_KINDS", "inject_faults", "signed_request"]
+__all__ = ["FAULT_KINDS", "emulate", "inject_faults", "signed_request"]
 
 FAULT_KINDS = ("throttle", "error500", "drop")
 
@@ -49,6 +49,23 @@ def inject_faults(service: LocalService | None = None, *, throttle: float = 0.0,
     if response.status_code != 200:
         # Never echo the request (it carries the signature); the status and the service's code suffice.
         raise RuntimeError(f"setting faults on the local service failed: HTTP {response.status_code}")
+    return response.json()
+
+
+def emulate(service: LocalService, *, clock_scale: float | None = None, task_counts_lag: float | None = None,
+            timeout: float = 10.0) -> dict[str, Any]:
+    """Switch Azure behaviours of a running local service: ``clock_scale`` runs job schedule
+    recurrences and task retention that many times faster than real time; ``task_counts_lag`` makes
+    Get Task Counts answer with a snapshot up to that many seconds old (Azure's counts lag behind the
+    task list). Returns the settings in force."""
+    body: dict[str, Any] = {}
+    if clock_scale is not None:
+        body["clockScale"] = clock_scale
+    if task_counts_lag is not None:
+        body["taskCountsLagSeconds"] = task_counts_lag
+    response = signed_request(service, "POST", LOCAL_ADMIN_PREFIX + "/emulation", body=body, timeout=timeout)
+    if response.status_code != 200:
+        raise ValueError(f"the local service refused the emulation settings: {response.json().get('error')}")
     return response.json()
 
 

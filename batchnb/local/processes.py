@@ -104,7 +104,8 @@ def spawn_detached(
         kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS
     else:
         kwargs["start_new_session"] = True
-    with open(log_path, "ab") as log:
+    # Logs are private from their first byte (they may show request paths and task names).
+    with open(log_path, "ab", opener=lambda path, flags: os.open(path, flags, 0o600)) as log:
         proc = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,

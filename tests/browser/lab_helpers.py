@@ -12,10 +12,12 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -30,7 +32,13 @@ from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
+# Screenshots of every browser test: outside the checkout, so a test run leaves the working tree
+# as it found it (.ci/test checks). BATCHNB_TEST_ARTIFACTS points elsewhere (e.g. a CI upload dir).
+ARTIFACTS_DIR = Path(os.environ.get("BATCHNB_TEST_ARTIFACTS")
+                     or Path(tempfile.gettempdir()) / f"batchnb-test-artifacts-{os.getuid()}")
+# Set only by `python -m tests.browser.screenshots`: the tests that make the README's pictures then
+# copy them into this directory (docs/). A plain test run never writes there.
+DOCS_SCREENSHOTS_ENV = "BATCHNB_DOCS_SCREENSHOTS"
 # Debian's package path; BATCHNB_CHROMIUM points elsewhere (another distro, a local build).
 CHROMIUM = Path(os.environ.get("BATCHNB_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -291,7 +299,7 @@ def run_all(page: Page, *, wait: bool = True, timeout: float = 120.0) -> bool | 
 
 
 def screenshot(page: Page, name: str, *, selector: str | None = None) -> Path:
-    """Save a PNG to <repo>/test-artifacts/<name>.png (the page, or one element) and return its path.
+    """Save a PNG to ARTIFACTS_DIR/<name>.png (the page, or one element) and return its path.
 
     JupyterLab scrolls inside its own panel, so an element is scrolled into view first.
     """
@@ -308,6 +316,13 @@ def screenshot(page: Page, name: str, *, selector: str | None = None) -> Path:
     except PlaywrightError as exc:
         raise AssertionError(f"screenshot {name!r} failed: {exc}") from None
     return target
+
+
+def publish_to_docs(shot: Path, name: str) -> None:
+    """Copy a screenshot to docs/<name> when `python -m tests.browser.screenshots` asked for it."""
+    docs = os.environ.get(DOCS_SCREENSHOTS_ENV)
+    if docs:
+        shutil.copyfile(shot, Path(docs) / name)
 
 
 # anywidget gives a model 2 s to load its JavaScript; plotly's FigureWidget bundle (~5 MB) can take

@@ -7,17 +7,14 @@ reach 100 %, the figures draw, and the failed task's stderr appear when it is se
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from playwright.sync_api import Page
 
 from tests.browser.lab_helpers import (
-    ARTIFACTS_DIR,
-    REPO_ROOT,
     LabServer,
     PageRecord,
     open_notebook,
+    publish_to_docs,
     run_all,
     screenshot,
     unexpected_page_errors,
@@ -86,9 +83,6 @@ def test_job_monitor_follows_a_job_to_done_in_jupyterlab(
     wait_for(page, "() => document.querySelector('.batchnb-fig-timeline .js-plotly-plot')", timeout=30)
     screenshot(page, "job_monitor_timeline", selector=".batchnb-job-monitor")
 
-    docs = REPO_ROOT / "docs"
-    docs.mkdir(exist_ok=True)
-    shutil.copyfile(monitor, docs / "monitor.png")
-    assert (ARTIFACTS_DIR / "job_monitor.png").exists()
+    publish_to_docs(monitor, "monitor.png")
     assert page_record.external_requests == []
     assert unexpected_page_errors(page_record.page_errors) == [], page_record.page_errors

@@ -8,17 +8,16 @@ and the resize control change the pool's target (checked through the SDK, not th
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
 from playwright.sync_api import Page
 
 from tests.browser.lab_helpers import (
-    REPO_ROOT,
     LabServer,
     PageRecord,
     open_notebook,
+    publish_to_docs,
     run_all,
     screenshot,
     unexpected_page_errors,
@@ -91,9 +90,7 @@ def test_pool_monitor_heatmap_utilization_and_resize(jupyter_lab: LabServer, bro
         wait_for(page, "() => document.querySelector('.batchnb-pool-summary').textContent.includes('2 nodes')",
                  timeout=10)
         shot = screenshot(page, "pool_monitor", selector=".batchnb-pool-monitor")
-        docs = REPO_ROOT / "docs"
-        docs.mkdir(exist_ok=True)
-        shutil.copyfile(shot, docs / "pool_monitor.png")
+        publish_to_docs(shot, "pool_monitor.png")
 
         # Resize from the widget: the pool's target changes on the service, and a third tile appears.
         box = page.locator(".batchnb-resize-dedicated input")

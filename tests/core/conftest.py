@@ -1,9 +1,19 @@
-"""Fixtures for the core API tests: a Session on the shared local service and one ready pool."""
+"""Fixtures for the core API tests.
+
+- `session`, `pool`, `unique`: a Session on the shared local service (tests/conftest.py starts it) and one ready pool.
+- `stub_batch`: a loopback HTTP endpoint that records requests and answers with a canned Batch response. It lets
+  the real azure-batch SDK serialise our specs and raise its real exceptions without the local service: those
+  tests are about what the client sends and how it reads errors.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -38,3 +48,66 @@ def pool(session: Session) -> batchnb.PoolHandle:
 def unique() -> str:
     """A short random suffix for job ids and blob prefixes, so tests never see each other's data."""
     return uuid.uuid4().hex[:8]
+
+TEST_KEY = base64.b64encode(b"batchnb-core-unit-test-key-32byt").decode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    disable_nagle_algorithm = True
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        server = self.server
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        server.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
+                                "body": body})
+        status, payload, headers = server.reply
+        data = json.dumps(payload).encode() if payload is not None else b""
+        self.send_response(status)
+        self.send_header("content-type", "application/json;odata=minimalmetadata")
+        self.send_header("request-id", "11111111-2222-3333-4444-555555555555")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class StubBatch:
+    def __init__(self) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server.requests = []
+        self.server.reply = (200, {}, {})
+        self.endpoint = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread.start()
+
+    @property
+    def requests(self) -> list[dict]:
+        return self.server.requests
+
+    def reply(self, status: int, payload: object = None, headers: dict | None = None) -> None:
+        self.server.reply = (status, payload, headers or {})
+
+    def client(self):
+        from azure.batch import BatchClient
+        from azure.core.credentials import AzureNamedKeyCredential
+
+        return BatchClient(self.endpoint, AzureNamedKeyCredential("acct", TEST_KEY), retry_total=0)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stub_batch():
+    stub = StubBatch()
+    yield stub
+    stub.close()

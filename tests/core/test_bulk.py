@@ -1,4 +1,6 @@
-"""Bulk task submission: exactly-once under injected faults, bounded by a deadline, chunked."""
+"""Bulk task submission: exactly-once under injected faults, bounded by a deadline, chunked.
+
+Chunk sizes as seen on the wire: test_bulk_chunks.py."""
 
 from __future__ import annotations
 
@@ -64,7 +66,7 @@ def test_bulk_add_to_a_missing_job_fails_fast_with_the_service_code(session, uni
     started = time.monotonic()
     with pytest.raises(TaskSubmissionError) as info:
         add_tasks(session.batch_client, f"missing-{unique}", [batchnb.TaskSpec("a", "true")], timeout=60)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # no retrying until the 60 s deadline: the error is final
     assert "JobNotFound" in info.value.failures["a"]
 
 
@@ -78,11 +80,3 @@ def test_chunks_respect_count_and_size_limits():
     with pytest.raises(ValidationError):
         chunk_tasks([("huge", None, 2_000_000)])
 
-
-def test_real_task_sizes_keep_requests_under_one_megabyte(session, unique):
-    job = session.create_job(f"big-{unique}", pool=f"parked-{unique}", allow_missing_pool=True)
-    # ~30 KB of environment per task: 100 of them would be 3 MB in one request.
-    tasks = [batchnb.TaskSpec(f"t{i}", "python3 -c 'pass'", environment={"PAYLOAD": "x" * 30_000})
-             for i in range(120)]
-    result = job.add_tasks(tasks)
-    assert len(result.added) == 120 and result.requests >= 4

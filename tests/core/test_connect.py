@@ -8,8 +8,7 @@ import sys
 import pytest
 
 import batchnb
-from batchnb.core.settings import SettingsError
-from batchnb.errors import AuthError
+from batchnb.errors import AuthError, SettingsError
 
 pytestmark = pytest.mark.timeout(60)
 

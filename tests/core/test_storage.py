@@ -7,8 +7,7 @@ import pytest
 import requests
 
 import batchnb
-from batchnb.core.storage import UploadError
-from batchnb.errors import ValidationError
+from batchnb.errors import UploadError, ValidationError
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -20,7 +20,7 @@ from batchnb.core.specs.environment import Environment, kernel_python, pool_envi
 from batchnb.core.specs.kernel_packages import distributions_for_modules, installed, pinned_closure
 from batchnb.errors import ValidationError
 
-__all__ = ["resolve_map_environment", "pool_environment"]
+__all__ = ["resolve_map_environment", "resolve_notebook_environment", "pool_environment"]
 
 
 def _cloudpickle_pin() -> str:
@@ -69,3 +69,61 @@ def resolve_map_environment(environment: Environment | str | None, *, fn: Callab
         return pool_env
     pins, left_out = pinned_closure(needed)
     return Environment(pins, python=kernel_python(), left_out=left_out)
+
+
+# What notebook_runner.py needs on a node besides the notebook's own imports.
+_NOTEBOOK_RUNNER_NEEDS = ("papermill", "ipykernel")
+
+
+def _notebook_imports(notebook: bytes) -> set[str]:
+    """Top-level modules the notebook's code cells import (magic and shell lines skipped)."""
+    import ast
+    import json
+
+    modules: set[str] = set()
+    try:
+        cells = json.loads(notebook).get("cells", [])
+    except ValueError:
+        return modules
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                modules.add(node.module)
+    return modules
+
+
+def resolve_notebook_environment(environment: Environment | str | None, *, notebook: bytes, pool_id: str,
+                                 pool_info: Any) -> Environment | None:
+    """The Environment a ``run_notebook`` sweep runs in: like map()'s, with papermill and ipykernel
+    (the node-side runner's needs) and the distributions the notebook imports."""
+    if environment is None:
+        return None
+    have = installed()
+    runner_pins = [f"{n}=={have[n][0]}" if n in have and have[n][1] else n for n in _NOTEBOOK_RUNNER_NEEDS]
+    if isinstance(environment, Environment):
+        return Environment(environment.with_packages(*runner_pins).packages,
+                           python=environment.python or kernel_python())
+    if environment != "auto":
+        raise ValidationError("environment", f"is {environment!r}",
+                              fix="use 'auto', None, or batchnb.Environment([...])")
+    pool_env = pool_environment(pool_info)
+    needed = distributions_for_modules(_notebook_imports(notebook))
+    if pool_env is not None and pool_env.python in (None, kernel_python()) and not [
+            n for n in {*needed, *_NOTEBOOK_RUNNER_NEEDS} if n not in pool_env.names
+            and (n in _NOTEBOOK_RUNNER_NEEDS or (n in have and have[n][1]))]:
+        return pool_env  # the pool's environment has everything: nothing to install
+    # Otherwise the sweep brings its own (notebooks are not pickled: no version has to match the pool's).
+    pins, left_out = pinned_closure({*needed, *_NOTEBOOK_RUNNER_NEEDS})
+    return Environment([*pins, *(n for n in _NOTEBOOK_RUNNER_NEEDS if n in left_out)], python=kernel_python(),
+                       left_out=left_out)

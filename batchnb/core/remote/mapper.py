@@ -8,12 +8,14 @@ Blob layout in the map container (default ``batchnb-map``), per job::
     <job>/in/00000.pkl     items of chunk 0 ...
     <job>/out/00000.pkl    results of chunk 0, uploaded by the task as an output file
 
-Tasks read inputs through one read-only container SAS and write results through one
-write/create-only container SAS.
+Each task holds read-only SAS URLs for exactly its three inputs and a create-only SAS for exactly
+its own result blob, all expiring with the job (``sas_lifetime``; the job's wall clock ends there
+too). Its command line pins the inputs' SHA-256; ``integrity`` says why results can be trusted.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import pickle
 import re
@@ -24,14 +26,14 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
+from batchnb.core.remote.integrity import runner_command, sha256_hex
 from batchnb.core.remote.map_environment import resolve_map_environment
 from batchnb.core.remote.result import MapResult, task_id_for
 from batchnb.core.remote.uv_staging import staged_uv_url
 from batchnb.core.specs.environment import Environment
 from batchnb.core.specs.models import JobSpec, TaskSpec
-from batchnb.core.specs.task_files import OutputFileSpec, ResourceFileSpec
+from batchnb.core.specs.task_files import ResourceFileSpec
 from batchnb.core.validation import check_container_name, check_id, check_int
 from batchnb.errors import BatchnbError, ValidationError
 
@@ -46,11 +48,19 @@ _META_ITEMS = "batchnb.map.items"
 _META_CHUNK = "batchnb.map.chunk_size"
 _META_TASKS = "batchnb.map.tasks"
 _META_CONTAINER = "batchnb.map.container"
-_TARGET_TASKS = 100
 _META_ENV = "batchnb.map.environment"
-RUNNER_COMMAND = "python3 runner.py fn.pkl items.pkl result.pkl"
-# With an environment, its bin comes first on PATH: `python` is the environment's interpreter.
-ENV_RUNNER_COMMAND = "python runner.py fn.pkl items.pkl result.pkl"
+_TARGET_TASKS = 100
+# How long a map's SAS tokens (and the job) live when the caller gives no timeout.
+DEFAULT_LIFETIME = dt.timedelta(hours=24)
+# Added to a caller's timeout: tasks still queued when the wait gives up may start a little later.
+_LIFETIME_MARGIN = dt.timedelta(hours=1)
+
+
+def sas_lifetime(timeout: float | None) -> dt.timedelta:
+    """The lifetime of a map's SAS tokens and job: its timeout plus an hour, else 24 hours."""
+    if timeout is None:
+        return DEFAULT_LIFETIME
+    return dt.timedelta(seconds=max(0.0, float(timeout))) + _LIFETIME_MARGIN
 
 
 def _pool_info(session: Session, pool: str) -> Any:
@@ -97,6 +107,7 @@ def _dumps(obj: Any, what: str) -> bytes:
 
 def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any], *, pool: str,
                chunk_size: int | None, job_id: str | None, container: str, max_retries: int,
+               lifetime: dt.timedelta = DEFAULT_LIFETIME,
                environment: Environment | str | None = "auto") -> MapResult:
     if not callable(fn):
         raise ValidationError("fn", f"is not callable ({type(fn).__name__})", fix="pass a function of one argument")
@@ -107,6 +118,7 @@ def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any],
     info = _pool_info(session, pool)
     chunk = chunk_size if chunk_size is not None else max(1, math.ceil(n_items / _target_tasks(info)))
     check_int(chunk, field="chunk_size", minimum=1)
+    check_int(max_retries, field="max_retries", minimum=0)
     check_container_name(container)
     job_id = job_id or _default_job_id(fn)
     check_id(job_id, field="job_id")
@@ -114,7 +126,8 @@ def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any],
     python = "%d.%d" % sys.version_info[:2]
 
     fn_bytes = _dumps(fn, "fn")
-    blobs: dict[str, bytes] = {f"{job_id}/runner.py": runner_source(), f"{job_id}/fn.pkl": fn_bytes}
+    runner = runner_source()
+    blobs: dict[str, bytes] = {f"{job_id}/runner.py": runner, f"{job_id}/fn.pkl": fn_bytes}
     for number in range(n_tasks):
         start = number * chunk
         payload = {"start": start, "items": values[start:start + chunk], "python": python}
@@ -122,38 +135,42 @@ def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any],
 
     env = resolve_map_environment(environment, fn=fn, pickles=blobs.values(), pool_id=pool, pool_info=info)
     variables: dict[str, str] = {}
-    command = RUNNER_COMMAND
     metadata = {_META_KIND: KIND, _META_ITEMS: str(n_items), _META_CHUNK: str(chunk), _META_TASKS: str(n_tasks),
                 _META_CONTAINER: container}
     if env is not None:
         variables = env.variables(staged_uv_url(session))
-        command = env.command(ENV_RUNNER_COMMAND)
         metadata[_META_ENV] = env.key
 
     storage = session.storage
     storage.create_container(container)
     # The job first: a pool or job-id mistake fails before anything is uploaded.
-    spec = JobSpec(job_id, pool=pool, max_task_retries=max_retries, environment=variables, metadata=metadata)
+    spec = JobSpec(job_id, pool=pool, max_task_retries=max_retries, max_wall_clock=lifetime,
+                   environment=variables, metadata=metadata)
     job = session.create_job(spec, exist_ok=False)
 
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="batchnb-map-put") as pool_:
         list(pool_.map(lambda kv: storage.upload_bytes(kv[1], container=container, blob=kv[0]), blobs.items()))
 
-    read_url = storage.container_sas(container, read=True)
-    base, _, token = read_url.partition("?")
+    def read_only(name: str, file_path: str) -> ResourceFileSpec:
+        return ResourceFileSpec(http_url=storage.blob_sas(container, name, read=True, expiry=lifetime),
+                                file_path=file_path)
 
-    def blob_url(name: str) -> str:
-        return f"{base}/{quote(name, safe='/')}?{token}"
-
-    runner = ResourceFileSpec(http_url=blob_url(f"{job_id}/runner.py"), file_path="runner.py")
-    fn_file = ResourceFileSpec(http_url=blob_url(f"{job_id}/fn.pkl"), file_path="fn.pkl")
-    out = storage.output_files("result.pkl", container=container, path=None)
+    runner_file = read_only(f"{job_id}/runner.py", "runner.py")
+    fn_file = read_only(f"{job_id}/fn.pkl", "fn.pkl")
+    runner_sha, fn_sha = sha256_hex(runner), sha256_hex(fn_bytes)
     tasks = []
     for number in range(n_tasks):
-        items_file = ResourceFileSpec(http_url=blob_url(f"{job_id}/in/{number:05d}.pkl"), file_path="items.pkl")
-        result_file = OutputFileSpec(file_pattern="result.pkl", container_url=out.container_url,
-                                     path=f"{job_id}/out/{number:05d}.pkl", upload_condition="taskcompletion")
-        tasks.append(TaskSpec(task_id_for(number), command, resource_files=[runner, fn_file, items_file],
+        items_blob = f"{job_id}/in/{number:05d}.pkl"
+        result_file = storage.output_blob("result.pkl", container=container, blob=f"{job_id}/out/{number:05d}.pkl",
+                                          expiry=lifetime)
+        command = runner_command(runner_sha=runner_sha, fn_sha=fn_sha, items_sha=sha256_hex(blobs[items_blob]),
+                                 item_retries=max_retries)
+        if env is not None:
+            # Installs the environment unless the node has it, then runs the same command with the
+            # environment's bin first on PATH (its python3); integrity.command_digests reads through it.
+            command = env.command(command)
+        tasks.append(TaskSpec(task_id_for(number), command,
+                              resource_files=[runner_file, fn_file, read_only(items_blob, "items.pkl")],
                               output_files=[result_file]))
     job.add_tasks(tasks)
     _terminate_when_done(session, job_id)

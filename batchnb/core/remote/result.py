@@ -3,6 +3,7 @@ traceback."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import pickle
 from collections.abc import Iterator
@@ -10,7 +11,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from batchnb.errors import BatchnbError, NotFoundError, TaskFailedError, ValidationError
+from batchnb.core.redact import redact
+from batchnb.core.remote.integrity import (
+    CLOCK_SKEW,
+    ChunkEvidence,
+    ParsedResult,
+    check_chunk,
+    command_digests,
+    parse_result,
+)
+from batchnb.errors import (
+    BatchnbError,
+    ConflictError,
+    MapResultTamperedError,
+    NotFoundError,
+    TaskFailedError,
+    ValidationError,
+)
 
 if TYPE_CHECKING:
     from batchnb.core.job_handle import JobHandle
@@ -32,11 +49,11 @@ class RemoteItemError(TaskFailedError):
                  exception: BaseException | None = None, **kwargs: Any) -> None:
         self.item_index = item_index
         self.exception_type = exception_type
-        self.remote_traceback = remote_traceback
+        self.remote_traceback = redact(remote_traceback)  # shown in the notebook: masked like all output
         self.exception = exception
         super().__init__(message, **kwargs)
         if remote_traceback:
-            self.add_note("Remote traceback (on the compute node):\n" + remote_traceback.rstrip())
+            self.add_note("Remote traceback (on the compute node):\n" + self.remote_traceback.rstrip())
 
 
 @dataclass(frozen=True)
@@ -66,7 +83,10 @@ class MapResult:
 
     ``results`` lists the values in input order (None where an item failed); ``errors`` lists
     :class:`ItemError` in input order. ``values()`` gives the results or raises the first error.
+    ``clock_skew``: how much later than its task's end a result blob may carry as its write time.
     """
+
+    clock_skew: dt.timedelta = CLOCK_SKEW
 
     def __init__(self, session: Session, job_id: str, *, n_items: int, chunk_size: int, n_tasks: int,
                  container: str) -> None:
@@ -107,42 +127,76 @@ class MapResult:
         return self._collect()
 
     def _collect(self, job: JobHandle | None = None) -> MapResult:
-        """``job``: the handle ``wait()`` already fetched, saving a second GET of the job."""
+        """``job``: the handle ``wait()`` already fetched, saving a second GET of the job.
+
+        Every result is checked (see ``integrity``) before anything in it is unpickled; one that
+        fails raises MapResultTamperedError and none of the job's results are loaded."""
         storage = self.session.storage
         prefix = f"{self.job_id}/out/"
-        present = set(storage.list_blobs(self.container, prefix))
+        present = storage.list_blob_versions(self.container, prefix)
         job = job or self.session.job(self.job_id)
-        values: list[Any] = [_MISSING] * self.n_items
-        errors: list[ItemError] = []
-
-        def fetch(number: int) -> tuple[int, dict[str, Any] | None]:
+        rows = {row["id"]: row for row in job._list_task_rows(["id", "state", "executionInfo", "commandLine"])}
+        refused: dict[str, str] = {}
+        expected: dict[int, tuple[str, tuple[str, str]]] = {}
+        for number in range(self.n_tasks):
+            task_id = task_id_for(number)
             blob = f"{prefix}{number:05d}.pkl"
-            if blob not in present:
-                return number, None
-            return number, _loads(storage.read_bytes(self.container, blob))
+            version = present.get(blob)
+            evidence = _evidence(task_id, rows.get(task_id), version[0] if version else None)
+            reason = check_chunk(evidence, skew=self.clock_skew)
+            if reason:
+                refused[task_id] = reason
+            elif version is not None:
+                digests = command_digests(evidence.command_line)
+                assert digests is not None  # check_chunk refused it otherwise
+                expected[number] = (version[1], digests)
+
+        def fetch(number: int) -> tuple[int, ParsedResult | str]:
+            etag, digests = expected[number]
+            task_id = task_id_for(number)
+            count = min(self.chunk_size, self.n_items - number * self.chunk_size)
+            try:
+                data = storage.read_bytes(self.container, f"{prefix}{number:05d}.pkl", etag=etag)
+                return number, parse_result(data, job_id=self.job_id, task_id=task_id, digests=digests, count=count)
+            except ValueError as exc:
+                return number, f"the result file was refused: {exc}"
+            except ConflictError:
+                return number, "the result blob changed after it was checked"
 
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="batchnb-map-get") as pool:
-            fetched = list(pool.map(fetch, range(self.n_tasks)))
-        for number, payload in fetched:
+            fetched = dict(pool.map(fetch, sorted(expected)))
+        refused.update({task_id_for(n): r for n, r in fetched.items() if isinstance(r, str)})
+        if refused:
+            first_id = min(refused)
+            raise MapResultTamperedError(
+                f"map job {self.job_id!r}: {len(refused)} result(s) did not come from their own task and were "
+                f"not loaded; {first_id}: {refused[first_id]}", chunks=refused,
+                fix="nothing was unpickled; run the map again, and check who can read the Batch account's tasks "
+                    "and write to the storage account (error.chunks lists every refused task)")
+
+        values: list[Any] = [_MISSING] * self.n_items
+        errors: list[ItemError] = []
+        for number in range(self.n_tasks):
             task_id = task_id_for(number)
             start = number * self.chunk_size
             count = min(self.chunk_size, self.n_items - start)
-            if payload is None:
+            parsed = fetched.get(number)
+            if not isinstance(parsed, ParsedResult):
                 reason = _task_failure(job, task_id)
                 errors.extend(ItemError(start + k, task_id, "TaskFailed", reason, "") for k in range(count))
                 continue
-            for k, entry in enumerate(payload["results"][:count]):
-                if entry[0] == "ok":
-                    values[start + k] = _loads(entry[1])
-                else:
-                    _, type_name, message, tb, exc_bytes = entry
-                    exc = None
-                    if exc_bytes is not None:
-                        try:
-                            exc = _loads(exc_bytes)
-                        except Exception:  # noqa: BLE001 - a class we cannot import here: keep the text
-                            exc = None
-                    errors.append(ItemError(start + k, task_id, type_name, message, tb, exc))
+            for k, (meta, data) in enumerate(parsed.entries[:count]):
+                if meta.get("ok") is True and data is not None:
+                    values[start + k] = _loads(data)
+                    continue
+                exc = None
+                if data is not None:
+                    try:
+                        exc = _loads(data)
+                    except Exception:  # noqa: BLE001 - a class we cannot import here: keep the text
+                        exc = None
+                errors.append(ItemError(start + k, task_id, str(meta.get("type") or "Exception"),
+                                        redact(meta.get("message") or ""), redact(meta.get("traceback") or ""), exc))
         errors.sort(key=lambda e: e.index)
         self._values = [None if v is _MISSING else v for v in values]
         self._errors = errors
@@ -209,6 +263,28 @@ def _loads(data: bytes) -> Any:
     import cloudpickle  # noqa: F401
 
     return pickle.loads(data)
+
+
+def _parse_time(text: Any) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _evidence(task_id: str, row: dict[str, Any] | None, blob_modified: dt.datetime | None) -> ChunkEvidence:
+    row = row or {}
+    info = row.get("executionInfo") or {}
+    failure = info.get("failureInfo") or {}
+    if blob_modified is not None and blob_modified.tzinfo is None:
+        blob_modified = blob_modified.replace(tzinfo=dt.UTC)
+    return ChunkEvidence(task_id=task_id, state=row.get("state"), exit_code=info.get("exitCode"),
+                         failure_code=failure.get("code"), start_time=_parse_time(info.get("startTime")),
+                         end_time=_parse_time(info.get("endTime")), command_line=str(row.get("commandLine") or ""),
+                         blob_modified=blob_modified)
 
 
 def _task_failure(job: JobHandle, task_id: str) -> str:

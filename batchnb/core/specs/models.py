@@ -20,7 +20,7 @@ import json
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from azure.batch import models as batch_models
 
@@ -109,6 +109,11 @@ def _app_packages(value: object, *, field: str = "app_packages") -> tuple[tuple[
     if len(out) > MAX_APP_PACKAGES:
         raise ValidationError(field, f"has {len(out)} packages", fix=f"Batch allows at most {MAX_APP_PACKAGES}")
     return tuple(out)
+
+
+def _td(value: object) -> dt.timedelta | None:
+    """A duration field as ``__post_init__`` left it: a timedelta (it accepts seconds and ISO text)."""
+    return cast("dt.timedelta | None", value)
 
 
 def _app_package_refs(packages: Sequence[Any]) -> list[batch_models.BatchApplicationPackageReference] | None:
@@ -371,12 +376,12 @@ class PoolSpec:
                 node_agent_sku_id=image.node_agent_sku_id,
                 container_configuration=container,
             ),
-            resize_timeout=self.resize_timeout,
+            resize_timeout=_td(self.resize_timeout),
             target_dedicated_nodes=None if formula else self.dedicated_nodes,
             target_low_priority_nodes=None if formula else self.spot_nodes,
             enable_auto_scale=bool(formula),
             auto_scale_formula=formula,
-            auto_scale_evaluation_interval=self.autoscale_interval if formula else None,
+            auto_scale_evaluation_interval=_td(self.autoscale_interval) if formula else None,
             start_task=start_task,
             application_package_references=_app_package_refs(self.app_packages),
             task_slots_per_node=self.task_slots_per_node,
@@ -473,7 +478,7 @@ class JobSpec:
         constraints = None
         if self.max_wall_clock is not None or self.max_task_retries:
             constraints = batch_models.BatchJobConstraints(
-                max_wall_clock_time=self.max_wall_clock, max_task_retry_count=self.max_task_retries)
+                max_wall_clock_time=_td(self.max_wall_clock), max_task_retry_count=self.max_task_retries)
         return batch_models.BatchJobCreateOptions(
             id=self.id,
             display_name=self.display_name,
@@ -595,7 +600,7 @@ class TaskSpec:
         constraints = None
         if self.max_wall_clock is not None or self.retention is not None or self.max_retries is not None:
             constraints = batch_models.BatchTaskConstraints(
-                max_wall_clock_time=self.max_wall_clock, retention_time=self.retention,
+                max_wall_clock_time=_td(self.max_wall_clock), retention_time=_td(self.retention),
                 max_task_retry_count=self.max_retries)
         depends_on = None
         if self.depends_on:

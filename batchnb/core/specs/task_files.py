@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 UPLOAD_CONDITIONS = ("tasksuccess", "taskfailure", "taskcompletion")
-_FILE_MODE = re.compile(r"^0?[0-7]{3}$")
+_FILE_MODE = re.compile(r"^0?[0-7]{3}\Z")
 
 
 def _check_url(value: object, *, field: str) -> str:

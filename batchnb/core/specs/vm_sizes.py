@@ -64,7 +64,7 @@ KNOWN_VM_SIZES: tuple[str, ...] = tuple(
 )
 
 _BY_LOWER = {size.lower(): size for size in KNOWN_VM_SIZES}
-_LOOKS_LIKE_SIZE = re.compile(r"^(standard|basic)_[a-z0-9_\-]+$", re.I)
+_LOOKS_LIKE_SIZE = re.compile(r"^(standard|basic)_[a-z0-9_\-]+\Z", re.I)
 
 
 def check_vm_size(value: object, *, allow_unknown: bool = False, field: str = "vm_size") -> str:

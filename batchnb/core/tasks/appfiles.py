@@ -64,7 +64,7 @@ DEFAULT_EXCLUDES = ("__pycache__", "*.pyc", "*.pyo", ".git", ".hg", ".svn", ".ip
                     "venv", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".DS_Store", "*.egg-info", ".tox")
 INSTALLER_NAME = "batchnb_install_app.py"
 REQUIREMENTS = "requirements.txt"
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _DIGEST_CHARS = 16
 # Zip entries carry a fixed timestamp so that the same content always gives the same bytes.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)

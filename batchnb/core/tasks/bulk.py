@@ -20,7 +20,6 @@ what was added. Here:
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -33,6 +32,7 @@ from azure.batch import models as batch_models
 from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError, ServiceResponseError
 
 from batchnb.core.specs.models import TaskSpec, sdk_task_size
+from batchnb.core.transport import Backoff
 from batchnb.core.validation import check_unique_ids
 from batchnb.errors import TaskSubmissionError, ValidationError, from_azure_error, ids_preview
 
@@ -192,9 +192,9 @@ class _Run:
         return retry, reason
 
     def _backoff(self, attempt: int, retry_after: float | None) -> bool:
-        pause = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-        if retry_after is not None:
-            pause = max(pause, retry_after)
+        backoff = Backoff(base=_BACKOFF_FIRST, cap=_BACKOFF_MAX, jitter=True)
+        backoff.attempt = attempt - 1  # each chunk counts its own attempts
+        pause = backoff.next_delay(retry_after)
         if time.monotonic() + pause > self.deadline:
             return False
         time.sleep(pause)

@@ -21,6 +21,20 @@ class FaultConfig:
 
 
 @dataclass
+class QuotaConfig:
+    """Account quotas, as Azure Batch has them (defaults: the upper end of a new account's defaults).
+
+    Cores are counted per node from the VM size (``standard_d2s_v3``: 2). A create or resize past
+    a core quota gets the nodes that fit and ``resizeErrors`` ``AccountCoreQuotaReached`` (spot:
+    ``AccountLowPriorityCoreQuotaReached``); a pool or job past its quota is refused with 409."""
+
+    dedicated_cores: int = 500
+    low_priority_cores: int = 100
+    pools: int = 100
+    active_jobs: int = 300  # jobs that are not completed (completed ones do not count, as on Azure)
+
+
+@dataclass
 class ServerConfig:
     state_dir: Path
     host: str = "127.0.0.1"
@@ -34,5 +48,12 @@ class ServerConfig:
     # (runtime/node_python.py). Convenient, but a notebook that relies on it fails on Azure.
     host_python: bool = False
     faults: FaultConfig = field(default_factory=FaultConfig)
+    quotas: QuotaConfig = field(default_factory=QuotaConfig)
     # Connection string of the auto-storage account (Azurite), for autoStorageContainerName.
     storage_connection_string: str = ""
+    # How many times faster than real time the service's schedule clock runs (job schedule
+    # recurrence and start windows): 60 makes a one-minute recurrence fire every second.
+    clock_scale: float = 1.0
+    # Azure's Get Task Counts lags behind the task list; > 0 makes the local one answer with a
+    # snapshot up to this many seconds old, so clients are tested against the lag (0 = exact).
+    task_counts_lag_seconds: float = 0.0

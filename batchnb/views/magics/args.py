@@ -29,9 +29,9 @@ __all__ = [
     "wait_options",
 ]
 
-_RANGE = re.compile(r"^(-?\d+):(-?\d+)(?::(-?\d+))?$")
-_INT = re.compile(r"^[+-]?\d+$")
-_FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][+-]?\d+)$")
+_RANGE = re.compile(r"^(-?\d+):(-?\d+)(?::(-?\d+))?\Z")
+_INT = re.compile(r"^[+-]?\d+\Z")
+_FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][+-]?\d+)\Z")
 
 
 def _compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:

@@ -164,10 +164,11 @@ def pool_resize(ctx: Context, args: Any) -> Any:
 @command("pool", "delete")
 @magic_arguments(name="batch pool delete")
 @help_option
+@out_option
 @argument("pool_id", metavar="ID")
 @wait_options
 def pool_delete(ctx: Context, args: Any) -> None:
-    """Delete a pool (its nodes go away). Deleting a pool that does not exist is not an error."""
+    """Delete a pool (its nodes go away). Deleting a pool that does not exist is not an error (-o binds None)."""
     ctx.session().delete_pool(args.pool_id, wait=bool(args.wait), **timeout_kwargs(args))
     ctx.say(f"Pool {args.pool_id!r} {'deleted' if args.wait else 'is being deleted'}.")
 
@@ -236,21 +237,25 @@ def job_show(ctx: Context, args: Any) -> Any:
 @command("job", "terminate")
 @magic_arguments(name="batch job terminate")
 @help_option
+@out_option
 @argument("job_id", metavar="ID")
 @argument("--reason", default=None, help="termination reason shown on the job")
 @wait_options
-def job_terminate(ctx: Context, args: Any) -> None:
-    """End a job: running tasks stop, no new task starts."""
-    ctx.session().terminate_job(args.job_id, reason=args.reason, wait=bool(args.wait), **timeout_kwargs(args))
+def job_terminate(ctx: Context, args: Any) -> Any:
+    """End a job: running tasks stop, no new task starts (the result is the job handle)."""
+    session = ctx.session()
+    session.terminate_job(args.job_id, reason=args.reason, wait=bool(args.wait), **timeout_kwargs(args))
     ctx.say(f"Job {args.job_id!r} {'terminated' if args.wait else 'is terminating'}.")
+    return session.job(args.job_id)
 
 
 @command("job", "delete")
 @magic_arguments(name="batch job delete")
 @help_option
+@out_option
 @argument("job_id", metavar="ID")
 @wait_options
 def job_delete(ctx: Context, args: Any) -> None:
-    """Delete a job and its tasks. Deleting a job that does not exist is not an error."""
+    """Delete a job and its tasks. Deleting a job that does not exist is not an error (-o binds None)."""
     ctx.session().delete_job(args.job_id, wait=bool(args.wait), **timeout_kwargs(args))
     ctx.say(f"Job {args.job_id!r} {'deleted' if args.wait else 'is being deleted'}.")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from batchnb.core.redact import redact
 from batchnb.views.magics import Context, command
 from batchnb.views.magics.args import (
     container_and_prefix,
@@ -271,7 +272,7 @@ def _follow_blocking(job: JobHandle, task_id: str, name: str, tail: int | None, 
         if tail and seen == 0 and len(data) > tail:
             seen = len(data) - tail
         if len(data) > seen:
-            text = data[seen:].decode("utf-8", errors="replace")
+            text = redact(data[seen:].decode("utf-8", errors="replace"))
             print(text, end="", flush=True)
             chunks.append(text)
             seen = len(data)

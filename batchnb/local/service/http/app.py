@@ -4,12 +4,12 @@ and the route table. Handlers are thin; the model (BatchService) holds state and
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import os
 import signal
 import socket
+import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -18,7 +18,19 @@ from aiohttp import web
 
 from batchnb._constants import LOCAL_ADMIN_PREFIX
 from batchnb.local.service.config import ServerConfig
-from batchnb.local.service.http import routes_admin, routes_files, routes_jobs, routes_pools, sharedkey
+from batchnb.local.service.http import (
+    access_log,
+    bearer,
+    listing,
+    routes_admin,
+    routes_files,
+    routes_jobs,
+    routes_node_users,
+    routes_not_emulated,
+    routes_pools,
+    routes_schedules,
+    sharedkey,
+)
 from batchnb.local.service.http.faults import Faults
 from batchnb.local.service.http.respond import error_response, new_request_id
 from batchnb.local.service.model import clock
@@ -47,7 +59,10 @@ def authenticate(request: web.Request, config: ServerConfig) -> None:
         if not config.allow_bearer:
             raise _auth_error(401, "Bearer tokens are not accepted by this local service (start it with "
                                    "--allow-bearer).")
-        _check_bearer(auth.split(" ", 1)[1] if " " in auth else "")
+        try:
+            bearer.verify(auth.split(" ", 1)[1].strip() if " " in auth else "", account_key=config.account_key)
+        except bearer.BearerError as exc:
+            raise _auth_error(401, str(exc)) from None
         return
     if scheme != "sharedkey":
         raise ServiceError(400, "InvalidAuthenticationInfo", "Authentication information is not given in the "
@@ -57,8 +72,10 @@ def authenticate(request: web.Request, config: ServerConfig) -> None:
         raise _auth_error(403, "The request does not carry an ocp-date header.")
     try:
         sent = parsedate_to_datetime(date_text)
-    except (TypeError, ValueError):
-        raise _auth_error(403, "The ocp-date header is not a valid RFC 1123 date.") from None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        sent = None
+    if sent is None or sent.tzinfo is None:  # RFC 1123 dates carry a zone (GMT); one without is malformed
+        raise _auth_error(403, "The ocp-date header is not a valid RFC 1123 date.")
     skew = abs((datetime.now(timezone.utc) - sent).total_seconds())
     if skew > MAX_CLOCK_SKEW_S:
         raise _auth_error(403, f"Request date header too old: '{date_text}'.")
@@ -69,28 +86,23 @@ def authenticate(request: web.Request, config: ServerConfig) -> None:
                                f"signature. Server used following string to sign: '{sts}'.")
 
 
-def _check_bearer(token: str) -> None:
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise _auth_error(401, "The bearer token is not a well-formed JWT.")
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except ValueError:
-        raise _auth_error(401, "The bearer token's claims cannot be decoded.") from None
-    aud = claims.get("aud")
-    if aud and aud.rstrip("/") != "https://batch.core.windows.net":
-        raise _auth_error(401, "The bearer token's audience is not https://batch.core.windows.net/.")
+def _log_request(request: web.Request, request_id: str, outcome: str, started: float) -> None:
+    access_log.log_request(request_id, request.method, request.rel_url.raw_path, request.rel_url.raw_query_string,
+                           outcome, time.perf_counter() - started)
 
 
 def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
     faults = Faults(config.faults)
+    listing.set_token_key(config.account_key)
 
     @web.middleware
     async def batch_middleware(request: web.Request, handler):
         request_id = new_request_id()
+        started = time.perf_counter()
         common = {"request-id": request_id, "DataServiceVersion": "3.0"}
         if (request.headers.get("return-client-request-id") or "").lower() == "true":
             common["client-request-id"] = request.headers.get("client-request-id", "")
+        request["common_headers"] = common  # for streamed answers, whose headers go out before we return
         admin = request.path.startswith(LOCAL_ADMIN_PREFIX)
         drop_answer = False
         try:
@@ -135,6 +147,7 @@ def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
             response = error_response(ServiceError(400, "InvalidRequestBody", "The request body is not valid.",
                                                    {"Reason": str(exc)[:200]}), request_id)
         except asyncio.CancelledError:
+            _log_request(request, request_id, "dropped", started)
             raise
         except Exception:
             log.exception("internal error")
@@ -142,6 +155,7 @@ def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
                                                    "error. Please retry the request."), request_id)
         finally:
             svc.flush()  # acknowledged means committed
+        _log_request(request, request_id, f"{response.status}{' answer-dropped' if drop_answer else ''}", started)
         if drop_answer:
             if request.transport is not None:
                 request.transport.abort()
@@ -151,7 +165,10 @@ def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
         return response
 
     app = web.Application(middlewares=[batch_middleware], client_max_size=64 * 1024 * 1024)
+    routes_node_users.register(app, svc)  # before the pool routes: see routes_node_users
     routes_pools.register(app, svc)
+    routes_schedules.register(app, svc)
+    routes_not_emulated.register(app, svc)
     routes_jobs.register(app, svc)
     routes_files.register(app, svc)
     routes_admin.register(app, svc, faults)
@@ -162,13 +179,16 @@ def _write_ready(state_dir: Path, port: int) -> None:
     info = {"pid": os.getpid(), "port": port, "batch_url": f"http://127.0.0.1:{port}",
             "started": clock.iso(clock.now())}
     tmp = state_dir / "server.json.tmp"
-    tmp.write_text(json.dumps(info))
+    tmp.unlink(missing_ok=True)
+    with open(tmp, "w", opener=lambda path, flags: os.open(path, flags, 0o600)) as fh:
+        fh.write(json.dumps(info))
     tmp.replace(state_dir / "server.json")
 
 
 async def serve(config: ServerConfig) -> None:
     state_dir = Path(config.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
+    access_log.configure(state_dir)
     svc = BatchService(config, runtime=Scheduler)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

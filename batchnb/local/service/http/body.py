@@ -9,6 +9,21 @@ from aiohttp import web
 from batchnb.local.service.model.errors import ServiceError
 
 MAX_BODY = 1024 * 1024  # the Batch limit for a task collection; other bodies get the same cap
+# Batch bodies nest a handful of levels; a limit far below Python's recursion limit keeps every
+# later step (validation, json.dumps into the store) safe from a body nested 100,000 deep.
+MAX_DEPTH = 64
+
+
+def _too_deep(body: object, limit: int = MAX_DEPTH) -> bool:
+    stack = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in (value.values() if isinstance(value, dict) else value):
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+    return False
 
 
 async def read_json(request: web.Request, *, limit: int = MAX_BODY) -> dict:
@@ -36,6 +51,14 @@ async def read_json(request: web.Request, *, limit: int = MAX_BODY) -> dict:
     except (ValueError, UnicodeDecodeError) as exc:
         raise ServiceError(400, "InvalidRequestBody", "The specified Request Body is not syntactically valid.",
                            {"Reason": str(exc)[:200]}) from None
+    except RecursionError:
+        raise _too_deep_error() from None
     if not isinstance(body, dict):
         raise ServiceError(400, "InvalidRequestBody", "The request body must be a JSON object.")
+    if _too_deep(body):
+        raise _too_deep_error()
     return body
+
+
+def _too_deep_error() -> ServiceError:
+    return ServiceError(400, "InvalidRequestBody", f"The request body nests deeper than {MAX_DEPTH} levels.")

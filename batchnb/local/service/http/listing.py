@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import base64
 import bisect
+import hashlib
+import hmac
 import json
+import secrets
 from operator import attrgetter, itemgetter
 from typing import Callable, Iterable
 
@@ -24,20 +27,46 @@ def _bad_query(name: str, value: str, reason: str) -> ServiceError:
                                                      "Reason": reason})
 
 
+# Continuation tokens are signed: a client can only send back a token this service handed out, so a
+# forged one cannot lift maxresults past 1000 or smuggle values of the wrong type into a listing.
+# The key follows the account key, so tokens stay valid across a restart of the service.
+_token_key = secrets.token_bytes(32)
+_MAX_TOKEN_CHARS = 16384
+
+
+def set_token_key(account_key: str) -> None:
+    global _token_key
+    if account_key:
+        _token_key = hmac.new(account_key.encode(), b"batchnb-local-skiptoken-v1", hashlib.sha256).digest()
+
+
+def _mac(raw: bytes) -> str:
+    return base64.b32encode(hmac.new(_token_key, raw, hashlib.sha256).digest()[:20]).decode()
+
+
 def encode_token(state: dict) -> str:
     raw = json.dumps(state, separators=(",", ":")).encode()
-    return base64.b32encode(raw).decode().rstrip("=")
+    return base64.b32encode(raw).decode().rstrip("=") + "." + _mac(raw)
 
 
 def decode_token(token: str) -> dict:
+    invalid = _bad_query("$skiptoken", token, "The continuation token is not valid.")
+    body, _, mac = token.partition(".")
+    if len(token) > _MAX_TOKEN_CHARS or not mac:
+        raise invalid
     try:
-        padded = token + "=" * (-len(token) % 8)
-        state = json.loads(base64.b32decode(padded.upper()))
-        if not isinstance(state, dict):
-            raise ValueError
-        return state
+        raw = base64.b32decode(body.upper() + "=" * (-len(body) % 8))
     except (ValueError, TypeError):
-        raise _bad_query("$skiptoken", token, "The continuation token is not valid.") from None
+        raise invalid from None
+    if not hmac.compare_digest(mac.upper(), _mac(raw)):
+        raise invalid
+    try:
+        state = json.loads(raw)
+    except ValueError:
+        raise invalid from None
+    if not isinstance(state, dict):
+        raise invalid
+    return state
 
 
 def list_state(request: web.Request) -> dict:

@@ -349,18 +349,18 @@ class _Parser:
             raise ODataError("filter is nested too deeply", pos)
 
     def parse_or(self) -> _Node:
-        parts = [self.parse_and()]
-        while self.is_keyword(self.peek(), "or"):
-            self.take()
-            parts.append(self.parse_and())
-        return parts[0] if len(parts) == 1 else _Or(tuple(parts))
+        return self._chain("or", self.parse_and, _Or)
 
     def parse_and(self) -> _Node:
-        parts = [self.parse_unary()]
-        while self.is_keyword(self.peek(), "and"):
+        return self._chain("and", self.parse_unary, _And)
+
+    def _chain(self, word: str, parse_part: Callable[[], _Node], combine: Callable[[tuple[_Node, ...]], _Node]) -> _Node:
+        """``part (word part)*``: one node, or ``combine`` of all of them."""
+        parts = [parse_part()]
+        while self.is_keyword(self.peek(), word):
             self.take()
-            parts.append(self.parse_unary())
-        return parts[0] if len(parts) == 1 else _And(tuple(parts))
+            parts.append(parse_part())
+        return parts[0] if len(parts) == 1 else combine(tuple(parts))
 
     def parse_unary(self) -> _Node:
         tok = self.peek()

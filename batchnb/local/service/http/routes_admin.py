@@ -49,7 +49,24 @@ def register(app: web.Application, svc, faults) -> None:
                               "tasks": sum(len(j.tasks) for j in svc.jobs.values()),
                               "requests": faults.requests, "faults": faults.injected})
 
+    async def set_emulation(request):
+        """Azure behaviours the local service emulates on request (see docs/local-service.md)."""
+        body = await read_json(request)
+        config = svc.config
+        try:
+            scale = float(body.get("clockScale", config.clock_scale))
+            lag = float(body.get("taskCountsLagSeconds", config.task_counts_lag_seconds))
+        except (TypeError, ValueError):
+            return json_response({"error": "clockScale and taskCountsLagSeconds must be numbers"}, status=400)
+        if not 0 < scale <= 3600 or not 0 <= lag <= 3600:
+            return json_response({"error": "clockScale must be in (0, 3600], taskCountsLagSeconds in [0, 3600]"},
+                                 status=400)
+        config.clock_scale, config.task_counts_lag_seconds = scale, lag
+        svc.counts_snapshots.clear()
+        return json_response({"clockScale": scale, "taskCountsLagSeconds": lag})
+
     r.add_get(p + "/health", health)
+    r.add_post(p + "/emulation", set_emulation)
     r.add_get(p + "/faults", get_faults)
     r.add_post(p + "/faults", set_faults)
     r.add_get(p + "/stats", stats)

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from batchnb.local.service.http import odata
 from batchnb.local.service.http.body import read_json
-from batchnb.local.service.http.listing import docs_page, list_state, model_page, task_stats
+from batchnb.local.service.http.listing import base_url, docs_page, list_state, model_page, task_stats
 from batchnb.local.service.http.respond import changed, check_conditions, created, entity, json_response
 
 
@@ -119,8 +119,11 @@ def register(app: web.Application, svc) -> None:
         raise web.HTTPNotFound()
 
     async def subtasks(request):
-        svc.get_task(request.match_info["job"], request.match_info["task"])
-        return json_response({"odata.metadata": "", "value": []})
+        items = svc.subtasks(request.match_info["job"], request.match_info["task"])
+        select = list_state(request)["s"]
+        if select:
+            items = [{k: v for k, v in item.items() if k in select} for item in items]
+        return json_response({"odata.metadata": f"{base_url(request)}/$metadata#subtaskinfo", "value": items})
 
     r.add_get("/jobs", list_jobs)
     r.add_post("/jobs", create_job)

@@ -9,7 +9,7 @@ from batchnb.local.service.http.body import read_json
 from batchnb.local.service.http.listing import docs_page, list_state, model_page
 from batchnb.local.service.http.respond import changed, check_conditions, created, entity, json_response
 from batchnb.local.service.model.errors import not_found
-from batchnb.local.service.model.pools import SUPPORTED_IMAGES
+from batchnb.local.service.model.images import SUPPORTED_IMAGES
 
 # Where the SDK's pollers need a transitional state, the model sets it before we answer 202.
 
@@ -130,4 +130,3 @@ def register(app: web.Application, svc) -> None:
     r.add_get("/poolusagemetrics", empty_list)
     r.add_get("/applications", empty_list)
     r.add_get("/applications/{application}", get_application)
-    r.add_get("/jobschedules", empty_list)

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Union
 
+from batchnb.local.service.model.quotas import MAX_TARGET_NODES
+
 __all__ = [
     "SAMPLE_PERIOD",
     "AutoScaleContext",
@@ -975,7 +977,11 @@ def _results(ev: _Evaluator, dedicated: int, low_priority: int, option: str) -> 
 
 
 def _target(value: Any) -> int:
-    return max(0, math.floor(value))
+    # Clamped here so that 1e400 (inf) or NaN cannot raise; the core quota decides the rest.
+    value = float(value)
+    if math.isnan(value):
+        return 0
+    return int(max(0.0, min(float(MAX_TARGET_NODES), math.floor(value) if math.isfinite(value) else value)))
 
 
 def evaluate(formula: str, ctx: AutoScaleContext) -> AutoScaleOutcome:

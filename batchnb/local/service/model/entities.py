@@ -79,3 +79,23 @@ class Task:
     @property
     def slots(self) -> int:
         return int(self.doc.get("requiredSlots") or 1)
+
+
+def job_pool_key(job: Job) -> str:
+    """The (lower-cased) id of the pool a job runs on: its poolInfo.poolId, or the auto pool the
+    service created for it (executionInfo.poolId)."""
+    pool_id = (job.doc.get("poolInfo") or {}).get("poolId") or (job.doc.get("executionInfo") or {}).get("poolId")
+    return str(pool_id or "").lower()
+
+
+@dataclass(eq=False)
+class JobSchedule:
+    key: str
+    seq: int
+    doc: dict
+    x: dict = field(default_factory=dict)  # job counter, next run, auto pool id
+    ending: asyncio.Task | None = None  # terminate / delete coroutine
+
+    @property
+    def id(self) -> str:
+        return self.doc["id"]

@@ -30,3 +30,11 @@ def not_found(code: str, what: str) -> ServiceError:
 
 def conflict(code: str, message: str) -> ServiceError:
     return ServiceError(409, code, message)
+
+
+def not_emulated(feature: str, instead: str) -> ServiceError:
+    """The one answer for every Batch feature the local service does not emulate: 400
+    FeatureNotEmulated, naming the feature and what to do instead (docs/local-service.md lists them).
+    One status and code, so a client can tell "not here" from "wrong input" without parsing text."""
+    return ServiceError(400, "FeatureNotEmulated", f"{feature} is not emulated by the local Batch service. {instead}",
+                        {"Feature": feature, "Instead": instead})

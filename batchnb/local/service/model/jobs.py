@@ -6,8 +6,9 @@ import asyncio
 import shutil
 
 from batchnb.local.service.model import clock, shapes
-from batchnb.local.service.model.entities import Job
-from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_found
+from batchnb.local.service.model.entities import Job, job_pool_key
+from batchnb.local.service.model.errors import bad_value, conflict, missing, not_found
+from batchnb.local.service.model.quotas import job_quota_reached
 from batchnb.local.service.model.tasks import mark_requeued
 from batchnb.local.service.model.validate import (
     check_duration,
@@ -51,14 +52,23 @@ class JobOps:
         job_id = check_id(body.get("id"))
         if job_id.lower() in self.jobs:
             raise conflict("JobExists", "The specified job already exists.")
+        if job_id.lower() in self.job_schedules:
+            raise conflict("JobScheduleWithSameIdExists", "A job schedule with the same id already exists; jobs "
+                                                          "and job schedules share one id namespace.")
+        active = sum(1 for j in self.jobs.values() if j.doc.get("state") not in ("completed", "deleting"))
+        if active >= self.config.quotas.active_jobs:
+            raise job_quota_reached(self.config.quotas.active_jobs)
+        return self.new_job(job_id, body)
+
+    def check_job_spec(self, body: dict, *, schedule: bool = False) -> None:
+        """Everything about a job body but its id: for POST /jobs and a schedule's jobSpecification."""
         pool_info = body.get("poolInfo")
         if not pool_info or not isinstance(pool_info, dict):
             raise missing("poolInfo")
         if not pool_info.get("poolId"):
-            if pool_info.get("autoPoolSpecification"):
-                raise ServiceError(400, "UnsupportedProperty", "Auto pools are not supported by the local Batch "
-                                   "service; create a pool and pass its id.", {"PropertyName": "poolInfo"})
-            raise missing("poolInfo.poolId")
+            if not pool_info.get("autoPoolSpecification"):
+                raise missing("poolInfo.poolId")
+            self.check_auto_pool_spec(pool_info["autoPoolSpecification"], schedule=schedule)
         self._check_job_settings(body)
         for prop in ("jobPreparationTask", "jobReleaseTask", "jobManagerTask"):
             if body.get(prop) is not None:
@@ -67,6 +77,13 @@ class JobOps:
             raise bad_value("jobReleaseTask", "...", "A job release task requires a job preparation task.")
         if body.get("jobReleaseTask"):
             check_duration(body["jobReleaseTask"], "maxWallClockTime", maximum_s=900)
+
+    def new_job(self, job_id: str, body: dict, *, schedule=None) -> Job:
+        """Create a checked job (``schedule``: the JobSchedule that creates it on its recurrence)."""
+        self.check_job_spec(body, schedule=schedule is not None)
+        pool_info = body["poolInfo"]
+        pool_id = pool_info.get("poolId") or self.open_auto_pool(pool_info["autoPoolSpecification"], job_id=job_id,
+                                                                 schedule=schedule)
         now = clock.iso(clock.now())
         constraints = {"maxWallClockTime": clock.INFINITE, "maxTaskRetryCount": 0}
         constraints.update({k: v for k, v in (body.get("constraints") or {}).items() if v is not None})
@@ -81,10 +98,11 @@ class JobOps:
             "maxParallelTasks": body.get("maxParallelTasks", -1),
             "usesTaskDependencies": bool(body.get("usesTaskDependencies", False)),
             "constraints": constraints,
-            "poolInfo": {"poolId": pool_info["poolId"]},
+            "poolInfo": ({"poolId": pool_info["poolId"]} if pool_info.get("poolId")
+                         else {"autoPoolSpecification": pool_info["autoPoolSpecification"]}),
             "onAllTasksComplete": (body.get("onAllTasksComplete") or "noaction").lower(),
             "onTaskFailure": (body.get("onTaskFailure") or "noaction").lower(),
-            "executionInfo": {"startTime": now, "poolId": pool_info["poolId"]},
+            "executionInfo": {"startTime": now, "poolId": pool_id},
         }
         for prop in ("commonEnvironmentSettings", "metadata", "networkConfiguration", "jobManagerTask"):
             if body.get(prop) is not None:
@@ -101,7 +119,8 @@ class JobOps:
             release.update({k: v for k, v in body["jobReleaseTask"].items() if v is not None})
             doc["jobReleaseTask"] = release
         doc = {k: v for k, v in doc.items() if v is not None or k == "state"}
-        job = Job(key=job_id.lower(), seq=self.next_seq(), doc=doc)
+        job = Job(key=job_id.lower(), seq=self.next_seq(), doc=doc,
+                  x={"schedule": schedule.key} if schedule is not None else {})
         self.jobs[job.key] = job
         self.set_state(job, "active")
         if job.doc.get("jobManagerTask"):
@@ -139,7 +158,7 @@ class JobOps:
         pool_info = body.get("poolInfo")
         if pool_info is not None and not pool_info.get("poolId"):
             raise missing("poolInfo.poolId")
-        if pool_info and pool_info["poolId"].lower() != job.doc["poolInfo"]["poolId"].lower():
+        if pool_info and pool_info["poolId"].lower() != job_pool_key(job):
             if job.doc["state"] != "disabled":
                 raise conflict("OperationInvalidForCurrentState", "poolInfo can be changed only while the job is "
                                                                   "disabled.")
@@ -222,6 +241,7 @@ class JobOps:
         await self.scheduler.run_release_tasks(job)
         job.doc["executionInfo"]["endTime"] = clock.iso(clock.now())
         self.set_state(job, "completed")
+        self.after_job_end(job)
         self.flush()
 
     def delete_job(self, job_id: str) -> None:
@@ -244,6 +264,7 @@ class JobOps:
         for task in job.tasks.values():
             self.store.delete("tasks", task.key)
         self.store.delete("jobs", job.key)
+        self.after_job_end(job)
         self.flush()
         for pool in self.pools.values():
             for node in pool.nodes.values():
@@ -251,8 +272,18 @@ class JobOps:
 
     # ---- counts and status ----------------------------------------------------------------------
     def task_counts(self, job_id: str) -> dict:
+        """Exact counts, or with ``config.task_counts_lag_seconds`` a snapshot up to that old: Azure's
+        counts lag behind the task list ("may not always be up to date"), and clients must cope."""
         job = self.get_job(job_id)
-        return {"taskCounts": dict(job.counts), "taskSlotCounts": dict(job.slot_counts)}
+        lag = self.config.task_counts_lag_seconds
+        now = clock.now().timestamp()
+        snapshot = self.counts_snapshots.get(job.key)
+        if lag > 0 and snapshot is not None and now - snapshot[0] < lag:
+            return snapshot[1]
+        counts = {"taskCounts": dict(job.counts), "taskSlotCounts": dict(job.slot_counts)}
+        if lag > 0:
+            self.counts_snapshots[job.key] = (now, counts)
+        return counts
 
     def prep_release_status(self, job_id: str) -> list[dict]:
         job = self.get_job(job_id)
@@ -298,6 +329,8 @@ class JobOps:
                 self.set_state(task, "active")
             else:
                 task.stamp_us = int(clock.parse_iso(task.doc["stateTransitionTime"]).timestamp() * 1_000_000)
+                if task.doc["state"] == "completed":
+                    self.note_completed(task)
             self.count_task(task, +1)
             if task.doc["state"] == "active":
                 self.enqueue(task)

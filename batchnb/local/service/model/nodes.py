@@ -67,6 +67,7 @@ class NodeOps:
         if reimage and root.exists():
             await self.scheduler.kill_processes_under(root)  # a fresh disk: nothing survives
             await asyncio.to_thread(shutil.rmtree, root, True)
+        # Off the event loop: a resize to many nodes must not stall every other request.
         create_node_layout(root)
         node.x["prep"] = {} if reimage else {k: v for k, v in node.x.get("prep", {}).items()
                                              if v.get("state") == "completed" and v.get("result") == "success"}

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
-from batchnb.local.service.model import autoscale, clock, shapes
+from batchnb.local.service.model import autoscale, clock, shapes, vm_sizes
 from batchnb.local.service.model.autoscale import DEALLOCATION_OPTIONS
-from batchnb.local.service.model.entities import Pool
-from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_found
+from batchnb.local.service.model.entities import Pool, job_pool_key
+from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_emulated, not_found
+from batchnb.local.service.model.images import check_container_configuration, find_image
+from batchnb.local.service.model.packages import check_mounts, check_package_references
+from batchnb.local.service.model.quotas import core_quota_error, cores_of, pool_quota_reached
 from batchnb.local.service.model.validate import (
     check_duration,
     check_enum,
@@ -19,23 +23,10 @@ from batchnb.local.service.model.validate import (
     require,
 )
 
-SUPPORTED_IMAGES = [
-    {"nodeAgentSKUId": "batch.node.ubuntu 22.04", "osType": "linux", "verificationType": "verified",
-     "capabilities": [], "imageReference": {"publisher": "canonical", "offer": "0001-com-ubuntu-server-jammy",
-                                            "sku": "22_04-lts", "version": "latest"}},
-    {"nodeAgentSKUId": "batch.node.ubuntu 24.04", "osType": "linux", "verificationType": "verified",
-     "capabilities": [], "imageReference": {"publisher": "canonical", "offer": "ubuntu-24_04-lts",
-                                            "sku": "server", "version": "latest"}},
-    {"nodeAgentSKUId": "batch.node.debian 12", "osType": "linux", "verificationType": "verified",
-     "capabilities": [], "imageReference": {"publisher": "debian", "offer": "debian-12", "sku": "12",
-                                            "version": "latest"}},
-    {"nodeAgentSKUId": "batch.node.el 9", "osType": "linux", "verificationType": "verified",
-     "capabilities": [], "imageReference": {"publisher": "almalinux", "offer": "almalinux-x86_64",
-                                            "sku": "9-gen2", "version": "latest"}},
-    {"nodeAgentSKUId": "batch.node.windows amd64", "osType": "windows", "verificationType": "verified",
-     "capabilities": [], "imageReference": {"publisher": "microsoftwindowsserver", "offer": "windowsserver",
-                                            "sku": "2022-datacenter", "version": "latest"}},
-]
+# Nodes added per step of a resize (a step every _ADD_PAUSE_SECONDS): 100 nodes take ~20 ms of the loop.
+_ADD_BATCH = 100
+_ADD_PAUSE_SECONDS = 0.02
+_QUOTA_CODES = {True: "AccountCoreQuotaReached", False: "AccountLowPriorityCoreQuotaReached"}
 NODE_COUNT_FIELDS = ("creating", "idle", "offline", "preempted", "rebooting", "reimaging", "running", "starting",
                      "startTaskFailed", "leavingPool", "unknown", "unusable", "waitingForStartTask", "deallocated",
                      "deallocating", "upgradingOS")
@@ -63,21 +54,27 @@ class PoolOps:
         pool_id = check_id(body.get("id"))
         if pool_id.lower() in self.pools:
             raise conflict("PoolExists", "The specified pool already exists.")
+        if len(self.pools) >= self.config.quotas.pools:
+            raise pool_quota_reached(self.config.quotas.pools)
         require(body, "vmSize")
         vmc = body.get("virtualMachineConfiguration")
         if vmc is None:
             raise missing("virtualMachineConfiguration")
         check_object(vmc, "virtualMachineConfiguration")
-        if not vmc.get("imageReference"):
-            raise missing("virtualMachineConfiguration.imageReference")
-        if not vmc.get("nodeAgentSKUId"):
-            raise missing("virtualMachineConfiguration.nodeAgentSKUId")
+        image = find_image(vmc)
+        check_container_configuration(vmc, image)
+        if body.get("certificateReferences"):
+            raise not_emulated("Certificates", "Pass secrets to tasks through environment settings or Key Vault "
+                                               "(as Azure recommends since certificates were retired).")
         slots = check_int(body, "taskSlotsPerNode", 1, 256) or 1
+        vm_sizes.check_task_slots(body["vmSize"], slots)
         check_duration(body, "resizeTimeout", minimum_s=300)
         check_metadata(body)
         check_list(body, "applicationPackageReferences")
+        check_mounts(body.get("mountConfiguration"))
         if len(body.get("applicationPackageReferences") or []) > 10:
             raise bad_value("applicationPackageReferences", "...", "At most 10 application packages per pool.")
+        check_package_references(body.get("applicationPackageReferences"))
         policy = body.get("taskSchedulingPolicy") or {}
         fill = check_enum(policy, "nodeFillType", ("spread", "pack"), "spread")
         autoscale_on = bool(body.get("enableAutoScale"))
@@ -132,6 +129,9 @@ class PoolOps:
             doc["autoScaleEvaluationInterval"] = body.get("autoScaleEvaluationInterval", "PT15M")
         doc = {k: v for k, v in doc.items() if v is not None or k in ("state", "allocationState")}
         pool = Pool(key=pool_id.lower(), seq=self.next_seq(), doc=doc, x={"node_counter": 0})
+        allocation_error = vm_sizes.allocation_error(body["vmSize"], image)
+        if allocation_error:  # created, as on Azure; its resizes then end in this error
+            pool.x["allocation_error"] = allocation_error
         self.pools[pool.key] = pool
         self.set_state(pool, "active")
         self.set_state(pool, "steady", field="allocationState")
@@ -146,6 +146,7 @@ class PoolOps:
         pool = self._live_pool(pool_id)
         body = check_object(body, shape=shapes.POOL_UPDATE)
         check_metadata(body)
+        check_package_references(body.get("applicationPackageReferences"))
         has_nodes = bool(pool.nodes)
         for prop in ("startTask", "applicationPackageReferences", "metadata"):
             if prop in body and body[prop] is not None:
@@ -159,6 +160,8 @@ class PoolOps:
                                    f"{prop} can be changed only while the pool has no nodes.")
                 if prop == "taskSlotsPerNode":
                     check_int(body, prop, 1, 256)
+                if prop == "virtualMachineConfiguration":
+                    check_container_configuration(body[prop], find_image(check_object(body[prop], prop)))
                 pool.doc[prop] = body[prop]
         self.touch(pool)
         return pool
@@ -171,6 +174,7 @@ class PoolOps:
         if body.get("metadata") is None:
             raise missing("metadata")
         check_metadata(body)
+        check_package_references(body.get("applicationPackageReferences"))
         for prop in ("startTask", "applicationPackageReferences", "metadata"):
             if body.get(prop) is None:
                 pool.doc.pop(prop, None)  # a full replace: omitted start task is removed
@@ -219,26 +223,63 @@ class PoolOps:
         pool.doc["targetDedicatedNodes"] = dedicated
         pool.doc["targetLowPriorityNodes"] = low
         pool.doc.pop("resizeErrors", None)
+        pool.x.pop("quota_errors", None)
         self.set_state(pool, "resizing", field="allocationState")
         self.touch(pool)
         self._reconcile_nodes(pool, option)
 
     def _reconcile_nodes(self, pool: Pool, option: str) -> None:
-        """Add or remove nodes until the pool matches its targets, then go steady."""
+        """Add or remove nodes until the pool matches its targets, then go steady.
+
+        Removals happen at once; additions beyond the first _ADD_BATCH happen in the settle step,
+        a batch at a time, so that a resize to thousands of nodes never holds the event loop."""
         staying = _staying_nodes(pool)
         for dedicated, target in ((True, pool.doc["targetDedicatedNodes"]), (False, pool.doc["targetLowPriorityNodes"])):
             members = [n for n in staying if n.doc.get("isDedicated") == dedicated]
-            if len(members) < target:
-                for _ in range(target - len(members)):
-                    self.add_node(pool, dedicated=dedicated)
+            if len(members) < target and pool.x.get("allocation_error"):
+                pool.doc["resizeErrors"] = [pool.x["allocation_error"]]  # no node of this size boots the image
             elif len(members) > target:
                 # Give back idle nodes first, then the least busy ones.
                 order = sorted(members, key=lambda n: (n.doc["state"] not in ("idle", "creating", "starting"),
                                                        n.used_slots, -n.seq))
                 for node in order[: len(members) - target]:
                     self.remove_node(node, option)
+        self._grow(pool)
         self._update_current_counts(pool)
         self._settle_soon(pool)
+
+    def _grow(self, pool: Pool) -> bool:
+        """Add up to _ADD_BATCH of the nodes the pool lacks, within the core quota; True if more
+        still fit and are missing. A shortfall the quota causes is kept for ``resizeErrors``."""
+        if pool.x.get("allocation_error"):
+            return False  # no node of this size boots the image: the resize ends in that error
+        budget = _ADD_BATCH
+        more = False
+        staying = _staying_nodes(pool)
+        for dedicated, target in ((True, pool.doc["targetDedicatedNodes"]), (False, pool.doc["targetLowPriorityNodes"])):
+            have = sum(1 for n in staying if bool(n.doc.get("isDedicated")) == dedicated)
+            if have >= target:
+                continue
+            fits = self._nodes_within_quota(pool, dedicated, target - have)
+            if fits < target - have:
+                quota = self.config.quotas.dedicated_cores if dedicated else self.config.quotas.low_priority_cores
+                errors = [e for e in pool.x.get("quota_errors", []) if e["code"] != _QUOTA_CODES[dedicated]]
+                errors.append(core_quota_error(dedicated, quota=quota, cores=cores_of(pool.doc["vmSize"]),
+                                               asked=target, granted=have + fits))
+                pool.x["quota_errors"] = sorted(errors, key=lambda e: e["code"])
+            now = min(fits, budget)
+            for _ in range(now):
+                self.add_node(pool, dedicated=dedicated)
+            budget -= now
+            more = more or fits > now
+        return more
+
+    def _nodes_within_quota(self, pool: Pool, dedicated: bool, wanted: int) -> int:
+        """How many of ``wanted`` new nodes the account's core quota still allows."""
+        quota = self.config.quotas.dedicated_cores if dedicated else self.config.quotas.low_priority_cores
+        used = sum(cores_of(p.doc["vmSize"]) for p in self.pools.values() for n in _staying_nodes(p)
+                   if bool(n.doc.get("isDedicated")) == dedicated)
+        return max(0, min(wanted, (quota - used) // cores_of(pool.doc["vmSize"])))
 
     def _settle_soon(self, pool: Pool) -> None:
         """Go steady once leaving nodes are gone; one settle step per pool at a time."""
@@ -246,11 +287,25 @@ class PoolOps:
             pool.resize_task = self.spawn(self._settle(pool), name=f"settle-{pool.key}")
 
     async def _settle(self, pool: Pool) -> None:
-        await self.wait_nodes_gone(pool)
+        def growing() -> bool:
+            return (pool.doc.get("allocationState") == "resizing" and pool.doc["state"] != "deleting"
+                    and self._grow(pool))
+
+        while True:
+            while growing():
+                self._update_current_counts(pool)
+                self.flush()
+                await asyncio.sleep(_ADD_PAUSE_SECONDS)
+            self._update_current_counts(pool)
+            await self.wait_nodes_gone(pool)
+            if not growing():  # a resize that came while nodes were leaving may want more
+                break
         if pool.doc.get("allocationState") in ("resizing", "stopping") and pool.doc["state"] != "deleting":
             if pool.doc["allocationState"] == "stopping":
                 pool.doc["resizeErrors"] = [{"code": "ResizeStopped", "message": "The resize operation was "
                                                                                  "stopped by the user."}]
+            elif pool.x.get("quota_errors"):
+                pool.doc["resizeErrors"] = pool.x.pop("quota_errors")
             self.set_state(pool, "steady", field="allocationState")
             self.flush()
 
@@ -360,7 +415,7 @@ class PoolOps:
         """Record active/running task counts for the pool's jobs (the autoscale sample series)."""
         active = running = 0
         for job in self.jobs.values():
-            if (job.doc.get("poolInfo") or {}).get("poolId", "").lower() == pool.key and job.doc["state"] == "active":
+            if job_pool_key(job) == pool.key and job.doc["state"] == "active":
                 active += job.counts["active"]
                 running += job.counts["running"]
         history = pool.x.setdefault("samples", [])
@@ -374,6 +429,7 @@ class PoolOps:
         """``sampled``: the caller has just recorded this moment's sample (the tick), so none is added."""
         if not sampled:
             self.sample_pool(pool)
+        # A formula may ask for any number (clamped to MAX_TARGET_NODES); the core quota decides how many come.
         outcome = autoscale.evaluate(formula or pool.doc["autoScaleFormula"], self._autoscale_context(pool))
         run = {"timestamp": clock.iso(clock.now()), "results": outcome.results}
         if outcome.error:

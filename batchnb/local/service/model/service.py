@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from batchnb.local.service.config import ServerConfig
 from batchnb.local.service.model import clock
-from batchnb.local.service.model.entities import Job, Node, Pool, Task
+from batchnb.local.service.model.auto_pools import AutoPoolOps
+from batchnb.local.service.model.entities import Job, JobSchedule, Node, Pool, Task
+from batchnb.local.service.model.job_schedules import JobScheduleOps
 from batchnb.local.service.model.jobs import JobOps
+from batchnb.local.service.model.node_users import NodeUserOps
 from batchnb.local.service.model.nodes import NodeOps
 from batchnb.local.service.model.pools import PoolOps
+from batchnb.local.service.model.retention import RetentionOps
 from batchnb.local.service.model.runtime_port import NodeRuntime
 from batchnb.local.service.model.store import Store
 from batchnb.local.service.model.tasks import TaskOps
@@ -20,7 +24,8 @@ from batchnb.local.service.model.tasks import TaskOps
 log = logging.getLogger("batchnb.local")
 
 
-class BatchService(PoolOps, NodeOps, JobOps, TaskOps):
+class BatchService(PoolOps, NodeOps, NodeUserOps, JobOps, JobScheduleOps, AutoPoolOps, TaskOps,
+                   RetentionOps):
     def __init__(self, config: ServerConfig, *, runtime: Callable[[BatchService], NodeRuntime]):
         """``runtime`` builds what runs the nodes' processes (``runtime.scheduler.Scheduler``); it is
         passed in, not imported, so that the model depends on no runtime code."""
@@ -31,6 +36,9 @@ class BatchService(PoolOps, NodeOps, JobOps, TaskOps):
         self.store = Store(self.state_dir / "batch.sqlite3")
         self.pools: dict[str, Pool] = {}
         self.jobs: dict[str, Job] = {}
+        self.job_schedules: dict[str, JobSchedule] = {}
+        self.counts_snapshots: dict[str, tuple[float, dict]] = {}  # job key -> (taken at, counts): lagging counts
+        self.retention_heap: list[tuple] = []  # (expiry, seq, job key, task key, endTime): see retention.py
         self.seq = 0
         self._wake = asyncio.Event()
         self._bg: set[asyncio.Task] = set()
@@ -41,18 +49,18 @@ class BatchService(PoolOps, NodeOps, JobOps, TaskOps):
         self.seq += 1
         return self.seq
 
-    def touch(self, entity: Pool | Node | Job | Task, *, modified: bool = True) -> None:
+    def touch(self, entity: Pool | Node | Job | Task | JobSchedule, *, modified: bool = True) -> None:
         """Record a change: new ETag/lastModified (for entity-level changes) and queue the write."""
         if modified:
             entity.doc["eTag"] = clock.etag()
             entity.doc["lastModified"] = clock.iso(clock.now())
         self.save(entity)
 
-    def save(self, entity: Pool | Node | Job | Task) -> None:
-        table = {Pool: "pools", Node: "nodes", Job: "jobs", Task: "tasks"}[type(entity)]
+    def save(self, entity: Pool | Node | Job | Task | JobSchedule) -> None:
+        table = {Pool: "pools", Node: "nodes", Job: "jobs", Task: "tasks", JobSchedule: "jobschedules"}[type(entity)]
         self.store.put(table, entity.key, entity.seq, entity.doc, entity.x)
 
-    def set_state(self, entity: Pool | Node | Job | Task, state: str, *, field: str = "state") -> None:
+    def set_state(self, entity: Pool | Node | Job | Task | JobSchedule, state: str, *, field: str = "state") -> None:
         doc = entity.doc
         if doc.get(field) == state:
             return
@@ -93,32 +101,36 @@ class BatchService(PoolOps, NodeOps, JobOps, TaskOps):
         self.store.flush()
 
     # ---- start / stop ------------------------------------------------------------------------
+    def _load_children(self, table: str, parents: dict) -> Iterator[tuple]:
+        """Stored rows of ``table`` with their parent (keys are ``parent/child``); orphans are dropped."""
+        for key, seq, doc, x in self.store.load(table):
+            parent = parents.get(key.split("/", 1)[0])
+            if parent is None:
+                self.store.delete(table, key)
+                continue
+            self.seq = max(self.seq, seq)
+            yield key, seq, doc, x, parent
+
     def load(self) -> None:
         """Rebuild the in-memory state after a restart; running work is requeued (as a node
         failure would be) and nodes boot again."""
         for key, seq, doc, x in self.store.load("pools"):
             self.pools[key] = Pool(key=key, seq=seq, doc=doc, x=x)
             self.seq = max(self.seq, seq)
-        for key, seq, doc, x in self.store.load("nodes"):
-            pool = self.pools.get(key.split("/", 1)[0])
-            if pool is None:
-                self.store.delete("nodes", key)
-                continue
+        for key, seq, doc, x, pool in self._load_children("nodes", self.pools):
             pool.nodes[doc["id"]] = Node(key=key, seq=seq, pool=pool, doc=doc, x=x)
-            self.seq = max(self.seq, seq)
         for key, seq, doc, x in self.store.load("jobs"):
             self.jobs[key] = Job(key=key, seq=seq, doc=doc, x=x)
             self.seq = max(self.seq, seq)
-        for key, seq, doc, x in self.store.load("tasks"):
-            job = self.jobs.get(key.split("/", 1)[0])
-            if job is None:
-                self.store.delete("tasks", key)
-                continue
-            task = Task(key=key, seq=seq, job=job, doc=doc, x=x)
-            job.tasks[key] = task
+        for key, seq, doc, x, job in self._load_children("tasks", self.jobs):
+            job.tasks[key] = Task(key=key, seq=seq, job=job, doc=doc, x=x)
+        for key, seq, doc, x in self.store.load("jobschedules"):
+            self.job_schedules[key] = JobSchedule(key=key, seq=seq, doc=doc, x=x)
             self.seq = max(self.seq, seq)
         for job in self.jobs.values():
             self.recover_job(job)
+        for schedule in self.job_schedules.values():
+            self.recover_job_schedule(schedule)
         for pool in self.pools.values():
             self.recover_pool(pool)
         self.flush()

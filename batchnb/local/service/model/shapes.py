@@ -10,6 +10,7 @@ dict of property shapes (an object), or a one-element list (an array of that sha
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from batchnb.local.service.model.errors import bad_value
@@ -17,23 +18,29 @@ from batchnb.local.service.model.errors import bad_value
 _NAMES = {str: "a string", int: "an integer", bool: "a boolean", float: "a number", dict: "an object"}
 
 
-def check_shape(value: Any, shape: Any, path: str) -> None:
+def check_shape(value: Any, shape: Any, path: str) -> Any:
+    """Check ``value`` against ``shape``; numbers and booleans sent as JSON strings are converted in
+    place (Batch's OData JSON reader takes ``"2"`` for an Int32 and ``"true"`` for a Boolean, and the
+    Azure CLI sends every flag-typed number that way). Returns the (converted) value."""
     if value is None:
-        return
+        return None
     if isinstance(shape, list):
         if not isinstance(value, list):
             raise bad_value(path, value, "Expected a JSON array.")
         for i, item in enumerate(value):
             if item is None:
                 raise bad_value(f"{path}[{i}]", item, "Array items cannot be null.")
-            check_shape(item, shape[0], f"{path}[{i}]")
-        return
+            value[i] = check_shape(item, shape[0], f"{path}[{i}]")
+        return value
     if isinstance(shape, dict):
         if not isinstance(value, dict):
             raise bad_value(path, value, "Expected a JSON object.")
         for prop, sub in shape.items():
-            check_shape(value.get(prop), sub, f"{path}.{prop}" if path else prop)
-        return
+            if prop in value:
+                value[prop] = check_shape(value[prop], sub, f"{path}.{prop}" if path else prop)
+        return value
+    if isinstance(value, str) and shape in (int, bool, float):
+        value = _from_string(value, shape)
     ok = {
         str: lambda v: isinstance(v, str),
         int: lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -43,6 +50,25 @@ def check_shape(value: Any, shape: Any, path: str) -> None:
     }[shape](value)
     if not ok:
         raise bad_value(path, value, f"Expected {_NAMES[shape]}.")
+    return value
+
+
+_INT_TEXT = re.compile(r"^[+-]?[0-9]+$")
+_NUMBER_TEXT = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+
+
+def _from_string(text: str, shape: type) -> Any:
+    """The number or boolean a JSON string stands for, or the string itself when it stands for none
+    (the type check that follows then refuses it with the usual message)."""
+    if shape is int and _INT_TEXT.match(text):
+        number = int(text)
+        # Int32 on the wire: a string out of range is refused like an out-of-range number would be.
+        return number if -2**31 <= number < 2**31 else text
+    if shape is float and _NUMBER_TEXT.match(text):
+        return float(text) if any(c in text for c in ".eE") else int(text)
+    if shape is bool and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
 
 
 METADATA = [{"name": str, "value": str}]
@@ -62,12 +88,14 @@ START_TASK = {"commandLine": str, "resourceFiles": [RESOURCE_FILE], "environment
 
 POOL_CREATE = {
     "id": str, "displayName": str, "vmSize": str,
-    "virtualMachineConfiguration": {"imageReference": dict, "nodeAgentSKUId": str},
+    "virtualMachineConfiguration": {"imageReference": dict, "nodeAgentSKUId": str, "containerConfiguration": dict},
     "resizeTimeout": str, "targetDedicatedNodes": int, "targetLowPriorityNodes": int, "enableAutoScale": bool,
     "autoScaleFormula": str, "autoScaleEvaluationInterval": str, "enableInterNodeCommunication": bool,
     "networkConfiguration": dict, "startTask": START_TASK, "applicationPackageReferences": PACKAGES,
     "taskSlotsPerNode": int, "taskSchedulingPolicy": {"nodeFillType": str, "jobDefaultOrder": str},
-    "userAccounts": [{"name": str, "password": str, "elevationLevel": str}], "metadata": METADATA,
+    "userAccounts": [{"name": str, "password": str, "elevationLevel": str,
+                      "linuxUserConfiguration": {"uid": int, "gid": int, "sshPrivateKey": str}}],
+    "metadata": METADATA,
     "mountConfiguration": [dict], "upgradePolicy": dict, "identity": dict,
 }
 POOL_UPDATE = {k: v for k, v in POOL_CREATE.items() if k != "id"}

@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Iterator
 
-TABLES = ("pools", "nodes", "jobs", "tasks")
+TABLES = ("pools", "nodes", "jobs", "tasks", "jobschedules")
 
 
 class Store:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 
 from batchnb.local.service.model import clock, shapes
-from batchnb.local.service.model.entities import Job, Task
+from batchnb.local.service.model.entities import Job, Task, job_pool_key
 from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_found
+from batchnb.local.service.model.packages import check_package_references
 from batchnb.local.service.model.validate import check_duration, check_id, check_int, check_object
 from batchnb.local.service.node_layout import task_dir
 
@@ -72,6 +73,11 @@ class TaskOps:
         if not body.get("commandLine"):
             raise missing("commandLine")
         slots = check_int(body, "requiredSlots", 1, 256) or 1
+        pool = self.pools.get(job_pool_key(job))
+        if pool is not None and slots > pool.doc.get("taskSlotsPerNode", 1):
+            # Refused rather than left active for ever: no node of the pool could ever take it.
+            raise bad_value("requiredSlots", slots, f"The task needs {slots} slots but the nodes of pool "
+                            f"'{pool.doc['id']}' have {pool.doc.get('taskSlotsPerNode', 1)} (taskSlotsPerNode).")
         constraints = _checked_constraints(body)
         deps = body.get("dependsOn")
         if deps:
@@ -88,9 +94,11 @@ class TaskOps:
             raise bad_value("exitConditions", "jobAction", "jobAction can be set only when the job's onTaskFailure is "
                                                           "performexitoptionsjobaction.")
         multi = body.get("multiInstanceSettings")
-        if multi and int(multi.get("numberOfInstances") or 1) > 1:
-            raise ServiceError(400, "UnsupportedProperty", "Multi-instance tasks are not supported by the local "
-                               "Batch service.", {"PropertyName": "multiInstanceSettings"})
+        if multi is not None:
+            self.check_multi_instance(job, multi, body)
+        if body.get("containerSettings") is not None:
+            self.check_container_task(job, body["containerSettings"])
+        check_package_references(body.get("applicationPackageReferences"))
         now = clock.iso(clock.now())
         doc = {
             "id": task_id,
@@ -117,6 +125,37 @@ class TaskOps:
         self.count_task(task, +1)
         self.enqueue(task)
         return task
+
+    def check_multi_instance(self, job: Job, multi: dict, body: dict) -> None:
+        """multiInstanceSettings as Batch checks them: a coordination command, requiredSlots 1, and a
+        pool with inter-node communication (when the pool exists already)."""
+        check_object(multi, "multiInstanceSettings")
+        instances = check_int(multi, "numberOfInstances", 1, 100) or 1
+        if not multi.get("coordinationCommandLine"):
+            raise missing("multiInstanceSettings.coordinationCommandLine")
+        if instances > 1 and (body.get("requiredSlots") or 1) != 1:
+            raise bad_value("requiredSlots", body.get("requiredSlots"), "A multi-instance task takes one slot on each "
+                                                                        "of its nodes: requiredSlots must be 1.")
+        pool = self.pools.get(job_pool_key(job))
+        if instances > 1 and pool is not None and not pool.doc.get("enableInterNodeCommunication"):
+            raise bad_value("multiInstanceSettings", instances, f"The pool '{pool.doc['id']}' does not have "
+                            "enableInterNodeCommunication; a multi-instance task needs a pool created with it.")
+
+    def subtasks(self, job_id: str, task_id: str) -> list[dict]:
+        """The subtasks (instances 1..n-1) of a multi-instance task's latest run; [] for other tasks."""
+        return list(self.get_task(job_id, task_id).x.get("subtasks") or [])
+
+    def check_container_task(self, job: Job, settings) -> None:
+        """A task with containerSettings needs imageName and, as on Azure, a pool with a container
+        configuration: on any other pool it is refused here rather than run on the host."""
+        check_object(settings, "containerSettings")
+        if not settings.get("imageName"):
+            raise missing("containerSettings.imageName")
+        pool = self.pools.get(job_pool_key(job))
+        if pool is not None and not pool.doc["virtualMachineConfiguration"].get("containerConfiguration"):
+            raise bad_value("containerSettings", settings.get("imageName"),
+                            f"The pool '{pool.doc['id']}' has no containerConfiguration: a task with "
+                            "containerSettings can run only on a pool created with a container configuration.")
 
     # ---- counters and queues --------------------------------------------------------------------
     def count_task(self, task: Task, sign: int) -> None:
@@ -240,6 +279,8 @@ class TaskOps:
             else:
                 info.pop("failureInfo", None)
         self.move_task(task, "completed", update)
+        task.x.pop("files_cleaned", None)
+        self.note_completed(task)
         self.scheduler.on_task_completed(task, exit_code=exit_code, failed=failure is not None, kind=kind)
 
     def reactivate_task(self, job_id: str, task_id: str) -> Task:
@@ -284,6 +325,8 @@ class TaskOps:
     def task_files_root(self, job_id: str, task_id: str):
         """The task directory on its node (where stdout.txt/stderr.txt/wd live)."""
         task = self.get_task(job_id, task_id)
+        if task.x.get("files_cleaned"):
+            raise conflict("TaskFilesCleanedup", "The task's files were cleaned up: its retentionTime has passed.")
         node = self._node_of(task)
         if node is None:
             raise conflict("TaskFilesUnavailable", "The task's files are not available: it has not run on a node "

@@ -7,7 +7,7 @@ import re
 from batchnb.local.service.model import clock
 from batchnb.local.service.model.errors import ServiceError, bad_value, missing
 
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 
 
 def require(body: dict, prop: str):

@@ -61,3 +61,27 @@ def kill_task_group(pid: int, wd: str) -> None:
         os.killpg(pid, signal.SIGKILL)
     except OSError:
         pass
+
+
+def kill_marked(name: str, value: str) -> int:
+    """SIGKILL every process whose environment holds ``name=value`` (a run's own marker): what a
+    multi-instance task's coordination commands left running in the background when the task ends."""
+    if not os.path.isdir("/proc"):
+        return 0
+    want = os.fsencode(f"{name}={value}")
+    me, killed = os.getpid(), 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as fh:
+                env = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if want in env:
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+            except (ProcessLookupError, PermissionError):
+                pass
+    return killed

@@ -14,6 +14,7 @@ from pathlib import Path
 from batchnb.local.service.runtime.failure_info import failure, public_url
 from batchnb.local.service.runtime.storage_errors import StorageFailureCodes, error_text, retry_kwargs, storage_failure
 
+_SINGLE_PUT_BYTES = 256 * 1024 * 1024
 _ENV_REFERENCE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 _GLOB_MAGIC = re.compile(r"[*?\[]")
 _CONTENT_SETTINGS = {
@@ -157,7 +158,10 @@ def _upload_one(output_file: dict, env: dict[str, str], wd: Path, log: _UploadLo
         return None
     content_settings, metadata = _upload_settings(container_spec.get("uploadHeaders") or [])
     try:
-        container = ContainerClient.from_container_url(container_url, **retry_kwargs())
+        # One Put Blob up to _SINGLE_PUT_BYTES: Azurite grants Put Block only to a SAS with write
+        # permission, and a create-only SAS (map() results) must still upload large files.
+        container = ContainerClient.from_container_url(container_url, max_single_put_size=_SINGLE_PUT_BYTES,
+                                                       **retry_kwargs())
     except ValueError as exc:
         log.error("FileUploadMiscError", True, pattern, matches[0][0], container_url)
         return _upload_failure(exc, pattern, matches[0][0], container_url)

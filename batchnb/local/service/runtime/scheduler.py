@@ -13,9 +13,9 @@ from itertools import cycle
 
 from batchnb.local.service import node_layout
 from batchnb.local.service.model import clock
-from batchnb.local.service.model.entities import Job, Node, Task
+from batchnb.local.service.model.entities import Job, Node, Task, job_pool_key
 from batchnb.local.service.model.tasks import _terminated_failure, _wall_clock_failure, mark_requeued
-from batchnb.local.service.runtime import node_dirs, node_processes, node_python
+from batchnb.local.service.runtime import multi_instance, node_dirs, node_processes, node_python
 from batchnb.local.service.runtime.executor import RunOutcome, TaskRun, run_task
 from batchnb.local.service.runtime.node_processes import kill_task_group
 
@@ -37,6 +37,7 @@ class Scheduler:
         self._tick_task: asyncio.Task | None = None
         self._prep_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._multi_nodes: dict[str, list[Node]] = {}  # multi-instance task key -> its non-primary nodes
         self._python_bin = None if service.config.host_python else node_python.bare_python_bin(
             service.config.state_dir)
 
@@ -90,6 +91,8 @@ class Scheduler:
             try:
                 self.svc.autoscale_tick(AUTOSCALE_CAP_SECONDS)
                 self.svc.job_tick()
+                self.svc.schedule_tick()
+                self.svc.retention_tick()
                 self.svc.flush()
             except Exception:
                 log.exception("tick failed")
@@ -102,7 +105,7 @@ class Scheduler:
             if job.blocked and job.x.pop("deps_dirty", False):
                 svc.release_blocked(job)
             if job.doc["state"] == "active" and job.pending:
-                by_pool.setdefault(str(job.doc["poolInfo"].get("poolId") or "").lower(), []).append(job)
+                by_pool.setdefault(job_pool_key(job), []).append(job)
         for pool_key, jobs in by_pool.items():
             try:
                 self._schedule_pool(pool_key, jobs)
@@ -147,6 +150,18 @@ class Scheduler:
             if task is None or task.doc["state"] != "active":
                 job.pending.pop(task_key, None)
                 continue
+            instances = multi_instance_count(task)
+            if instances > 1:
+                group = self._pick_nodes(heap, task, slots, instances)
+                if group is None:
+                    stalled.add(job.key)
+                    continue
+                job.pending.pop(task_key, None)
+                self._start_multi(task, group)
+                for node in group:
+                    if node.used_slots < slots:
+                        heapq.heappush(heap, ((-node.used_slots if pack else node.used_slots), node.seq, node))
+                continue
             node = self._pick_node(heap, task, slots)
             if node is None:
                 stalled.add(job.key)
@@ -172,6 +187,94 @@ class Scheduler:
             heapq.heappush(heap, entry)
         return chosen
 
+    def _pick_nodes(self, heap: list, task: Task, slots: int, count: int) -> list[Node] | None:
+        """``count`` distinct nodes with a free slot each (a multi-instance task), or None."""
+        taken, aside = [], []
+        while heap and len(taken) < count:
+            entry = heapq.heappop(heap)
+            node = entry[2]
+            prep = node.x.get("prep", {}).get(task.job.key) or {}
+            (taken if node.used_slots + 1 <= slots and not prep.get("blocked") else aside).append(entry)
+        if len(taken) < count:
+            aside += taken
+            taken = []
+        for entry in aside:
+            heapq.heappush(heap, entry)
+        return [entry[2] for entry in taken] or None
+
+    def _start_multi(self, task: Task, nodes: list[Node]) -> None:
+        """Start a multi-instance task on ``nodes`` (the first is the primary): one slot on each."""
+        svc, job = self.svc, task.job
+        for node in nodes:
+            node.running[task.key] = task
+            node.used_slots += 1
+        self._multi_nodes[task.key] = nodes[1:]
+        job.running_count += 1
+        task.node = nodes[0]
+        now = clock.iso(clock.now())
+
+        def update(doc):
+            info = doc["executionInfo"]
+            info["startTime"] = now
+            for prop in ("endTime", "exitCode", "result", "failureInfo"):
+                info.pop(prop, None)
+            doc["nodeInfo"] = _node_info(nodes[0], job, task)
+        task.x["subtasks"] = [{"id": i, "nodeInfo": _node_info(node, job, task), "startTime": now,
+                               "state": "running", "stateTransitionTime": now}
+                              for i, node in enumerate(nodes[1:], 1)]
+        svc.move_task(task, "running", update)
+        for node in nodes:
+            svc.refresh_node_state(node)
+        task.run = svc.spawn(self._execute_multi(task, nodes), name=f"task-{task.key}")
+
+    async def _execute_multi(self, task: Task, nodes: list[Node]) -> None:
+        svc, job = self.svc, task.job
+        me = asyncio.current_task()
+        for node in nodes:  # the job preparation task runs on every node of the task first
+            if job.doc.get("jobPreparationTask") and not await self._ensure_prep(job, node):
+                if task.run is me:
+                    self._release(task)
+                    svc.move_task(task, "active", lambda d: d.pop("nodeInfo", None))
+                    svc.enqueue(task)
+                    svc.wake()
+                return
+        prep_id = (job.doc.get("jobPreparationTask") or {}).get("id", "jobpreparation")
+        dirs, envs = [], []
+        for node in nodes:
+            root = svc.node_root(node)
+            tdir = node_layout.task_dir(root, job.id, task.id)
+            dirs.append(tdir)
+            envs.append(node_dirs.task_env(
+                self._base_env(node), task_dir=tdir, job_id=job.id, task_id=task.id,
+                job_prep_dir=node_layout.task_dir(root, job.id, prep_id) if job.doc.get("jobPreparationTask") else None,
+                user_env=(job.doc.get("commonEnvironmentSettings") or []) + (task.doc.get("environmentSettings") or [])))
+        limit = clock.parse_duration(task.doc["constraints"].get("maxWallClockTime"))
+
+        def on_subtask(i: int, outcome: RunOutcome) -> None:
+            sub = task.x["subtasks"][i - 1]
+            sub.update({"state": "completed", "stateTransitionTime": clock.iso(clock.now()),
+                        "previousState": "running", "endTime": clock.iso(outcome.end_time),
+                        "result": "failure" if outcome.failure else "success"})
+            if outcome.exit_code is not None:
+                sub["exitCode"] = outcome.exit_code
+            if outcome.failure:
+                sub["failureInfo"] = outcome.failure
+        try:
+            outcome = await multi_instance.run_instances(
+                task.doc, nodes, dirs, multi_instance.instance_env(envs, nodes, dirs),
+                wall_clock_s=limit.total_seconds() if limit else None,
+                storage=svc.config.storage_connection_string, on_subtask=on_subtask)
+        except asyncio.CancelledError:
+            return
+        except Exception as exc:
+            log.exception("multi-instance task run failed")
+            outcome = RunOutcome(exit_code=None, failure={"category": "servererror", "code": "Unknown",
+                                                          "message": f"The local nodes failed to run the task: {exc}"},
+                                 kind="preprocessing", start_time=clock.now(), end_time=clock.now())
+        if task.run is not me:
+            return
+        self._finish(task, nodes[0], outcome)
+
     # ---- running a task -------------------------------------------------------------------------
     def _start(self, task: Task, node: Node) -> None:
         svc, job = self.svc, task.job
@@ -189,10 +292,7 @@ class Scheduler:
             info["startTime"] = clock.iso(clock.now())
             for prop in ("endTime", "exitCode", "result", "failureInfo"):
                 info.pop(prop, None)
-            doc["nodeInfo"] = {"affinityId": node.doc["affinityId"], "nodeUrl": node.doc["url"],
-                               "poolId": node.pool.doc["id"], "nodeId": node.id,
-                               "taskRootDirectory": f"workitems/{job.id}/job-1/{task.id}",
-                               "taskRootDirectoryUrl": f"{node.doc['url']}/files/workitems/{job.id}/job-1/{task.id}"}
+            doc["nodeInfo"] = _node_info(node, job, task)
         svc.move_task(task, "preparing" if needs_prep else "running", update)
         svc.refresh_node_state(node)
         task.run = svc.spawn(self._execute(task, node, tdir, needs_prep), name=f"task-{task.key}")
@@ -225,7 +325,10 @@ class Scheduler:
                       max_wall_clock_seconds=limit.total_seconds() if limit else None,
                       auto_storage_connection_string=svc.config.storage_connection_string)
         try:
-            outcome = await run_task(run, on_process_started=lambda pid: self._note_pid(task, pid, tdir))
+            if task.doc.get("containerSettings") is not None:
+                outcome = _container_not_run(task, node)
+            else:
+                outcome = await run_task(run, on_process_started=lambda pid: self._note_pid(task, pid, tdir))
         except asyncio.CancelledError:
             return  # whoever cancelled has already moved the task on
         except Exception as exc:  # the runtime itself failed: a server error, the task is retried elsewhere
@@ -283,6 +386,10 @@ class Scheduler:
 
     def _release(self, task: Task) -> None:
         node = task.node
+        for other in self._multi_nodes.pop(task.key, []):  # a multi-instance task's other nodes
+            if other.running.pop(task.key, None) is not None:
+                other.used_slots -= 1
+                self.svc.refresh_node_state(other)
         task.run = None
         task.x.pop("pid", None)
         task.x.pop("wd", None)
@@ -449,6 +556,32 @@ class Scheduler:
                                                 limit_s=limit.total_seconds() if limit else 900))
         if runs:
             await asyncio.gather(*runs, return_exceptions=True)  # failed release tasks do not block completion
+
+
+def _node_info(node: Node, job: Job, task: Task) -> dict:
+    return {"affinityId": node.doc["affinityId"], "nodeUrl": node.doc["url"], "poolId": node.pool.doc["id"],
+            "nodeId": node.id, "taskRootDirectory": f"workitems/{job.id}/job-1/{task.id}",
+            "taskRootDirectoryUrl": f"{node.doc['url']}/files/workitems/{job.id}/job-1/{task.id}"}
+
+
+def multi_instance_count(task: Task) -> int:
+    return int((task.doc.get("multiInstanceSettings") or {}).get("numberOfInstances") or 1)
+
+
+def _container_not_run(task: Task, node: Node) -> RunOutcome:
+    """A container task never runs on the host: on a pool without containerConfiguration it fails as on
+    Azure, and on a container pool it fails saying the local service runs no containers (never pretends)."""
+    now = clock.now()
+    if not node.pool.doc["virtualMachineConfiguration"].get("containerConfiguration"):
+        failure = {"category": "usererror", "code": "ContainerPoolNotSupported",
+                   "message": "The task has containerSettings but its pool has no containerConfiguration.",
+                   "details": []}
+    else:
+        failure = {"category": "usererror", "code": "ContainerNotEmulated",
+                   "message": "The local Batch service does not run containers; run this task on an Azure pool "
+                              "with a container configuration, or drop containerSettings to run the command on "
+                              "the local node.", "details": []}
+    return RunOutcome(exit_code=None, failure=failure, kind="preprocessing", start_time=now, end_time=now)
 
 
 def _retries_left(task: Task) -> bool:
