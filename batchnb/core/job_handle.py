@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from azure.batch import models as batch_models
 
 from batchnb.core.handle_base import _Handle, state_text
-from batchnb.core.specs.environment import Environment, pool_environment
 from batchnb.core.redact import redact
+from batchnb.core.specs.environment import Environment, pool_environment
 from batchnb.core.specs.models import TaskSpec
 from batchnb.core.specs.task_files import OutputFileSpec
 from batchnb.core.tasks.bulk import BulkAddResult, add_tasks
