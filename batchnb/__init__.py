@@ -40,6 +40,10 @@ _LAZY = {
     "record": "batchnb.node.record",
     "stage_app": "batchnb.core.tasks.appfiles",
     "AppBundle": "batchnb.core.tasks.appfiles",
+    "vm_price": "batchnb.core.cost.prices",
+    "Price": "batchnb.core.cost.prices",
+    "set_price_overrides": "batchnb.core.cost.prices",
+    "Estimate": "batchnb.core.cost.estimate",
 }
 # public submodule -> where it lives (the folders are the layers: core, data, views, node, local)
 _SUBMODULES = {
@@ -53,12 +57,15 @@ _SUBMODULES = {
     "bulk": "batchnb.core.tasks.bulk",
     "redact": "batchnb.core.redact",
     "validation": "batchnb.core.validation",
+    "cost": "batchnb.core.cost",
 }
 
 __all__ = sorted([*_LAZY, "errors", "__version__"])
 
 if TYPE_CHECKING:
     from batchnb import errors
+    from batchnb.core.cost.estimate import Estimate
+    from batchnb.core.cost.prices import Price, set_price_overrides, vm_price
     from batchnb.core.job_handle import JobHandle
     from batchnb.core.pool_handle import PoolHandle
     from batchnb.core.remote.notebook_sweep import NotebookSweep

@@ -283,6 +283,28 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         prefix = f"{self.id}/{task_id}/" if task_id else f"{self.id}/"
         return self.session.storage.download(container, prefix=prefix, dest=dest, pattern=pattern)
 
+    # ------------------------------------------------------------------------------- cost
+    def cost(self, *, region: str | None = None, currency: str = "USD") -> pd.DataFrame:
+        """What each task cost: node, priority, VM size, wall time, its share of the node
+        (requiredSlots / taskSlotsPerNode), core-hours and cost, with retries and requeues (their
+        lost runs estimated); totals in ``.attrs["summary"]``. Works while the job runs (running
+        tasks cost until now). Prices: :func:`batchnb.vm_price` (``region`` defaults to the
+        account's; eastus locally)."""
+        from batchnb.core.cost.job_cost import job_cost
+
+        return job_cost(self.session, self.id, pool_id=self.pool_id, region=region,
+                        prices={"currency": currency})
+
+    def estimate(self):
+        """Time and cost to finish, from the completed tasks' durations and the pool's slots
+        (a :class:`batchnb.core.cost.estimate.Estimate`)."""
+        from batchnb.core.cost.estimate import estimate_job
+
+        if not self.pool_id:
+            raise ValidationError("pool", f"job {self.id!r} has no pool to estimate on",
+                                  fix="estimates need a job created on a named pool")
+        return estimate_job(self.session, self.id, self.pool_id)
+
     # ------------------------------------------------------------------------------- display
     def __repr__(self) -> str:
         if self._info is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from azure.batch import models as batch_models
@@ -168,6 +169,16 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
         except NotFoundError:
             return False
         return True
+
+    # ------------------------------------------------------------------------------- cost
+    def cost(self, *, since: datetime | None = None, region: str | None = None,
+             currency: str = "USD") -> pd.DataFrame:
+        """Node-hours by priority (dedicated, spot, departed nodes), busy against idle, core-hours
+        and cost since ``since`` (default: the pool's creation); totals and an autoscale hint in
+        ``.attrs["summary"]``. Nodes that left are counted from ``/poolusagemetrics``."""
+        from batchnb.core.cost.pool_cost import pool_cost
+
+        return pool_cost(self.session, self.id, since=since, region=region, prices={"currency": currency})
 
     # ------------------------------------------------------------------------------- display
     def __repr__(self) -> str:

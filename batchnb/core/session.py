@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from azure.batch import BatchClient
     from azure.core.credentials import TokenCredential
 
+    from batchnb.core.cost.estimate import Estimate
     from batchnb.core.remote.notebook_sweep import NotebookSweep
     from batchnb.core.remote.result import MapResult
     from batchnb.core.specs.environment import Environment
@@ -391,6 +392,17 @@ class Session:
         if errors == "collect":
             return result
         return result.values(errors=errors)
+
+    def estimate(self, tasks: Iterable[Any], *, pool: str | PoolHandle, pilot: int = 5, timeout: float = 1800,
+                 keep_pilot: bool = False, job_id: str | None = None) -> Estimate:
+        """Before committing to a sweep: run ``pilot`` of its ``tasks`` (spread over it) on
+        ``pool``, then extrapolate the whole sweep's time and cost on that pool, with a 95 % band.
+        The pilot job is deleted afterwards unless ``keep_pilot``."""
+        from batchnb.core.cost.estimate import estimate_sweep
+
+        pool_id = pool.id if isinstance(pool, PoolHandle) else pool
+        return estimate_sweep(self, tasks, pool=pool_id, pilot=pilot, timeout=timeout, keep_pilot=keep_pilot,
+                              job_id=job_id)
 
     def run_notebook(self, path: str | Path, *, parameters: Any, pool: str | PoolHandle, job_id: str | None = None,
                      container: str = "batchnb-notebooks", max_retries: int = 0, wait: bool = True,

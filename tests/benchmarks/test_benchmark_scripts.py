@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ["bench_throughput.py", "bench_submit.py", "bench_monitor.py", "bench_staging.py", "bench_map.py",
-           "bench_env.py", "reliability_summary.py"]
+           "bench_env.py", "reliability_summary.py", "bench_cost.py"]
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -125,7 +126,7 @@ def test_azurite_from_the_node_wheel_is_stopped_by_its_pid(tmp_path: Path, monke
         azurite.shutil, "which", lambda name, *a, **k: None if name == "node" else real_which(name, *a, **k)
     )
     assert azurite.find_node().node == wheel.node
-    proc = azurite.start(tmp_path)
+    proc = azurite.start(tmp_path, account_key=base64.b64encode(os.urandom(64)).decode())
     try:
         assert os.path.realpath(f"/proc/{proc.pid}/exe") == os.path.realpath(wheel.node)
         assert can_connect("127.0.0.1", proc.port)

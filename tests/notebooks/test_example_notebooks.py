@@ -94,8 +94,11 @@ def test_parameter_sweep(run_notebook, local_service) -> None:
     # The flaky grid point failed once and succeeded on a retry.
     assert re.search(r"task \S+ \(exponent=4, seed=3\) succeeded after [12] retry", text)
     assert "16 grid points merged" in text
+    # What it cost: the job's tasks and the pool's nodes (busy and idle), priced.
+    assert re.search(r"Job 'pi-sweep': 17 task\(s\), [0-9.]+ core-h: [0-9.]+ USD", text)
+    assert re.search(r"Pool 'sweep-pool': [0-9.]+ node-h \([0-9.]+ idle\)", text)
     assert "application/vnd.plotly.v1+json" in _mimetypes(nb)
-    assert len(_html_tables(nb)) >= 2  # the task table and the error by sample size
+    assert len(_html_tables(nb)) >= 4  # the task table, the error by sample size and the two cost tables
 
 
 def test_notebook_sweep(local_service, tmp_path: Path) -> None:

@@ -47,6 +47,8 @@ class ServerConfig:
     # Tasks run the service's own interpreter and packages instead of a bare stdlib-only python3
     # (runtime/node_python.py). Convenient, but a notebook that relies on it fails on Azure.
     host_python: bool = False
+    # Aggregation interval of /poolusagemetrics (Azure: 30 minutes; locally short, see model/usage.py).
+    usage_interval_seconds: float = 60.0
     faults: FaultConfig = field(default_factory=FaultConfig)
     quotas: QuotaConfig = field(default_factory=QuotaConfig)
     # Connection string of the auto-storage account (Azurite), for autoStorageContainerName.

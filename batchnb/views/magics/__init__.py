@@ -63,7 +63,7 @@ def command(*words: str, cell: bool = False) -> Callable[[CommandFunc], CommandF
 
 def _load_commands() -> None:
     # Imported for their @command side effect; late so that `import batchnb.views.magics` stays cheap.
-    from batchnb.views.magics import notebooks, resources, storage, tasks  # noqa: F401
+    from batchnb.views.magics import cost, notebooks, resources, storage, tasks  # noqa: F401
 
 
 @dataclass

@@ -243,4 +243,3 @@ def test_account_level_lists(client) -> None:
     with pytest.raises(ResourceNotFoundError) as exc:
         client.get_application("nope")
     assert error_code(exc.value) == "ApplicationNotFound"
-    assert list(client.list_pool_usage_metrics()) == []

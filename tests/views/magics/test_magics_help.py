@@ -10,7 +10,7 @@ pytestmark = pytest.mark.timeout(60)
 
 SUBCOMMANDS = ["connect", "pool create", "pool list", "pool show", "pool resize", "pool delete", "pools",
                "job create", "job list", "job show", "job terminate", "job delete", "jobs", "tasks",
-               "monitor", "logs", "retry", "upload", "download", "notebook"]
+               "monitor", "logs", "retry", "upload", "download", "notebook", "cost"]
 
 
 def test_load_ext_registers_batch_with_every_subcommand_in_its_help(ipython) -> None:

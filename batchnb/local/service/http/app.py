@@ -29,6 +29,7 @@ from batchnb.local.service.http import (
     routes_not_emulated,
     routes_pools,
     routes_schedules,
+    routes_usage,
     sharedkey,
 )
 from batchnb.local.service.http.faults import Faults
@@ -171,6 +172,7 @@ def make_app(svc: BatchService, config: ServerConfig) -> web.Application:
     routes_not_emulated.register(app, svc)
     routes_jobs.register(app, svc)
     routes_files.register(app, svc)
+    routes_usage.register(app, svc)
     routes_admin.register(app, svc, faults)
     return app
 

@@ -127,6 +127,5 @@ def register(app: web.Application, svc) -> None:
     r.add_post("/pools/{pool}/{action}", pool_action)
     r.add_get("/supportedimages", supported_images)
     r.add_get("/nodecounts", node_counts)
-    r.add_get("/poolusagemetrics", empty_list)
     r.add_get("/applications", empty_list)
     r.add_get("/applications/{application}", get_application)

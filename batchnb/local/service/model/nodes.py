@@ -114,6 +114,8 @@ class NodeOps:
         await asyncio.sleep(min(0.2, self.config.node_boot_seconds / 2))
         await self.scheduler.kill_processes_under(self.node_root(node))  # the VM is gone
         await asyncio.to_thread(shutil.rmtree, self.node_root(node), True)
+        if node.pool.nodes.get(node.id) is node:
+            self.record_departed_node(node)  # metered until now; no await before it leaves the pool
         node.pool.nodes.pop(node.id, None)
         self.store.delete("nodes", node.key)
         self._update_current_counts(node.pool)

@@ -20,12 +20,13 @@ from batchnb.local.service.model.retention import RetentionOps
 from batchnb.local.service.model.runtime_port import NodeRuntime
 from batchnb.local.service.model.store import Store
 from batchnb.local.service.model.tasks import TaskOps
+from batchnb.local.service.model.usage import UsageOps
 
 log = logging.getLogger("batchnb.local")
 
 
 class BatchService(PoolOps, NodeOps, NodeUserOps, JobOps, JobScheduleOps, AutoPoolOps, TaskOps,
-                   RetentionOps):
+                   RetentionOps, UsageOps):
     def __init__(self, config: ServerConfig, *, runtime: Callable[[BatchService], NodeRuntime]):
         """``runtime`` builds what runs the nodes' processes (``runtime.scheduler.Scheduler``); it is
         passed in, not imported, so that the model depends on no runtime code."""
@@ -39,6 +40,7 @@ class BatchService(PoolOps, NodeOps, NodeUserOps, JobOps, JobScheduleOps, AutoPo
         self.job_schedules: dict[str, JobSchedule] = {}
         self.counts_snapshots: dict[str, tuple[float, dict]] = {}  # job key -> (taken at, counts): lagging counts
         self.retention_heap: list[tuple] = []  # (expiry, seq, job key, task key, endTime): see retention.py
+        self.usage_ledger: list[dict] = []  # departed nodes' metered spans (usage.py)
         self.seq = 0
         self._wake = asyncio.Event()
         self._bg: set[asyncio.Task] = set()
@@ -114,6 +116,7 @@ class BatchService(PoolOps, NodeOps, NodeUserOps, JobOps, JobScheduleOps, AutoPo
     def load(self) -> None:
         """Rebuild the in-memory state after a restart; running work is requeued (as a node
         failure would be) and nodes boot again."""
+        self.load_usage()
         for key, seq, doc, x in self.store.load("pools"):
             self.pools[key] = Pool(key=key, seq=seq, doc=doc, x=x)
             self.seq = max(self.seq, seq)

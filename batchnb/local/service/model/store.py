@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Iterator
 
-TABLES = ("pools", "nodes", "jobs", "tasks", "jobschedules")
+TABLES = ("pools", "nodes", "jobs", "tasks", "jobschedules", "usage")  # usage: departed nodes' metered spans
 
 
 class Store:

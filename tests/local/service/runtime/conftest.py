@@ -7,6 +7,7 @@ service can. Without a usable node they skip locally and fail when CI=true.
 
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from batchnb._constants import AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME
+from batchnb._constants import AZURITE_ACCOUNT_NAME
+
+# This test Azurite's own key, as the launcher gives every state dir one (never the published dev key).
+AZURITE_ACCOUNT_KEY = base64.b64encode(os.urandom(64)).decode("ascii")
 from batchnb.local import azurite as azurite_launcher
 from batchnb.local.service import node_layout
 from batchnb.local.service.runtime import node_dirs
@@ -88,7 +92,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
         if _in_ci():
             pytest.fail(f"Azurite cannot run here: {exc}")
         pytest.skip(f"Azurite cannot run here: {exc}")
-    process = azurite_launcher.start(tmp_path_factory.mktemp("azurite"))
+    process = azurite_launcher.start(tmp_path_factory.mktemp("azurite"), account_key=AZURITE_ACCOUNT_KEY)
     try:
         yield Azurite(process.port)
     finally:
