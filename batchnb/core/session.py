@@ -172,12 +172,9 @@ class Session:
             prefix.append(start_task_command())
         start_env: dict[str, str] = {}
         if spec.python_env is not None:
-            from batchnb.core.remote.uv_staging import staged_uv_url
-            from batchnb.core.specs.environment import UV_URL_VARIABLE
+            from batchnb.core.remote.uv_staging import uv_variables
 
-            uv_url = staged_uv_url(self)
-            if uv_url:
-                start_env[UV_URL_VARIABLE] = uv_url
+            start_env.update(uv_variables(self))
         try:
             self._create(f"create pool {spec.id!r}", self.batch_client.create_pool,
                          spec.to_sdk(start_task_prefix=prefix, start_task_environment=start_env),

@@ -16,7 +16,8 @@ to ``$AZ_BATCH_NODE_SHARED_DIR/batchnb/installs.jsonl`` (readable through the no
 
 Where uv comes from, first found wins: ``$BATCHNB_UV``; ``uv`` on PATH; a copy an earlier install
 left in ``~/.cache/batchnb`` or the shared directory; the binary the client staged in Blob
-storage (``$BATCHNB_UV_URL``, a SAS URL: kept out of the command line); ``python3 -m pip`` when the
+storage (``$BATCHNB_UV_URL``, a SAS URL kept out of the command line, checked against
+``$BATCHNB_UV_SHA256``); ``python3 -m pip`` when the
 image has pip; the wheel from the package index.
 
 Packages are installed offline from uv's cache first (a warm node, or a second pool on the same
@@ -24,6 +25,7 @@ machine, needs no network at all), then from the index the node reaches.
 """
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -123,17 +125,26 @@ def find_uv(version, log):
     if url:
         try:
             with urllib.request.urlopen(url, timeout=300) as resp:
-                return _install_binary(resp.read(), version)
+                data = resp.read()
+            # The client pins the binary it staged: a blob replaced in storage is never run.
+            if hashlib.sha256(data).hexdigest() == os.environ.get("BATCHNB_UV_SHA256"):
+                return _install_binary(data, version)
+            log.append("the staged uv does not match the digest the client sent; not used")
         except Exception as exc:  # noqa: BLE001 - fall through to the other sources
             log.append("staged uv could not be fetched: %s" % type(exc).__name__)
-    if subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True).returncode == 0:
-        target = os.path.join(_shared_dir(), "batchnb", "tools", "uv-pip-" + version)
-        done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", target,
-                               "uv==" + version], capture_output=True, text=True)
-        if done.returncode == 0 and _runnable(os.path.join(target, "bin", "uv")):
-            return os.path.join(target, "bin", "uv")
-        log.append("pip could not install uv: " + done.stderr.strip()[-500:])
-    return _uv_from_index(version)
+    return _uv_from_pip(version, log) or _uv_from_index(version)
+
+
+def _uv_from_pip(version, log):
+    if subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True).returncode != 0:
+        return None
+    target = os.path.join(_shared_dir(), "batchnb", "tools", "uv-pip-" + version)
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", target,
+                           "uv==" + version], capture_output=True, text=True)
+    if done.returncode == 0 and _runnable(os.path.join(target, "bin", "uv")):
+        return os.path.join(target, "bin", "uv")
+    log.append("pip could not install uv: " + done.stderr.strip()[-500:])
+    return None
 
 
 def _run(argv, log):

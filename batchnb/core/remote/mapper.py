@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from batchnb.core.remote.integrity import runner_command, sha256_hex
 from batchnb.core.remote.map_environment import resolve_map_environment
 from batchnb.core.remote.result import MapResult, task_id_for
-from batchnb.core.remote.uv_staging import staged_uv_url
+from batchnb.core.remote.uv_staging import uv_variables
 from batchnb.core.specs.environment import Environment
 from batchnb.core.specs.models import JobSpec, TaskSpec
 from batchnb.core.specs.task_files import ResourceFileSpec
@@ -138,7 +138,7 @@ def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any],
     metadata = {_META_KIND: KIND, _META_ITEMS: str(n_items), _META_CHUNK: str(chunk), _META_TASKS: str(n_tasks),
                 _META_CONTAINER: container}
     if env is not None:
-        variables = env.variables(staged_uv_url(session))
+        variables = {**env.variables(), **uv_variables(session)}
         metadata[_META_ENV] = env.key
 
     storage = session.storage

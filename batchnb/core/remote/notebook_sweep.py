@@ -258,9 +258,9 @@ class NotebookSweep:
         env = Environment.from_metadata(self._state["environment"]) if self._state.get("environment") else None
         if env is not None:
             # Installed by the first task on each node that needs it; its python3 runs the notebook.
-            from batchnb.core.remote.uv_staging import staged_uv_url
+            from batchnb.core.remote.uv_staging import uv_variables
 
-            command, variables = env.command(RUNNER_COMMAND), env.variables(staged_uv_url(self.session))
+            command, variables = env.command(RUNNER_COMMAND), {**env.variables(), **uv_variables(self.session)}
         return TaskSpec(task_id_for(index, attempt), command,
                         resource_files=[read(layout.runner, "notebook_runner.py"), read(layout.record, "record.py"),
                                         read(layout.notebook(notebook_attempt), "notebook.ipynb"),

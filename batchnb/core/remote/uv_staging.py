@@ -12,17 +12,18 @@ fall back to pip or the package index (see ``batchnb.node.env_setup``).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import platform
 import sys
 import threading
 from typing import TYPE_CHECKING
 
-from batchnb.core.specs.environment import uv_version
+from batchnb.core.specs.environment import UV_SHA_VARIABLE, UV_URL_VARIABLE, uv_version
 
 if TYPE_CHECKING:
     from batchnb.core.session import Session
 
-__all__ = ["TOOLS_CONTAINER", "staged_uv_url"]
+__all__ = ["TOOLS_CONTAINER", "staged_uv_url", "uv_variables"]
 
 TOOLS_CONTAINER = "batchnb-tools"
 # Start tasks run again whenever a node joins (autoscale) or reboots; a month covers most pools.
@@ -59,5 +60,15 @@ def staged_uv_url(session: Session) -> str | None:
                 with open(binary, "rb") as fh:
                     storage.upload_bytes(fh.read(), container=TOOLS_CONTAINER, blob=blob)
         url = storage.blob_sas(TOOLS_CONTAINER, blob, read=True, expiry=_SAS_LIFETIME)
+        with open(binary, "rb") as fh:
+            session._batchnb_uv_sha256 = hashlib.sha256(fh.read()).hexdigest()  # type: ignore[attr-defined]
     session._batchnb_uv_url = url  # type: ignore[attr-defined]
     return url or None
+
+
+def uv_variables(session: Session) -> dict[str, str]:
+    """The variables that let a node fetch the staged uv: its URL, and its SHA-256, which the node
+    checks before running it (someone able to replace the blob cannot get code run on the nodes)."""
+    url = staged_uv_url(session)
+    sha = getattr(session, "_batchnb_uv_sha256", None)
+    return {UV_URL_VARIABLE: url, UV_SHA_VARIABLE: sha} if url and sha else {}

@@ -33,7 +33,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from batchnb.core.specs.kernel_packages import canonical, distributions_for_modules, pinned_closure
 from batchnb.errors import ValidationError
 
-__all__ = ["Environment", "ENV_METADATA", "ENV_SETUP_VARIABLE", "UV_URL_VARIABLE", "kernel_python", "pool_environment"]
+__all__ = ["Environment", "ENV_METADATA", "ENV_SETUP_VARIABLE", "UV_SHA_VARIABLE", "UV_URL_VARIABLE", "kernel_python", "pool_environment"]
 
 # Pool metadata that records a pool's python_env, so that map() can check and use it.
 ENV_METADATA = "batchnb.env"
@@ -41,8 +41,9 @@ ENV_METADATA = "batchnb.env"
 # The job/start-task variable carrying the installer and its config (zlib + base64): a variable,
 # not the command line, so that every task of a map() stays a short command.
 ENV_SETUP_VARIABLE = "BATCHNB_ENV_SETUP"
-# Where the node may fetch the uv binary the client staged in Blob storage (a SAS URL).
+# Where the node may fetch the uv binary the client staged in Blob storage (a SAS URL), and its digest.
 UV_URL_VARIABLE = "BATCHNB_UV_URL"
+UV_SHA_VARIABLE = "BATCHNB_UV_SHA256"
 # Used when the kernel has no uv package to tell its version (uv is a batchnb dependency).
 _FALLBACK_UV_VERSION = "0.13.9"
 _PYTHON_RE = re.compile(r"^3\.\d{1,2}$")
@@ -232,12 +233,10 @@ class Environment:
         script = f'PATH="{self.node_dir}/bin:$PATH"; export PATH; exec ' + " ".join(shlex.quote(w) for w in words)
         return "/bin/sh -c " + shlex.quote(script)
 
-    def variables(self, uv_url: str | None = None) -> dict[str, str]:
-        """Environment variables the command needs (set them on the job or the start task)."""
-        out = {ENV_SETUP_VARIABLE: self.setup_payload()}
-        if uv_url:
-            out[UV_URL_VARIABLE] = uv_url
-        return out
+    def variables(self) -> dict[str, str]:
+        """Environment variables the command needs (set them on the job or the start task), with
+        ``uv_staging.uv_variables(session)`` for nodes that have no uv."""
+        return {ENV_SETUP_VARIABLE: self.setup_payload()}
 
     # --- pool metadata --------------------------------------------------------------------------
     def to_metadata(self) -> str:
