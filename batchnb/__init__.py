@@ -26,6 +26,7 @@ _LAZY = {
     "TaskSpec": "batchnb.core.specs.models",
     "StartTaskSpec": "batchnb.core.specs.models",
     "ImageReference": "batchnb.core.specs.models",
+    "Environment": "batchnb.core.specs.environment",
     "ResourceFileSpec": "batchnb.core.specs.task_files",
     "OutputFileSpec": "batchnb.core.specs.task_files",
     "sweep": "batchnb.core.tasks.sweeps",
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
     from batchnb.core.remote.result import MapResult
     from batchnb.core.remote.start_task import map_start_task
     from batchnb.core.session import Session, connect
+    from batchnb.core.specs.environment import Environment
     from batchnb.core.specs.models import ImageReference, JobSpec, PoolSpec, StartTaskSpec, TaskSpec
     from batchnb.core.specs.task_files import OutputFileSpec, ResourceFileSpec
     from batchnb.core.storage import Storage

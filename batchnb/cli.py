@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         "up", parents=[state], help="start the service (or reuse the running one) and print its settings"
     )
     up.add_argument("--json", action="store_true", help="print the settings as JSON")
+    up.add_argument("--host-python", action="store_true", default=None,
+                    help="let tasks use this Python and its packages (nodes are bare by default, as on Azure)")
     up.add_argument("--show-secrets", action="store_true",
                     help="also print the account key and the storage connection string (else see `local env`)")
     up.set_defaults(handler=_up)
@@ -78,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _up(args: argparse.Namespace) -> int:
     from batchnb import local
 
-    service = local.start(state_dir=args.state_dir)
+    service = local.start(state_dir=args.state_dir, host_python=args.host_python)
     if args.json:
         print(json.dumps(_settings(service, secrets=args.show_secrets), indent=2))
         return 0

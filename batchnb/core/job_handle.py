@@ -6,6 +6,7 @@ same view as the handle that created the job.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
@@ -16,6 +17,7 @@ from azure.batch import models as batch_models
 
 from batchnb.core.handle_base import _Handle, state_text
 from batchnb.core.redact import redact
+from batchnb.core.specs.environment import Environment, pool_environment
 from batchnb.core.specs.models import TaskSpec
 from batchnb.core.specs.task_files import OutputFileSpec
 from batchnb.core.tasks.bulk import BulkAddResult, add_tasks
@@ -140,7 +142,24 @@ class JobHandle(_Handle[batch_models.BatchJob]):
             tasks = [tasks]
         tasks = list(tasks)
         self._check_slots_fit(tasks)
+        env = self._pool_python_env()
+        if env is not None:
+            # The pool's start task installed it: its python comes first for every TaskSpec.
+            tasks = [dataclasses.replace(t, command_line=env.path_command(t.command_line))
+                     if isinstance(t, TaskSpec) else t for t in tasks]
         return add_tasks(self._client, self.id, tasks, max_concurrency=max_concurrency, timeout=timeout)
+
+    def _pool_python_env(self) -> Environment | None:
+        """The ``python_env`` of the job's pool (PoolSpec(python_env=)), looked up once per handle."""
+        if not hasattr(self, "_python_env"):
+            env = None
+            if self.pool_id:
+                try:
+                    env = pool_environment(self.session.get_pool(self.pool_id))
+                except NotFoundError:
+                    env = None  # the pool may be created later (allow_missing_pool)
+            self._python_env = env
+        return self._python_env
 
     def _check_slots_fit(self, tasks: list[TaskSpec | batch_models.BatchTaskCreateOptions]) -> None:
         """A task that needs more slots than a node has is accepted by Batch and then never runs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -204,6 +205,12 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
         detail = f"exit code {exit_code}" if exit_code is not None else "no exit code"
         if failure:
             detail += f", {failure}"
+        try:
+            # An environment install (PoolSpec(python_env=)) names its node and packages on one line.
+            stderr = self.start_task_output(first.id, tail=8192)
+            detail += "".join(f"; {line[:600]}" for line in stderr.splitlines() if line.startswith("batchnb:"))[:700]
+        except BatchnbError:
+            pass
         ids = ids_preview([n.id for n in failed])
         return BatchnbError(
             f"Pool {self.id!r}: the start task failed on {len(failed)} node(s) ({ids}; state starttaskfailed, "
@@ -239,6 +246,29 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
                     lambda: b"".join(client.download_node_file(self.id, node_id, path)))
         text = data.decode("utf-8", errors="replace")
         return text[-tail:] if tail else text
+
+    def list_environment_installs(self) -> list[dict[str, Any]]:
+        """Every ``batchnb.Environment`` install on the pool's nodes, oldest first per node: one dict
+        per install with ``node``, ``key``, ``python``, ``packages`` (how many), ``seconds``, ``time``.
+
+        Read from each node's ``shared/batchnb/installs.jsonl`` through the node file API; a node
+        that never installed one contributes nothing.
+        """
+        client = self.session.batch_client
+        nodes = call(f"list the nodes of pool {self.id!r}", lambda: list(client.list_nodes(self.id, select=["id"])))
+        installs: list[dict[str, Any]] = []
+        for node in nodes:
+            try:
+                data = call(f"read the installs of node {node.id!r}", lambda n=node.id: b"".join(
+                    client.download_node_file(self.id, n, "shared/batchnb/installs.jsonl")))
+            except NotFoundError:
+                continue
+            for line in data.decode("utf-8", errors="replace").splitlines():
+                try:
+                    installs.append(json.loads(line))
+                except ValueError:
+                    continue  # a line being written
+        return installs
 
     def exists(self) -> bool:
         """Whether the pool exists now (it refreshes :attr:`info` when it does).

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from batchnb.core.remote.cache import MapCache
     from batchnb.core.remote.notebook_sweep import NotebookSweep
     from batchnb.core.remote.result import MapResult
+    from batchnb.core.specs.environment import Environment
     from batchnb.core.storage import Storage
     from batchnb.local import LocalService
 
@@ -181,7 +182,8 @@ class Session:
         """Create the pool described by ``spec``.
 
         Creating a pool that exists returns it when its VM size matches (re-running a cell is
-        safe). ``spec.metrics=True`` adds the node utilization sampler to the start task.
+        safe). ``spec.metrics=True`` adds the node utilization sampler to the start task; ``spec.python_env``
+        adds the install of that environment (uv comes from the session's storage, see uv_staging).
 
         Parameters
         ----------
@@ -219,9 +221,15 @@ class Session:
             from batchnb.core.specs.sampler_start_task import start_task_command
 
             prefix.append(start_task_command())
+        start_env: dict[str, str] = {}
+        if spec.python_env is not None:
+            from batchnb.core.remote.uv_staging import uv_variables
+
+            start_env.update(uv_variables(self))
         try:
             self._create(f"create pool {spec.id!r}", self.batch_client.create_pool,
-                         spec.to_sdk(start_task_prefix=prefix), retry_lost_answer=exist_ok)
+                         spec.to_sdk(start_task_prefix=prefix, start_task_environment=start_env),
+                         retry_lost_answer=exist_ok)
         except ConflictError as exc:
             if exc.code != "PoolExists" or not exist_ok:
                 raise
@@ -588,20 +596,28 @@ class Session:
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any], *, pool: str | PoolHandle,
             chunk_size: int | None = None, errors: str = "raise", timeout: float | None = None,
             job_id: str | None = None, container: str = "batchnb-map", max_retries: int = 0,
-            wait: bool = True, cache: bool = False, environment_key: str = "") -> list[Any] | MapResult:
+            wait: bool = True, cache: bool = False,
+            environment: Environment | str | None = "auto") -> list[Any] | MapResult:
         """Run ``fn`` over ``items`` on the pool's nodes; results come back in input order.
 
         The function and the items are pickled with cloudpickle (``chunk_size`` items per task),
         staged in Blob storage, and run by a small stdlib+cloudpickle runner on the nodes.
         After a kernel restart, ``session.map_result(job_id)`` finds the results again.
-        On Azure, the pool needs Python and the same cloudpickle: see :func:`batchnb.map_start_task`.
+
+        Nodes need Python, cloudpickle and what ``fn`` uses. ``environment="auto"`` finds the
+        distributions ``fn`` and the items need, pins them to the kernel's versions, and has the
+        first task on each node install them (once per node; a later map with the same needs
+        installs nothing); on a pool made with ``PoolSpec(python_env=...)`` it uses that environment
+        and refuses, before submitting, one that lacks a needed package or differs in Python or
+        cloudpickle version. ``environment=Environment(...)`` is explicit; ``None`` runs the
+        node's own ``python3`` as it is.
         Each task can read only its own inputs and create only its own result, with SAS tokens
         that live ``timeout`` + 1 hour (24 hours without a timeout; give one for longer maps), and
         the job's wall clock ends with them. A result that was not written by its own task raises
         MapResultTamperedError and is never unpickled.
         ``cache=True`` looks every item up in ``session.cache`` first (content-addressed by the
-        function's code and closure, the item, the Python/cloudpickle versions and
-        ``environment_key``) and runs only the misses: an unchanged rerun submits no task.
+        function's code and closure, the item, the Python/cloudpickle versions and an explicit
+        environment's key) and runs only the misses: an unchanged rerun submits no task.
 
         Parameters
         ----------
@@ -629,8 +645,9 @@ class Session:
             False returns the :class:`MapResult` at once (call ``.wait()`` later).
         cache : bool
             Look every item up in ``session.cache`` first and run only the misses.
-        environment_key : str
-            Part of the cache key: change it when the nodes' environment changes.
+        environment : Environment, "auto" or None
+            What the nodes install before running ``fn`` (see above); an explicit
+            ``Environment``'s key is part of the cache key.
 
         Returns
         -------
@@ -654,10 +671,12 @@ class Session:
 
         def submit(values: Iterable[Any]) -> MapResult:
             return submit_map(self, fn, values, pool=pool_id, chunk_size=chunk_size, job_id=job_id,
-                              container=container, max_retries=max_retries, lifetime=sas_lifetime(timeout))
+                              container=container, max_retries=max_retries, lifetime=sas_lifetime(timeout),
+                              environment=environment)
 
         if cache:
             from batchnb.core.remote.cache import cached_map
+            from batchnb.core.specs.environment import Environment
 
             if not wait:
                 raise ValidationError("wait", "cache=True needs wait=True (results are cached when they arrive)",
@@ -667,7 +686,7 @@ class Session:
                 return submit(values).wait(timeout=timeout)
 
             result = cached_map(self, fn, list(items), submit=submit_and_wait, container=container,
-                                environment=environment_key)
+                                environment=environment.key if isinstance(environment, Environment) else "")
             return result if errors == "collect" else result.values(errors=errors)
         result = submit(items)
         if not wait:
@@ -714,12 +733,16 @@ class Session:
 
     def run_notebook(self, path: str | Path, *, parameters: Any, pool: str | PoolHandle, job_id: str | None = None,
                      container: str = "batchnb-notebooks", max_retries: int = 0, wait: bool = True,
-                     timeout: float | None = None) -> NotebookSweep:
+                     timeout: float | None = None,
+                     environment: Environment | str | None = "auto") -> NotebookSweep:
         """Run the notebook at ``path`` once per parameter set, one task each, with papermill on the nodes.
 
         Each set is injected after the notebook's cell tagged ``parameters``. Values the notebook
         passes to ``batchnb.record(name, value)`` come back as columns of ``results()``. The
-        nodes need papermill and ipykernel (the pool's environment). After a kernel restart,
+        nodes need papermill, ipykernel and what the notebook imports: ``environment="auto"`` pins
+        them to the kernel's versions and installs them once per node (or uses, after checking it,
+        the pool's ``python_env``); ``None`` uses the nodes as they are; an ``Environment`` is
+        explicit (papermill and ipykernel are added). After a kernel restart,
         ``session.notebook_sweep(job_id)`` finds the sweep again.
 
         Parameters
@@ -741,6 +764,8 @@ class Session:
             Wait until every task has finished.
         timeout : float, optional
             Seconds to wait (None: no limit).
+        environment : Environment, "auto" or None
+            What the nodes install before running the notebook (see above).
 
         Returns
         -------
@@ -758,7 +783,7 @@ class Session:
 
         sweep = submit_notebook_sweep(self, path, parameters=parameters,
                                       pool=pool.id if isinstance(pool, PoolHandle) else pool, job_id=job_id,
-                                      container=container, max_retries=max_retries)
+                                      container=container, max_retries=max_retries, environment=environment)
         if wait:
             sweep.wait(timeout=timeout)
         return sweep

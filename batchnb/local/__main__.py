@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run job schedule recurrences and task retention this many times faster than real time")
     serve.add_argument("--task-counts-lag", type=float, default=0.0,
                        help="answer Get Task Counts with a snapshot up to this many seconds old, as Azure may")
+    serve.add_argument("--host-python", action="store_true",
+                       help="tasks run this interpreter with its packages instead of a bare stdlib-only python3")
     serve.add_argument("--usage-interval-seconds", type=float, default=None,
                        help="aggregation interval of /poolusagemetrics (default 60)")
     faults = serve.add_argument_group("fault injection (fractions of requests)")
@@ -96,6 +98,7 @@ def build_config(args: argparse.Namespace):  # -> ServerConfig (imported lazily,
     )
     if args.node_boot_seconds is not None:
         config.node_boot_seconds = args.node_boot_seconds
+    config.host_python = bool(args.host_python)
     if args.usage_interval_seconds is not None:
         if args.usage_interval_seconds <= 0:
             raise SystemExit("batchnb.local: --usage-interval-seconds must be > 0")

@@ -42,6 +42,7 @@ from batchnb.local.processes import (
 )
 
 STATE_DIR_ENV = "BATCHNB_LOCAL_STATE_DIR"
+HOST_PYTHON_ENV = "BATCHNB_LOCAL_HOST_PYTHON"  # "1": tasks see this interpreter and its packages
 SERVER_MARKER = "batchnb.local"  # in the server's command line: `python -m batchnb.local serve`
 _SETTINGS = "settings.json"
 _SERVER = "server.json"
@@ -129,17 +130,22 @@ def start(
     allow_bearer: bool = False,
     quotas: dict[str, int] | None = None,
     clock_scale: float | None = None,
+    host_python: bool | None = None,
     quiet: bool = False,
 ) -> LocalService:
     """Reuse the service running in `state_dir`, or start Azurite and the Batch server there.
 
     ``quotas``: account quotas as on Azure, any of ``dedicated_cores`` (default 500),
     ``low_priority_cores`` (100), ``pools`` (100), ``active_jobs`` (300).
-    A running server started with other options (faults, node boot time, bearer, quotas) is
-    restarted on the same port with the requested ones; its state survives the restart.
+    A running server started with other options (faults, node boot time, bearer, quotas, host python)
+    is restarted on the same port with the requested ones; its state survives the restart.
+    Nodes are bare (a stdlib-only python3, like a fresh Azure node); ``host_python=True`` (default:
+    the ``BATCHNB_LOCAL_HOST_PYTHON`` variable) lets tasks use this interpreter and its packages.
     """
     sd = _resolve(state_dir)
-    options = _launch_options(faults, node_boot_seconds, allow_bearer, quotas, clock_scale)
+    if host_python is None:
+        host_python = os.environ.get(HOST_PYTHON_ENV, "").strip().lower() in ("1", "true", "yes")
+    options = _launch_options(faults, node_boot_seconds, allow_bearer, quotas, clock_scale, host_python)
     with _lifecycle_lock(sd):
         return _ensure_running(sd, options, quiet=quiet)
 
@@ -220,6 +226,7 @@ def _launch_options(
     faults: dict[str, float] | None, node_boot_seconds: float | None, allow_bearer: bool,
     quotas: dict[str, int] | None = None,
     clock_scale: float | None = None,
+    host_python: bool = False,
 ) -> dict[str, Any]:
     faults = dict(faults or {})
     unknown = set(faults) - set(_FAULT_KEYS)
@@ -237,6 +244,7 @@ def _launch_options(
         "node_boot_seconds": node_boot_seconds,
         "allow_bearer": bool(allow_bearer),
         "clock_scale": clock_scale,
+        "host_python": bool(host_python),
     }
     if quotas:  # absent when default, so settings written before quotas existed still match
         options["quotas"] = {k: quotas[k] for k in _QUOTA_KEYS if k in quotas}
@@ -341,6 +349,8 @@ def _option_flags(options: dict[str, Any]) -> list[str]:
         flags += [f"--{key.replace('_', '-')}-quota", str(value)]
     if options.get("clock_scale") is not None:
         flags += ["--clock-scale", str(options["clock_scale"])]
+    if options.get("host_python"):
+        flags.append("--host-python")
     return flags
 
 

@@ -101,7 +101,7 @@ def main(argv):
     here = "%d.%d" % sys.version_info[:2]
     if payload.get("python") and payload["python"] != here:
         sys.stderr.write("batchnb runner: the client pickled with Python %s, this node runs Python %s; "
-                         "functions may fail to load (see batchnb.map_start_task)\n" % (payload["python"], here))
+                         "functions may fail to load (see batchnb.Environment)\n" % (payload["python"], here))
     header = {"job": os.environ.get("AZ_BATCH_JOB_ID", ""), "task": os.environ.get("AZ_BATCH_TASK_ID", ""),
               "start": payload["start"], "python": here, "host": socket.gethostname(),
               "fn_sha256": fn_sha, "items_sha256": items_sha}
@@ -128,7 +128,7 @@ if __name__ == "__main__":
     try:
         import cloudpickle
     except ImportError:
-        sys.stderr.write("batchnb runner: cloudpickle is not installed on this node (%s). Add "
-                         "batchnb.map_start_task() to the pool's start task.\n" % sys.executable)
+        sys.stderr.write("batchnb runner: cloudpickle is not installed on this node (%s). Map with "
+                         "environment='auto' (the default) or a batchnb.Environment.\n" % sys.executable)
         sys.exit(EXIT_NO_CLOUDPICKLE)
     sys.exit(main(sys.argv))

@@ -35,7 +35,12 @@ def session(local_service: LocalService) -> Iterator[Session]:
 
 @pytest.fixture(scope="session")
 def pool(session: Session) -> batchnb.PoolHandle:
-    spec = batchnb.PoolSpec(CORE_POOL, vm_size="standard_d2s_v3", dedicated_nodes=2, task_slots_per_node=4)
+    # Nodes are bare (stdlib only); the tasks of these tests that use pandas get it, as on Azure,
+    # from the pool's environment, installed once per node by the start task.
+    import pandas as pd
+
+    spec = batchnb.PoolSpec(CORE_POOL, vm_size="standard_d2s_v3", dedicated_nodes=2, task_slots_per_node=4,
+                            python_env=batchnb.Environment.from_kernel(pd))
     return session.create_pool(spec, wait=True, timeout=120)
 
 

@@ -64,6 +64,9 @@ def command_digests(command_line: str) -> tuple[str, str] | None:
     """(fn digest, items digest) pinned by a task's command line, None if it is not a map task's."""
     try:
         argv = shlex.split(command_line)
+        if argv[:2] == ["/bin/sh", "-c"] and len(argv) == 3 and "\nPATH=" in argv[2]:
+            # A map() with an environment (Environment.command): the runner's command follows `exec`.
+            argv = shlex.split(argv[2].rsplit("; exec ", 1)[-1])
     except ValueError:
         return None
     if len(argv) < 8 or argv[:2] != ["python3", "-c"] or argv[3] != "fn.pkl" or argv[5] != "items.pkl":

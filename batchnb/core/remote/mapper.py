@@ -28,7 +28,10 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from batchnb.core.remote.integrity import runner_command, sha256_hex
+from batchnb.core.remote.map_environment import resolve_map_environment
 from batchnb.core.remote.result import MapResult, task_id_for
+from batchnb.core.remote.uv_staging import uv_variables
+from batchnb.core.specs.environment import Environment
 from batchnb.core.specs.models import JobSpec, TaskSpec
 from batchnb.core.specs.task_files import ResourceFileSpec
 from batchnb.core.validation import check_container_name, check_id, check_int
@@ -45,6 +48,7 @@ _META_ITEMS = "batchnb.map.items"
 _META_CHUNK = "batchnb.map.chunk_size"
 _META_TASKS = "batchnb.map.tasks"
 _META_CONTAINER = "batchnb.map.container"
+_META_ENV = "batchnb.map.environment"
 _TARGET_TASKS = 100
 # How long a map's SAS tokens (and the job) live when the caller gives no timeout.
 DEFAULT_LIFETIME = dt.timedelta(hours=24)
@@ -110,7 +114,8 @@ def _dumps(obj: Any, what: str) -> bytes:
 
 def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any], *, pool: str,
                chunk_size: int | None, job_id: str | None, container: str, max_retries: int,
-               lifetime: dt.timedelta = DEFAULT_LIFETIME) -> MapResult:
+               lifetime: dt.timedelta = DEFAULT_LIFETIME,
+               environment: Environment | str | None = "auto") -> MapResult:
     if not callable(fn):
         raise ValidationError("fn", f"is not callable ({type(fn).__name__})", fix="pass a function of one argument")
     values = list(items)
@@ -135,12 +140,19 @@ def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any],
         payload = {"start": start, "items": values[start:start + chunk], "python": python}
         blobs[f"{job_id}/in/{number:05d}.pkl"] = _dumps(payload, f"items[{start}:{start + chunk}]")
 
+    env = resolve_map_environment(environment, fn=fn, pickles=blobs.values(), pool_id=pool, pool_info=info)
+    variables: dict[str, str] = {}
+    metadata = {_META_KIND: KIND, _META_ITEMS: str(n_items), _META_CHUNK: str(chunk), _META_TASKS: str(n_tasks),
+                _META_CONTAINER: container}
+    if env is not None:
+        variables = {**env.variables(), **uv_variables(session)}
+        metadata[_META_ENV] = env.key
+
     storage = session.storage
     storage.create_container(container)
     # The job first: a pool or job-id mistake fails before anything is uploaded.
-    spec = JobSpec(job_id, pool=pool, max_task_retries=max_retries, max_wall_clock=lifetime, metadata={
-        _META_KIND: KIND, _META_ITEMS: str(n_items), _META_CHUNK: str(chunk), _META_TASKS: str(n_tasks),
-        _META_CONTAINER: container})
+    spec = JobSpec(job_id, pool=pool, max_task_retries=max_retries, max_wall_clock=lifetime,
+                   environment=variables, metadata=metadata)
     job = session.create_job(spec, exist_ok=False)
 
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="batchnb-map-put") as pool_:
@@ -160,6 +172,10 @@ def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any],
                                           expiry=lifetime)
         command = runner_command(runner_sha=runner_sha, fn_sha=fn_sha, items_sha=sha256_hex(blobs[items_blob]),
                                  item_retries=max_retries)
+        if env is not None:
+            # Installs the environment unless the node has it, then runs the same command with the
+            # environment's bin first on PATH (its python3); integrity.command_digests reads through it.
+            command = env.command(command)
         tasks.append(TaskSpec(task_id_for(number), command,
                               resource_files=[runner_file, fn_file, read_only(items_blob, "items.pkl")],
                               output_files=[result_file]))

@@ -30,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batchnb.core.specs.environment import Environment
 from batchnb.core.specs.models import JobSpec, TaskSpec
 from batchnb.core.specs.task_files import OutputFileSpec, ResourceFileSpec
 from batchnb.core.storage import LONG_EXPIRY
@@ -155,9 +156,17 @@ def task_id_for(index: int, attempt: int) -> str:
 
 
 def submit_notebook_sweep(session: Session, path: str | Path, *, parameters: Any, pool: str, job_id: str | None,
-                          container: str, max_retries: int) -> NotebookSweep:
+                          container: str, max_retries: int,
+                          environment: Environment | str | None = "auto") -> NotebookSweep:
+    from batchnb.core.remote.map_environment import resolve_notebook_environment
+
     sets = parameter_sets(parameters)
     notebook = _read_notebook(path)
+    try:
+        pool_info = session.get_pool(pool)
+    except NotFoundError:
+        pool_info = None  # the job creation below names the missing pool
+    env = resolve_notebook_environment(environment, notebook=notebook, pool_id=pool, pool_info=pool_info)
     check_container_name(container)
     job_id = job_id or _default_job_id(path)
     check_id(job_id, field="job_id")
@@ -170,6 +179,8 @@ def submit_notebook_sweep(session: Session, path: str | Path, *, parameters: Any
     job = session.create_job(spec, exist_ok=False)
     state = {"notebook": Path(path).name, "parameters": sets, "attempts": [0] * len(sets), "notebooks": {"0": 0},
              "jobs": [job_id] * len(sets)}
+    if env is not None:
+        state["environment"] = env.to_metadata()
     blobs = {layout.runner: _node_file("notebook_runner.py"), layout.record: _node_file("record.py"),
              layout.notebook(0): notebook, layout.sweep: json.dumps(state).encode()}
     blobs.update({layout.params(i): json.dumps(p).encode() for i, p in enumerate(sets)})
@@ -261,12 +272,19 @@ class NotebookSweep:
             return OutputFileSpec(file_pattern=name, container_url=f"{storage.url}/{c}?{token}", path=blob,
                                   upload_condition="taskcompletion")
 
-        return TaskSpec(task_id_for(index, attempt), RUNNER_COMMAND,
+        command, variables = RUNNER_COMMAND, {}
+        env = Environment.from_metadata(self._state["environment"]) if self._state.get("environment") else None
+        if env is not None:
+            # Installed by the first task on each node that needs it; its python3 runs the notebook.
+            from batchnb.core.remote.uv_staging import uv_variables
+
+            command, variables = env.command(RUNNER_COMMAND), {**env.variables(), **uv_variables(self.session)}
+        return TaskSpec(task_id_for(index, attempt), command,
                         resource_files=[read(layout.runner, "notebook_runner.py"), read(layout.record, "record.py"),
                                         read(layout.notebook(notebook_attempt), "notebook.ipynb"),
                                         read(layout.params(index), "params.json")],
                         output_files=[write("result.json"), write("output.ipynb")],
-                        environment={"BATCHNB_SWEEP_SET": str(index)})
+                        environment={"BATCHNB_SWEEP_SET": str(index), **variables})
 
     # ----------------------------------------------------------------------------- waiting
     def wait(self, *, timeout: float | None = None, poll: float = 1.0) -> NotebookSweep:

@@ -508,5 +508,10 @@ def _task_failure(job: JobHandle, task_id: str) -> str:
     except (NotFoundError, BatchnbError):
         tail = ""
     if tail:
-        parts.append("stderr: " + tail.splitlines()[-1][:300])
+        lines = tail.splitlines()
+        # An environment install that failed says which node and packages on a line of its own.
+        headline = next((line for line in lines if line.startswith("batchnb:")), None)
+        if headline and headline != lines[-1]:
+            parts.append(headline[:600])
+        parts.append("stderr: " + lines[-1][:300])
     return "; ".join(parts)

@@ -2,7 +2,8 @@
 
 The runner needs ``python3`` and the same cloudpickle version the notebook pickles with (and,
 ideally, the same Python minor version: cloudpickle pickles functions by value, as bytecode).
-The local service needs none of this: its nodes run the notebook's own Python.
+``map()`` does this by itself now (``environment="auto"``, see ``batchnb.Environment``: uv, a venv,
+no pip or root needed); this system-wide pip install remains for images prepared by hand.
 """
 
 from __future__ import annotations

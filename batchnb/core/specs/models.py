@@ -26,6 +26,7 @@ from azure.batch import models as batch_models
 
 from batchnb.core.redact import redacted_repr
 from batchnb.core.specs.autoscale_presets import MAX_FORMULA_LENGTH, PRESETS, is_preset, preset_formula
+from batchnb.core.specs.environment import ENV_METADATA, Environment
 from batchnb.core.specs.exit_conditions import build_exit_conditions
 from batchnb.core.specs.images import DEFAULT_IMAGE, IMAGE_PRESETS, ImageReference, check_size_and_image, resolve_image
 from batchnb.core.specs.task_files import OutputFileSpec, ResourceFileSpec, to_output_file, to_resource_file
@@ -281,6 +282,10 @@ class PoolSpec:
         How long an allocation may take (fixed-size pools; at least 5 minutes).
     allow_unknown_vm_size : bool
         Accept any ``Standard_*`` VM size name.
+    python_env : Environment, optional
+        A :class:`batchnb.Environment` installed on every node by the start task, before any task
+        runs there; ``session.map()`` on the pool then uses it (``environment`` was already taken:
+        it holds the start task's variables, as in Batch).
 
     Raises
     ------
@@ -307,6 +312,7 @@ class PoolSpec:
     container_images: Sequence[str] | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     metrics: bool = False
+    python_env: Environment | None = None
     resize_timeout: dt.timedelta | float | str | None = None
     allow_unknown_vm_size: bool = False
 
@@ -332,6 +338,9 @@ class PoolSpec:
         elif self.start_task is not None and not isinstance(self.start_task, StartTaskSpec):
             raise ValidationError("start_task", f"has the wrong type {type(self.start_task).__name__}",
                                   fix="give a command line string or StartTaskSpec(...)")
+        if isinstance(self.environment, Environment):
+            raise ValidationError("environment", "holds the start task's variables, and got a batchnb.Environment",
+                                  fix="give it as python_env=... (the packages the nodes install)")
         _set(self, "environment", check_environment(self.environment))
         if self.environment and self.start_task is None:
             raise ValidationError(
@@ -352,6 +361,13 @@ class PoolSpec:
             _set(self, "container_images", images)
         _set(self, "metadata", check_metadata(self.metadata))
         self._validate_windows(image)
+        if self.python_env is not None:
+            if not isinstance(self.python_env, Environment):
+                raise ValidationError("python_env", f"has the wrong type {type(self.python_env).__name__}",
+                                      fix="give batchnb.Environment([...]) or batchnb.Environment.from_kernel()")
+            if image.os_type != "linux":
+                raise ValidationError("python_env", f"needs a Linux image, and {self.image!r} is not one",
+                                      fix="use image='ubuntu-22.04' or 'ubuntu-24.04'")
         return self
 
     def _validate_windows(self, image: ImageReference) -> None:
@@ -437,7 +453,8 @@ class PoolSpec:
                                   task_slots_per_node=self.task_slots_per_node)
         return self.autoscale
 
-    def to_sdk(self, *, start_task_prefix: Sequence[str] = ()) -> batch_models.BatchPoolCreateOptions:
+    def to_sdk(self, *, start_task_prefix: Sequence[str] = (),
+               start_task_environment: Mapping[str, str] | None = None) -> batch_models.BatchPoolCreateOptions:
         """The ``BatchPoolCreateOptions`` to send.
 
         Parameters
@@ -455,12 +472,20 @@ class PoolSpec:
         """
         image = self.image_reference
         prefix = list(start_task_prefix)
+        extra_env = dict(start_task_environment or {})
+        metadata = dict(self.metadata)
+        if self.python_env is not None:
+            # Installed before the user's start task, so that it can use the environment too.
+            prefix.append(self.python_env.start_command())
+            extra_env.update(self.python_env.variables())
+            metadata[ENV_METADATA] = self.python_env.to_metadata()
         start_task = None
         if isinstance(self.start_task, StartTaskSpec):  # a str was made a StartTaskSpec in __post_init__
             start_task = self.start_task.to_sdk(command_prefix=prefix, os_type=image.os_type,
-                                                extra_environment=self.environment)
+                                                extra_environment={**extra_env, **self.environment})
         elif prefix:
-            start_task = StartTaskSpec(prefix[-1]).to_sdk(command_prefix=prefix[:-1], os_type=image.os_type)
+            start_task = StartTaskSpec(prefix[-1], environment=extra_env).to_sdk(
+                command_prefix=prefix[:-1], os_type=image.os_type)
         container = None
         if self.container_images is not None:
             container = batch_models.BatchContainerConfiguration(
@@ -485,7 +510,7 @@ class PoolSpec:
             application_package_references=_app_package_refs(self.app_packages),
             task_slots_per_node=self.task_slots_per_node,
             task_scheduling_policy=batch_models.BatchTaskSchedulingPolicy(node_fill_type=self.node_fill),
-            metadata=_metadata_items(self.metadata),
+            metadata=_metadata_items(metadata),
         )
 
     def __repr__(self) -> str:

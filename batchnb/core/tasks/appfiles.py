@@ -83,6 +83,25 @@ import tempfile
 import zipfile
 
 
+def pip_command():
+    """pip as the node has it, else the pip wheel bundled with Python's ensurepip, run in place:
+    a bare python3 (a fresh node's, or a local node's) has no pip installed."""
+    if subprocess.call([sys.executable, "-m", "pip", "--version"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL) == 0:
+        return [sys.executable, "-m", "pip"]
+    try:
+        import ensurepip
+        import glob
+        wheels = sorted(glob.glob(os.path.join(os.path.dirname(ensurepip.__file__), "_bundled", "pip-*.whl")))
+    except ImportError:
+        wheels = []
+    if not wheels:
+        sys.exit("pip is not available to " + sys.executable + " on this node: use an image with pip, "
+                 "or install what the app needs with PoolSpec(python_env=batchnb.Environment([...]))")
+    run = "import runpy,sys; sys.path.insert(0, sys.argv.pop(1)); runpy.run_module('pip', run_name='__main__')"
+    return [sys.executable, "-c", run, wheels[-1]]
+
+
 def main(argv):
     bundle, name, digest, pip_args = argv[1], argv[2], argv[3], argv[4:]
     shared = os.environ.get("AZ_BATCH_NODE_SHARED_DIR")
@@ -106,7 +125,7 @@ def main(argv):
                     os.chmod(path, mode)
         requirements = os.path.join(app, "requirements.txt")
         if os.path.isfile(requirements):
-            cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+            cmd = [*pip_command(), "install", "--disable-pip-version-check", "--no-input",
                    "--no-warn-script-location", "--target", os.path.join(work, "site"), "-r", requirements,
                    *pip_args]
             print("+ " + " ".join(cmd), flush=True)

@@ -44,6 +44,9 @@ class ServerConfig:
     auth_mode: str = "strict"  # strict | off
     allow_bearer: bool = False  # accept Entra ID bearer tokens (tests of the token path)
     node_boot_seconds: float = 0.3  # creating -> starting -> idle takes about this long
+    # Tasks run the service's own interpreter and packages instead of a bare stdlib-only python3
+    # (runtime/node_python.py). Convenient, but a notebook that relies on it fails on Azure.
+    host_python: bool = False
     # Aggregation interval of /poolusagemetrics (Azure: 30 minutes; locally short, see model/usage.py).
     usage_interval_seconds: float = 60.0
     faults: FaultConfig = field(default_factory=FaultConfig)

@@ -65,6 +65,9 @@ def connect(ctx: Context, args: Any) -> Any:
 @argument("--max-nodes", type=positive_int, default=None, help="most nodes an autoscale preset may use")
 @argument("--start-task", default=None, metavar="CMD", help="command every node runs when it joins")
 @argument("--metrics", action="store_true", help="sample node CPU/memory/disk for pool.monitor()")
+@argument("--env", default=None, metavar="ENV",
+          help="Python packages for the nodes: 'kernel' (every package of this kernel, pinned), "
+               "a requirements.txt path, or 'pkg==ver,pkg2'")
 @wait_options
 def pool_create(ctx: Context, args: Any) -> Any:
     """Create a pool and (by default) wait until its nodes are ready."""
@@ -74,7 +77,8 @@ def pool_create(ctx: Context, args: Any) -> Any:
         raise UsageError("%batch pool create: give --nodes N (and/or --spot N), or --autoscale PRESET --max-nodes N")
     spec = PoolSpec(args.pool_id, vm_size=args.vm_size, image=args.image, dedicated_nodes=args.nodes or 0,
                     spot_nodes=args.spot, task_slots_per_node=args.slots, autoscale=args.autoscale,
-                    autoscale_max_nodes=args.max_nodes, start_task=args.start_task, metrics=args.metrics)
+                    autoscale_max_nodes=args.max_nodes, start_task=args.start_task, metrics=args.metrics,
+                    python_env=_environment(args.env))
     wait = args.wait is not False
     pool = ctx.session().create_pool(spec, wait=wait, **timeout_kwargs(args))
     size = (f"autoscale {spec.autoscale!r} up to {spec.autoscale_max_nodes} nodes" if spec.autoscale
@@ -82,6 +86,28 @@ def pool_create(ctx: Context, args: Any) -> Any:
     state = "ready" if wait else "created (not waiting for its nodes)"
     ctx.say(f"Pool {spec.id!r} {state}: {size} x {spec.task_slots_per_node} slots, {spec.vm_size}.")
     return pool
+
+
+def _environment(text: str | None) -> Any:
+    """``--env``: 'kernel', a requirements file, or comma-separated requirements; the kernel's Python."""
+    from pathlib import Path
+
+    from batchnb.core.specs.environment import Environment, kernel_python
+
+    if text is None:
+        return None
+    if text.strip() == "kernel":
+        return Environment.from_kernel()
+    if text.endswith(".txt") or Path(text).is_file():
+        return Environment.from_requirements(text, python=kernel_python()).with_packages(_cloudpickle())
+    return Environment([p for p in text.split(",") if p.strip()], python=kernel_python()).with_packages(_cloudpickle())
+
+
+def _cloudpickle() -> str:
+    # Every pool environment batchnb makes carries the kernel's cloudpickle, so map() runs there.
+    import cloudpickle
+
+    return f"cloudpickle=={cloudpickle.__version__}"
 
 
 @command("pool", "list")

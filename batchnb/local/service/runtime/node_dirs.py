@@ -8,14 +8,19 @@ environment, so a command line that works here works on a real node and vice ver
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
+
+from batchnb.local.service.runtime.node_python import host_python_bin, kernel_path_entries
 
 # Variables worth inheriting from the service's own environment: enough for programs to
 # find themselves, their home and a locale, but nothing that belongs to the service
 # (credentials, connection strings, the service's own configuration).
-_INHERITED_POSIX = ("PATH", "HOME", "LANG", "TMPDIR")
-_INHERITED_WINDOWS = ("PATH", "HOME", "LANG", "TMPDIR", "SYSTEMROOT", "PATHEXT", "COMSPEC", "TEMP", "TMP")
+# The machine's network setup (trusted CAs, proxies) is inherited too: a node on this network would
+# be configured with it, and installers (uv, pip) on the node need it to reach a package index.
+_NETWORK = ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY",
+            "https_proxy", "http_proxy", "no_proxy")
+_INHERITED_POSIX = ("PATH", "HOME", "LANG", "TMPDIR", *_NETWORK)
+_INHERITED_WINDOWS = ("PATH", "HOME", "LANG", "TMPDIR", "SYSTEMROOT", "PATHEXT", "COMSPEC", "TEMP", "TMP", *_NETWORK)
 
 # Reported to tasks as the reserved ephemeral disk space; the emulator reserves none.
 _RESERVED_DISK_BYTES = "0"
@@ -29,10 +34,16 @@ def base_env(
     pool_id: str,
     node_id: str,
     is_dedicated: bool,
+    python_bin: Path | None = None,
 ) -> dict[str, str]:
-    """The `AZ_BATCH_*` variables that every task on the node gets, start task included."""
+    """The variables that every task on the node gets, start task included: `AZ_BATCH_*` and PATH.
+
+    `python_bin` is the directory whose `python3` tasks run first (the service's bare venv, see
+    node_python.py); None gives them the service's own interpreter and its packages (the opt-out).
+    """
     root = Path(root)
     return {
+        "PATH": _node_path(python_bin),
         "AZ_BATCH_ACCOUNT_NAME": account_name,
         "AZ_BATCH_ACCOUNT_URL": account_url,
         "AZ_BATCH_POOL_ID": pool_id,
@@ -46,15 +57,21 @@ def base_env(
     }
 
 
+def _node_path(python_bin: Path | None) -> str:
+    entries = [e for e in os.environ.get("PATH", os.defpath).split(os.pathsep) if e]
+    if python_bin is None:
+        first = str(host_python_bin())
+    else:
+        # Nothing of the service's virtualenv: its python, pip and console scripts stay off the node.
+        drop = kernel_path_entries()
+        entries = [e for e in entries if os.path.normpath(e) not in drop]
+        first = str(python_bin)
+    return os.pathsep.join([first, *entries])
+
+
 def _inherited_env() -> dict[str, str]:
     names = _INHERITED_WINDOWS if os.name == "nt" else _INHERITED_POSIX
-    env = {name: os.environ[name] for name in names if name in os.environ}
-    # `python` on a task's command line must be the interpreter running the service (the
-    # one with batchnb and its dependencies), as on a node whose start task set it up.
-    python_dir = os.path.dirname(sys.executable)
-    path = env.get("PATH", os.defpath)
-    env["PATH"] = python_dir + os.pathsep + path if path else python_dir
-    return env
+    return {name: os.environ[name] for name in names if name in os.environ}
 
 
 def task_env(

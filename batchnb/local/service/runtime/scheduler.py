@@ -15,7 +15,7 @@ from batchnb.local.service import node_layout
 from batchnb.local.service.model import clock
 from batchnb.local.service.model.entities import Job, Node, Task, job_pool_key
 from batchnb.local.service.model.tasks import _terminated_failure, _wall_clock_failure, mark_requeued
-from batchnb.local.service.runtime import multi_instance, node_dirs, node_processes
+from batchnb.local.service.runtime import multi_instance, node_dirs, node_processes, node_python
 from batchnb.local.service.runtime.executor import RunOutcome, TaskRun, run_task
 from batchnb.local.service.runtime.node_processes import kill_task_group
 
@@ -38,6 +38,8 @@ class Scheduler:
         self._prep_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
         self._multi_nodes: dict[str, list[Node]] = {}  # multi-instance task key -> its non-primary nodes
+        self._python_bin = None if service.config.host_python else node_python.bare_python_bin(
+            service.config.state_dir)
 
     def start(self) -> None:
         self._loop_task = asyncio.get_running_loop().create_task(self._loop(), name="scheduler")
@@ -465,7 +467,7 @@ class Scheduler:
         svc = self.svc
         return node_dirs.base_env(root=svc.node_root(node), account_name=svc.config.account_name,
                                   account_url=svc.base_url, pool_id=node.pool.doc["id"], node_id=node.id,
-                                  is_dedicated=bool(node.doc.get("isDedicated")))
+                                  is_dedicated=bool(node.doc.get("isDedicated")), python_bin=self._python_bin)
 
     async def _run_side_task(self, node: Node, spec: dict, tdir, *, job: Job | None, retries: int,
                              info: dict, limit_s: float | None = None) -> bool:
