@@ -248,11 +248,16 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
         return text[-tail:] if tail else text
 
     def list_environment_installs(self) -> list[dict[str, Any]]:
-        """Every ``batchnb.Environment`` install on the pool's nodes, oldest first per node: one dict
-        per install with ``node``, ``key``, ``python``, ``packages`` (how many), ``seconds``, ``time``.
+        """Every ``batchnb.Environment`` install on the pool's nodes, oldest first per node.
 
         Read from each node's ``shared/batchnb/installs.jsonl`` through the node file API; a node
         that never installed one contributes nothing.
+
+        Returns
+        -------
+        list of dict
+            One dict per install with ``node``, ``key``, ``python``, ``packages`` (how many),
+            ``seconds`` and ``time``.
         """
         client = self.session.batch_client
         nodes = call(f"list the nodes of pool {self.id!r}", lambda: list(client.list_nodes(self.id, select=["id"])))

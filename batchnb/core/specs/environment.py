@@ -100,9 +100,24 @@ def _check_packages(packages: Iterable[str], *, field_name: str) -> tuple[str, .
 class Environment:
     """Packages (requirement strings) and a Python minor version for the nodes.
 
-    ``python=None`` uses the node's own ``python3``; ``"3.11"`` makes uv find or fetch that version
-    when the image has another one. ``left_out`` lists kernel distributions that
-    ``from_kernel`` could not include (installed from a local folder or in editable mode).
+    Installed once per node with uv into a venv in the node's shared directory (by a pool's start
+    task with ``PoolSpec(python_env=...)``, or by the first task of a ``map()``/``run_notebook``).
+
+    Parameters
+    ----------
+    packages : sequence of str
+        Requirement strings, e.g. ``["pandas==2.2.3", "scipy>=1.13"]``.
+    python : str, optional
+        A Python minor version such as ``"3.11"`` (uv finds or fetches it when the image has
+        another one); None uses the node's own ``python3``.
+    left_out : sequence of str
+        Kernel distributions ``from_kernel`` could not include (installed from a local folder or
+        in editable mode).
+
+    Raises
+    ------
+    batchnb.errors.ValidationError
+        A requirement string that does not parse, or a bad Python version.
     """
 
     packages: Sequence[str] = ()
@@ -126,6 +141,20 @@ class Environment:
         only the distributions they need, and what those require. ``extra`` adds requirement
         strings. ``python="kernel"`` (the default) asks for the kernel's Python minor version.
         cloudpickle is always included, so that ``session.map()`` can run on a pool made with it.
+
+        Parameters
+        ----------
+        *uses : object
+            Functions or objects whose imported distributions are wanted (none: all of them).
+        python : str, optional
+            ``"kernel"``, a minor version, or None for the node's ``python3``.
+        extra : sequence of str
+            More requirement strings.
+
+        Returns
+        -------
+        Environment
+            The pinned environment.
         """
         from importlib import metadata
 
@@ -143,7 +172,25 @@ class Environment:
 
     @classmethod
     def from_requirements(cls, path: str | Path, *, python: str | None = None) -> Environment:
-        """The requirement lines of a requirements.txt (comments and blank lines skipped)."""
+        """The requirement lines of a requirements.txt (comments and blank lines skipped).
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The requirements file (packages only, no ``-`` options).
+        python : str, optional
+            A Python minor version, or None for the node's ``python3``.
+
+        Returns
+        -------
+        Environment
+            The environment.
+
+        Raises
+        ------
+        batchnb.errors.ValidationError
+            The file is missing or a line is an option.
+        """
         file = Path(path)
         if not file.is_file():
             raise ValidationError("requirements", f"{str(file)!r} is not a file", fix="give the path of a requirements.txt")
@@ -161,7 +208,7 @@ class Environment:
     # --- identity -------------------------------------------------------------------------------
     @property
     def key(self) -> str:
-        """A stable id: equal environments (same packages in any order, same Python) share it."""
+        """A stable id, shared by equal environments (same packages in any order, same Python)."""
         canon = json.dumps({"python": self.python, "packages": sorted(self.packages)}, separators=(",", ":"))
         return hashlib.sha256(canon.encode()).hexdigest()[:16]
 
@@ -171,14 +218,36 @@ class Environment:
         return {canonical(Requirement(p).name) for p in self.packages}
 
     def pin_of(self, name: str) -> str | None:
-        """The requirement string for distribution ``name``, if listed."""
+        """The requirement string for distribution ``name``, if listed.
+
+        Parameters
+        ----------
+        name : str
+            A distribution name (any spelling: it is canonicalized).
+
+        Returns
+        -------
+        str or None
+            The requirement string, or None.
+        """
         for p in self.packages:
             if canonical(Requirement(p).name) == canonical(name):
                 return p
         return None
 
     def with_packages(self, *packages: str) -> Environment:
-        """This environment plus ``packages`` (names it already lists are kept as they are)."""
+        """This environment plus ``packages`` (names it already lists are kept as they are).
+
+        Parameters
+        ----------
+        *packages : str
+            Requirement strings to add.
+
+        Returns
+        -------
+        Environment
+            A new environment.
+        """
         new = [p for p in packages if canonical(Requirement(p).name) not in self.names]
         return Environment([*self.packages, *new], python=self.python, left_out=self.left_out)
 
@@ -192,7 +261,13 @@ class Environment:
 
     # --- what runs on the node ------------------------------------------------------------------
     def setup_payload(self) -> str:
-        """The installer and this environment's config, compressed for ``$BATCHNB_ENV_SETUP``."""
+        """The installer and this environment's config, compressed for ``$BATCHNB_ENV_SETUP``.
+
+        Returns
+        -------
+        str
+            base64 of the zlib-compressed JSON config.
+        """
         config = {"key": self.key, "python": self.python, "requirements": list(self.packages),
                   "uv_version": uv_version(), "script": _installer_source()}
         return base64.b64encode(zlib.compress(json.dumps(config).encode(), 9)).decode("ascii")
@@ -203,7 +278,13 @@ class Environment:
         return f"$AZ_BATCH_NODE_SHARED_DIR/batchnb/envs/{self.key}"
 
     def ensure_script(self) -> str:
-        """sh lines that install the environment unless the node already has it (exit status 5 if it fails)."""
+        """sh lines that install the environment unless the node already has it (exit status 5 if it fails).
+
+        Returns
+        -------
+        str
+            The sh script.
+        """
         # No quotes, $ or backslashes inside the program: it sits in double quotes in the sh script.
         decoder = ("import sys,zlib,base64,json;c=json.loads(zlib.decompress(base64.b64decode(sys.argv[1])));"
                    "g={'__name__':'batchnb_env'};exec(c.pop('script'),g);sys.exit(g['main'](c))")
@@ -211,19 +292,47 @@ class Environment:
                 f'python3 -c "{decoder}" "${ENV_SETUP_VARIABLE}" || exit $?')
 
     def start_command(self) -> str:
-        """A start-task command line that installs the environment (a no-op where it is installed)."""
+        """A start-task command line that installs the environment (a no-op where it is installed).
+
+        Returns
+        -------
+        str
+            The command line.
+        """
         return "/bin/sh -c " + shlex.quote(self.ensure_script())
 
     def command(self, command: str) -> str:
         """A command line that makes sure the environment is there, then runs ``command`` with its
-        ``bin`` first on PATH (so ``python`` and ``python3`` are the environment's)."""
+        ``bin`` first on PATH (so ``python`` and ``python3`` are the environment's).
+
+        Parameters
+        ----------
+        command : str
+            The task's own command (run by sh).
+
+        Returns
+        -------
+        str
+            The command line.
+        """
         script = f'{self.ensure_script()}\nPATH="$E/bin:$PATH"; export PATH; exec {command}'
         return "/bin/sh -c " + shlex.quote(script)
 
     def path_command(self, command_line: str) -> str:
         """``command_line`` run with this environment's ``bin`` first on PATH, for a node where it is
         installed (a pool with ``python_env``). The words reach the program unchanged: Batch runs a
-        command line without a shell, so each word is quoted for the ``sh`` that sets PATH."""
+        command line without a shell, so each word is quoted for the ``sh`` that sets PATH.
+
+        Parameters
+        ----------
+        command_line : str
+            The task's command line.
+
+        Returns
+        -------
+        str
+            The wrapped command line.
+        """
         if f"batchnb/envs/{self.key}" in command_line:
             return command_line  # already runs in it (a map() task)
         try:
@@ -235,16 +344,40 @@ class Environment:
 
     def variables(self) -> dict[str, str]:
         """Environment variables the command needs (set them on the job or the start task), with
-        ``uv_staging.uv_variables(session)`` for nodes that have no uv."""
+        ``uv_staging.uv_variables(session)`` for nodes that have no uv.
+
+        Returns
+        -------
+        dict of str to str
+            Name to value.
+        """
         return {ENV_SETUP_VARIABLE: self.setup_payload()}
 
     # --- pool metadata --------------------------------------------------------------------------
     def to_metadata(self) -> str:
+        """What a pool records of its environment (metadata value; see :meth:`from_metadata`).
+
+        Returns
+        -------
+        str
+            Compact JSON of the Python version and the packages.
+        """
         return json.dumps({"python": self.python, "packages": list(self.packages)}, separators=(",", ":"))
 
     @classmethod
     def from_metadata(cls, text: str) -> Environment | None:
-        """The environment a pool recorded, or None if the text is not one batchnb wrote."""
+        """The environment a pool recorded, or None if the text is not one batchnb wrote.
+
+        Parameters
+        ----------
+        text : str
+            A pool metadata value written by :meth:`to_metadata`.
+
+        Returns
+        -------
+        Environment or None
+            The environment.
+        """
         try:
             data = json.loads(text)
             return cls(data.get("packages") or (), python=data.get("python"))
