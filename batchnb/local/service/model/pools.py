@@ -8,7 +8,15 @@ from datetime import timedelta
 from batchnb.local.service.model import autoscale, clock, shapes, vm_sizes
 from batchnb.local.service.model.autoscale import DEALLOCATION_OPTIONS
 from batchnb.local.service.model.entities import Pool, job_pool_key
-from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_emulated, not_found
+from batchnb.local.service.model.errors import (
+    ServiceError,
+    bad_value,
+    conflict,
+    find,
+    missing,
+    not_emulated,
+    not_found,
+)
 from batchnb.local.service.model.images import check_container_configuration, find_image
 from batchnb.local.service.model.packages import check_mounts, check_package_references
 from batchnb.local.service.model.quotas import core_quota_error, cores_of, pool_quota_reached
@@ -36,10 +44,7 @@ _COUNT_FIELD_OF_STATE = {f.lower(): f for f in NODE_COUNT_FIELDS}  # node docs h
 class PoolOps:
     # ---- lookups -----------------------------------------------------------------------------
     def get_pool(self, pool_id: str) -> Pool:
-        pool = self.pools.get(pool_id.lower())
-        if pool is None:
-            raise not_found("PoolNotFound", "pool")
-        return pool
+        return find(self.pools, pool_id.lower(), "PoolNotFound", "pool")
 
     def _live_pool(self, pool_id: str) -> Pool:
         pool = self.get_pool(pool_id)
