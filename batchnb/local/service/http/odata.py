@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Union
 
+from batchnb.local.service.model.token_cursor import TokenCursor
+
 __all__ = [
     "FILE_FILTER_PROPS",
     "JOB_FILTER_PROPS",
@@ -293,21 +295,10 @@ def _tokenize(text: str) -> list[_Tok]:
 # Parser (recursive descent; 'and' binds tighter than 'or', as in OData)
 
 
-class _Parser:
+class _Parser(TokenCursor[_Tok]):
     def __init__(self, text: str, allowed: dict[str, set[str]]) -> None:
-        self.tokens = _tokenize(text)
-        self.i = 0
+        super().__init__(_tokenize(text))
         self.allowed = allowed
-        self.depth = 0
-
-    def peek(self) -> _Tok:
-        return self.tokens[self.i]
-
-    def take(self) -> _Tok:
-        tok = self.tokens[self.i]
-        if tok.kind != "end":
-            self.i += 1
-        return tok
 
     def is_keyword(self, tok: _Tok, *words: str) -> bool:
         return tok.kind == "name" and tok.text.lower() in words

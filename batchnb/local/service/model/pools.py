@@ -53,6 +53,11 @@ class PoolOps:
                                                "reclaimed.")
         return pool
 
+    def _live_pool_body(self, pool_id: str, body: dict, shape) -> tuple[Pool, dict]:
+        """The pool (refusing one being deleted) and the request body checked against ``shape``,
+        in the order Azure checks them."""
+        return self._live_pool(pool_id), check_object(body, shape=shape)
+
     # ---- create ------------------------------------------------------------------------------
     def create_pool(self, body: dict) -> Pool:
         body = check_object(body, shape=shapes.POOL_CREATE)
@@ -148,8 +153,7 @@ class PoolOps:
 
     # ---- updates -----------------------------------------------------------------------------
     def patch_pool(self, pool_id: str, body: dict) -> Pool:
-        pool = self._live_pool(pool_id)
-        body = check_object(body, shape=shapes.POOL_UPDATE)
+        pool, body = self._live_pool_body(pool_id, body, shapes.POOL_UPDATE)
         check_metadata(body)
         check_package_references(body.get("applicationPackageReferences"))
         has_nodes = bool(pool.nodes)
@@ -172,8 +176,7 @@ class PoolOps:
         return pool
 
     def replace_pool_properties(self, pool_id: str, body: dict) -> Pool:
-        pool = self._live_pool(pool_id)
-        body = check_object(body, shape=shapes.POOL_UPDATE)
+        pool, body = self._live_pool_body(pool_id, body, shapes.POOL_UPDATE)
         if body.get("applicationPackageReferences") is None:
             raise missing("applicationPackageReferences")
         if body.get("metadata") is None:
@@ -207,8 +210,7 @@ class PoolOps:
 
     # ---- resize --------------------------------------------------------------------------------
     def resize_pool(self, pool_id: str, body: dict) -> Pool:
-        pool = self._live_pool(pool_id)
-        body = check_object(body, shape=shapes.POOL_RESIZE)
+        pool, body = self._live_pool_body(pool_id, body, shapes.POOL_RESIZE)
         if pool.doc.get("enableAutoScale"):
             raise conflict("OperationInvalidForCurrentState", "A pool with autoscale enabled cannot be resized "
                                                               "manually.")
@@ -329,8 +331,7 @@ class PoolOps:
         return pool
 
     def remove_nodes(self, pool_id: str, body: dict) -> Pool:
-        pool = self._live_pool(pool_id)
-        body = check_object(body, shape=shapes.NODE_REMOVE)
+        pool, body = self._live_pool_body(pool_id, body, shapes.NODE_REMOVE)
         ids = body.get("nodeList")
         if not ids or not isinstance(ids, list):
             raise missing("nodeList")
@@ -368,8 +369,7 @@ class PoolOps:
                                "error.", {"Message": str(exc)}) from None
 
     def enable_autoscale(self, pool_id: str, body: dict) -> Pool:
-        pool = self._live_pool(pool_id)
-        body = check_object(body, shape=shapes.AUTOSCALE)
+        pool, body = self._live_pool_body(pool_id, body, shapes.AUTOSCALE)
         if pool.doc["allocationState"] != "steady" and not pool.doc.get("enableAutoScale"):
             raise conflict("PoolBeingResized", "Autoscale cannot be enabled while the pool is resizing.")
         formula = body.get("autoScaleFormula") or pool.doc.get("autoScaleFormula")
@@ -394,8 +394,7 @@ class PoolOps:
         return pool
 
     def evaluate_autoscale(self, pool_id: str, body: dict) -> dict:
-        pool = self._live_pool(pool_id)
-        body = check_object(body, shape=shapes.AUTOSCALE)
+        pool, body = self._live_pool_body(pool_id, body, shapes.AUTOSCALE)
         formula = body.get("autoScaleFormula")
         if not formula:
             raise missing("autoScaleFormula")
