@@ -12,7 +12,7 @@ import datetime as dt
 import difflib
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from os import PathLike
 from typing import Any
 
@@ -340,15 +340,25 @@ def _stringify(value: object, *, field: str, fix: str) -> str:
     raise ValidationError(field, f"value must be text, got {_kind(value)}", fix=fix)
 
 
-def check_environment(value: object, *, field: str = "environment") -> dict[str, str]:
-    """Environment variables as ``{name: value}``; numbers and paths become text."""
+def _text_pairs(value: object, *, field: str, example: str,
+                check_name: Callable[[object], None]) -> dict[str, str]:
+    """``value`` as ``{name: text}`` (None: empty); ``check_name`` refuses a bad name."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise ValidationError(field, f"must be a dict of name -> value, got {_kind(value)}",
-                              fix="pass e.g. {'OMP_NUM_THREADS': '1'}")
+                              fix=f"pass e.g. {example}")
     out: dict[str, str] = {}
     for name, item in value.items():
+        check_name(name)
+        out[name] = _stringify(item, field=f"{field}[{name!r}]", fix="give the value as text")
+    return out
+
+
+def check_environment(value: object, *, field: str = "environment") -> dict[str, str]:
+    """Environment variables as ``{name: value}``; numbers and paths become text."""
+
+    def check_name(name: object) -> None:
         if not isinstance(name, str) or not _ENV_NAME.match(name):
             raise ValidationError(
                 f"{field}[{name!r}]", "is not a valid environment variable name",
@@ -356,23 +366,18 @@ def check_environment(value: object, *, field: str = "environment") -> dict[str,
         if name.upper().startswith("AZ_BATCH_"):
             raise ValidationError(f"{field}[{name!r}]", "is reserved: Batch sets AZ_BATCH_* variables itself",
                                   fix="choose a name that does not start with AZ_BATCH_")
-        out[name] = _stringify(item, field=f"{field}[{name!r}]", fix="give the value as text")
-    return out
+
+    return _text_pairs(value, field=field, example="{'OMP_NUM_THREADS': '1'}", check_name=check_name)
 
 
 def check_metadata(value: object, *, field: str = "metadata") -> dict[str, str]:
     """Metadata as ``{name: value}`` text pairs (names non-empty)."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ValidationError(field, f"must be a dict of name -> value, got {_kind(value)}",
-                              fix="pass e.g. {'project': 'churn'}")
-    out: dict[str, str] = {}
-    for name, item in value.items():
+
+    def check_name(name: object) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ValidationError(field, f"has an empty or non-text name {name!r}", fix="give every entry a name")
-        out[name] = _stringify(item, field=f"{field}[{name!r}]", fix="give the value as text")
-    return out
+
+    return _text_pairs(value, field=field, example="{'project': 'churn'}", check_name=check_name)
 
 
 def check_type(value: Any, types: type | tuple[type, ...], *, field: str, fix: str) -> Any:

@@ -27,6 +27,11 @@ __all__ = ["FAULT_KINDS", "emulate", "inject_faults", "signed_request"]
 FAULT_KINDS = ("throttle", "error500", "drop")
 
 
+def _given(**options: Any) -> dict[str, Any]:
+    """The options the caller set (None means "leave the service's setting as it is")."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
 def inject_faults(service: LocalService | None = None, *, throttle: float = 0.0, error500: float = 0.0, drop: float = 0.0,
                   retry_after: float | None = None, seed: int | None = None, timeout: float = 10.0) -> dict[str, Any]:
     """Set the fractions of Batch API requests that fail (0 turns a kind off); returns the service's
@@ -40,11 +45,7 @@ def inject_faults(service: LocalService | None = None, *, throttle: float = 0.0,
         if service is None:
             raise RuntimeError("no local Batch service is running; start one with batchnb.local.start()")
 
-    body: dict[str, Any] = {"throttle": throttle, "error500": error500, "drop": drop}
-    if retry_after is not None:
-        body["retry_after"] = retry_after
-    if seed is not None:
-        body["seed"] = seed
+    body = {"throttle": throttle, "error500": error500, "drop": drop, **_given(retry_after=retry_after, seed=seed)}
     response = signed_request(service, "POST", LOCAL_ADMIN_PREFIX + "/faults", body=body, timeout=timeout)
     if response.status_code != 200:
         # Never echo the request (it carries the signature); the status and the service's code suffice.
@@ -58,11 +59,7 @@ def emulate(service: LocalService, *, clock_scale: float | None = None, task_cou
     recurrences and task retention that many times faster than real time; ``task_counts_lag`` makes
     Get Task Counts answer with a snapshot up to that many seconds old (Azure's counts lag behind the
     task list). Returns the settings in force."""
-    body: dict[str, Any] = {}
-    if clock_scale is not None:
-        body["clockScale"] = clock_scale
-    if task_counts_lag is not None:
-        body["taskCountsLagSeconds"] = task_counts_lag
+    body = _given(clockScale=clock_scale, taskCountsLagSeconds=task_counts_lag)
     response = signed_request(service, "POST", LOCAL_ADMIN_PREFIX + "/emulation", body=body, timeout=timeout)
     if response.status_code != 200:
         raise ValueError(f"the local service refused the emulation settings: {response.json().get('error')}")

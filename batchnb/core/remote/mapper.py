@@ -28,6 +28,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from batchnb.core.remote.integrity import runner_command, sha256_hex
+from batchnb.core.remote.job_kind import META_KIND, metadata_of_kind
 from batchnb.core.remote.map_environment import resolve_map_environment
 from batchnb.core.remote.result import MapResult, task_id_for
 from batchnb.core.remote.uv_staging import uv_variables
@@ -35,7 +36,7 @@ from batchnb.core.specs.environment import Environment
 from batchnb.core.specs.models import JobSpec, TaskSpec
 from batchnb.core.specs.task_files import ResourceFileSpec
 from batchnb.core.validation import check_container_name, check_id, check_int
-from batchnb.errors import BatchnbError, ValidationError
+from batchnb.errors import ValidationError
 
 if TYPE_CHECKING:
     from batchnb.core.session import Session
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["attach_map", "submit_map"]
 
 KIND = "map"
-_META_KIND = "batchnb.kind"
+_META_KIND = META_KIND
 _META_ITEMS = "batchnb.map.items"
 _META_CHUNK = "batchnb.map.chunk_size"
 _META_TASKS = "batchnb.map.tasks"
@@ -193,10 +194,7 @@ def _terminate_when_done(session: Session, job_id: str) -> None:
 
 
 def attach_map(session: Session, job_id: str) -> MapResult:
-    job = session.job(job_id)
-    meta = job.metadata
-    if meta.get(_META_KIND) != KIND:
-        raise BatchnbError(f"Job {job_id!r} was not made by session.map()", code="batchnb.NotAMap",
-                           fix="use session.job(job_id) for ordinary jobs")
+    meta = metadata_of_kind(session, job_id, KIND, made_by="session.map()", code="batchnb.NotAMap",
+                            fix="use session.job(job_id) for ordinary jobs")
     return MapResult(session, job_id, n_items=int(meta[_META_ITEMS]), chunk_size=int(meta[_META_CHUNK]),
                      n_tasks=int(meta[_META_TASKS]), container=meta[_META_CONTAINER])

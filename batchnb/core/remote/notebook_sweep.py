@@ -30,12 +30,13 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batchnb.core.remote.job_kind import META_KIND, metadata_of_kind
 from batchnb.core.specs.environment import Environment
 from batchnb.core.specs.models import JobSpec, TaskSpec
 from batchnb.core.specs.task_files import OutputFileSpec, ResourceFileSpec
 from batchnb.core.storage import LONG_EXPIRY
 from batchnb.core.validation import check_container_name, check_id
-from batchnb.errors import BatchnbError, NotFoundError, ValidationError
+from batchnb.errors import NotFoundError, ValidationError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["NotebookSweep", "attach_notebook_sweep", "parameter_sets", "submit_notebook_sweep"]
 
 KIND = "notebook-sweep"
-_META_KIND = "batchnb.kind"
+_META_KIND = META_KIND
 _META_CONTAINER = "batchnb.notebook.container"
 RUNNER_COMMAND = "python3 notebook_runner.py notebook.ipynb params.json output.ipynb result.json"
 # Parameter sets beyond this are almost certainly a mistake (a grid of long lists).
@@ -197,11 +198,8 @@ def _upload_all(session: Session, container: str, blobs: Mapping[str, bytes]) ->
 
 
 def attach_notebook_sweep(session: Session, job_id: str) -> NotebookSweep:
-    job = session.job(job_id)
-    meta = job.metadata
-    if meta.get(_META_KIND) != KIND:
-        raise BatchnbError(f"Job {job_id!r} was not made by session.run_notebook()", code="batchnb.NotANotebookSweep",
-                           fix="use session.job(job_id) for ordinary jobs, session.map_result for map jobs")
+    meta = metadata_of_kind(session, job_id, KIND, made_by="session.run_notebook()", code="batchnb.NotANotebookSweep",
+                            fix="use session.job(job_id) for ordinary jobs, session.map_result for map jobs")
     container = meta[_META_CONTAINER]
     state = json.loads(session.storage.read_bytes(container, _Layout(job_id).sweep))
     return NotebookSweep(session, job_id, container=container, state=state)

@@ -106,10 +106,9 @@ VM_FAMILIES: tuple[VmFamily, ...] = (
 
 # Sizes whose number is not their vCPU count.
 _VCPU_EXCEPTIONS = {
-    **{f"standard_d{n}_v2": c for n, c in ((1, 1), (2, 2), (3, 4), (4, 8), (5, 16), (11, 2), (12, 4), (13, 8),
-                                           (14, 16), (15, 20))},
-    **{f"standard_ds{n}_v2": c for n, c in ((1, 1), (2, 2), (3, 4), (4, 8), (5, 16), (11, 2), (12, 4), (13, 8),
-                                            (14, 16), (15, 20))},
+    # Dv2 and DSv2 share their numbering: size number -> vCPUs.
+    **{f"standard_{series}{n}_v2": c for series in ("d", "ds")
+       for n, c in ((1, 1), (2, 2), (3, 4), (4, 8), (5, 16), (11, 2), (12, 4), (13, 8), (14, 16), (15, 20))},
     "standard_nd96asr_v4": 96, "standard_nd96amsr_a100_v4": 96, "standard_nd96isr_h100_v5": 96,
     "standard_hb120rs_v2": 120, "standard_hb120rs_v3": 120, "standard_hb176rs_v4": 176,
 }

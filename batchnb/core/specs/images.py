@@ -117,39 +117,29 @@ DEFAULT_IMAGE = "ubuntu-24.04"
 
 # Gen1 twins exist for the sizes that boot only Gen1 (Av2, Dv2, Dv3, Dav4, Ev3, F), Gen2 twins
 # for the sizes that boot only Gen2 (every v6 series, A100/H100 GPUs, HBv4, HX).
-IMAGE_PRESETS: dict[str, ImageReference] = {
-    "ubuntu-24.04": ImageReference(
-        publisher="canonical", offer="ubuntu-24_04-lts", sku="server",
-        node_agent_sku_id="batch.node.ubuntu 24.04", supports_containers=False),
-    "ubuntu-24.04-gen1": ImageReference(
-        publisher="canonical", offer="ubuntu-24_04-lts", sku="server-gen1",
-        node_agent_sku_id="batch.node.ubuntu 24.04", supports_containers=False),
+_UBUNTU_2404 = ("canonical", "ubuntu-24_04-lts", "batch.node.ubuntu 24.04")
+_UBUNTU_2204 = ("canonical", "0001-com-ubuntu-server-jammy", "batch.node.ubuntu 22.04")
+_DEBIAN_12 = ("debian", "debian-12", "batch.node.debian 12")
+_WINDOWS = ("microsoftwindowsserver", "windowsserver", "batch.node.windows amd64")
+# name, (publisher, offer, node agent), sku, whether the image has a container runtime
+_PRESET_ROWS = (
+    ("ubuntu-24.04", _UBUNTU_2404, "server", False),
+    ("ubuntu-24.04-gen1", _UBUNTU_2404, "server-gen1", False),
     # batch.node.ubuntu 22.04 ends Batch support on 2027-06-30 (Azure/Batch#200).
-    "ubuntu-22.04": ImageReference(
-        publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts",
-        node_agent_sku_id="batch.node.ubuntu 22.04", supports_containers=False),
-    "ubuntu-22.04-gen2": ImageReference(
-        publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts-gen2",
-        node_agent_sku_id="batch.node.ubuntu 22.04", supports_containers=False),
+    ("ubuntu-22.04", _UBUNTU_2204, "22_04-lts", False),
+    ("ubuntu-22.04-gen2", _UBUNTU_2204, "22_04-lts-gen2", False),
     # The HPC image ships a container runtime: the usual choice for container pools on Ubuntu.
-    "ubuntu-22.04-hpc": ImageReference(
-        publisher="microsoft-dsvm", offer="ubuntu-hpc", sku="2204",
-        node_agent_sku_id="batch.node.ubuntu 22.04", supports_containers=True),
-    "debian-12": ImageReference(
-        publisher="debian", offer="debian-12", sku="12",
-        node_agent_sku_id="batch.node.debian 12", supports_containers=False),
-    "debian-12-gen2": ImageReference(
-        publisher="debian", offer="debian-12", sku="12-gen2",
-        node_agent_sku_id="batch.node.debian 12", supports_containers=False),
-    "windows-2019": ImageReference(
-        publisher="microsoftwindowsserver", offer="windowsserver", sku="2019-datacenter",
-        node_agent_sku_id="batch.node.windows amd64", supports_containers=False),
-    "windows-2022": ImageReference(
-        publisher="microsoftwindowsserver", offer="windowsserver", sku="2022-datacenter",
-        node_agent_sku_id="batch.node.windows amd64", supports_containers=False),
-    "windows-2022-gen2": ImageReference(
-        publisher="microsoftwindowsserver", offer="windowsserver", sku="2022-datacenter-g2",
-        node_agent_sku_id="batch.node.windows amd64", supports_containers=False),
+    ("ubuntu-22.04-hpc", ("microsoft-dsvm", "ubuntu-hpc", "batch.node.ubuntu 22.04"), "2204", True),
+    ("debian-12", _DEBIAN_12, "12", False),
+    ("debian-12-gen2", _DEBIAN_12, "12-gen2", False),
+    ("windows-2019", _WINDOWS, "2019-datacenter", False),
+    ("windows-2022", _WINDOWS, "2022-datacenter", False),
+    ("windows-2022-gen2", _WINDOWS, "2022-datacenter-g2", False),
+)
+IMAGE_PRESETS: dict[str, ImageReference] = {
+    name: ImageReference(publisher=publisher, offer=offer, sku=sku, node_agent_sku_id=agent,
+                         supports_containers=containers)
+    for name, (publisher, offer, agent), sku, containers in _PRESET_ROWS
 }
 
 

@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Union
 
+from batchnb.local.service.model.token_cursor import TokenCursor
+
 __all__ = [
     "FILE_FILTER_PROPS",
     "JOB_FILTER_PROPS",
@@ -53,12 +55,14 @@ _EQ_NE = frozenset({"eq", "ne"})
 _EQ = frozenset({"eq"})
 _START = frozenset({"startswith"})
 
+
+def _entity_props() -> dict[str, set[str]]:
+    """What every top-level entity (task, pool, job, job schedule) filters on; fresh sets each time."""
+    return {"id": set(_ALL), "state": set(_EQ_NE), "stateTransitionTime": set(_ORDER),
+            "creationTime": set(_ORDER), "lastModified": set(_ORDER)}
+
 TASK_FILTER_PROPS: dict[str, set[str]] = {
-    "id": set(_ALL),
-    "state": set(_EQ_NE),
-    "stateTransitionTime": set(_ORDER),
-    "creationTime": set(_ORDER),
-    "lastModified": set(_ORDER),
+    **_entity_props(),
     "executionInfo/startTime": set(_ORDER),
     "executionInfo/endTime": set(_ORDER),
     "executionInfo/exitCode": set(_ORDER),
@@ -81,34 +85,20 @@ NODE_FILTER_PROPS: dict[str, set[str]] = {
 }
 
 POOL_FILTER_PROPS: dict[str, set[str]] = {
-    "id": set(_ALL),
-    "state": set(_EQ_NE),
-    "stateTransitionTime": set(_ORDER),
-    "creationTime": set(_ORDER),
-    "lastModified": set(_ORDER),
+    **_entity_props(),
     "allocationState": set(_EQ_NE),
     "allocationStateTransitionTime": set(_ORDER),
     "vmSize": set(_EQ_NE),
 }
 
 JOB_FILTER_PROPS: dict[str, set[str]] = {
-    "id": set(_ALL),
-    "state": set(_EQ_NE),
-    "stateTransitionTime": set(_ORDER),
-    "creationTime": set(_ORDER),
-    "lastModified": set(_ORDER),
+    **_entity_props(),
     "executionInfo/startTime": set(_ORDER),
     "executionInfo/endTime": set(_ORDER),
     "executionInfo/poolId": set(_ALL),
 }
 
-JOB_SCHEDULE_FILTER_PROPS: dict[str, set[str]] = {
-    "id": set(_ALL),
-    "state": set(_EQ_NE),
-    "stateTransitionTime": set(_ORDER),
-    "creationTime": set(_ORDER),
-    "lastModified": set(_ORDER),
-}
+JOB_SCHEDULE_FILTER_PROPS: dict[str, set[str]] = _entity_props()
 
 FILE_FILTER_PROPS: dict[str, set[str]] = {"name": set(_START)}
 
@@ -305,21 +295,10 @@ def _tokenize(text: str) -> list[_Tok]:
 # Parser (recursive descent; 'and' binds tighter than 'or', as in OData)
 
 
-class _Parser:
+class _Parser(TokenCursor[_Tok]):
     def __init__(self, text: str, allowed: dict[str, set[str]]) -> None:
-        self.tokens = _tokenize(text)
-        self.i = 0
+        super().__init__(_tokenize(text))
         self.allowed = allowed
-        self.depth = 0
-
-    def peek(self) -> _Tok:
-        return self.tokens[self.i]
-
-    def take(self) -> _Tok:
-        tok = self.tokens[self.i]
-        if tok.kind != "end":
-            self.i += 1
-        return tok
 
     def is_keyword(self, tok: _Tok, *words: str) -> bool:
         return tok.kind == "name" and tok.text.lower() in words
@@ -527,34 +506,28 @@ def _compile(node: _Node) -> _Pred:
         get = _getter(node.prop)
         test = _value_predicate(node.op, node.value)
         return lambda doc: test(get(doc))
-    if isinstance(node, _And):
-        preds = [_compile(part) for part in node.parts]
-        if len(preds) == 2:
-            first, second = preds
-            return lambda doc: first(doc) and second(doc)
-
-        def all_of(doc: dict) -> bool:
-            for pred in preds:
-                if not pred(doc):
-                    return False
-            return True
-
-        return all_of
-    if isinstance(node, _Or):
-        preds = [_compile(part) for part in node.parts]
-        if len(preds) == 2:
-            first, second = preds
-            return lambda doc: first(doc) or second(doc)
-
-        def any_of(doc: dict) -> bool:
-            for pred in preds:
-                if pred(doc):
-                    return True
-            return False
-
-        return any_of
+    if isinstance(node, (_And, _Or)):
+        return _junction([_compile(part) for part in node.parts], any_of=isinstance(node, _Or))
     operand = _compile(node.operand)
     return lambda doc: not operand(doc)
+
+
+def _junction(preds: list[_Pred], *, any_of: bool) -> _Pred:
+    """``and`` (``any_of`` False) or ``or`` of the parts, stopping at the first part that decides; two
+    parts, the usual case, get a plain lambda (the filter runs once per entity of a large list)."""
+    if len(preds) == 2:
+        first, second = preds
+        if any_of:
+            return lambda doc: first(doc) or second(doc)
+        return lambda doc: first(doc) and second(doc)
+
+    def junction(doc: dict) -> bool:
+        for pred in preds:
+            if bool(pred(doc)) is any_of:
+                return any_of
+        return not any_of
+
+    return junction
 
 
 def _conjuncts(node: _Node) -> list[_Node]:

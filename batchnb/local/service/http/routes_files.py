@@ -63,8 +63,7 @@ def register(app: web.Application, svc) -> None:
     def getter(base_of):
         @_file_api
         async def get_file(request):
-            anchor, parts, prefix = base_of(request)
-            segments = node_files.path_segments(_raw_file_path(request))
+            anchor, parts, prefix, segments = _addressed(request, base_of)
             fd = await asyncio.to_thread(node_files.open_entry, anchor, parts, segments)
             try:
                 info = os.fstat(fd)
@@ -82,8 +81,7 @@ def register(app: web.Application, svc) -> None:
     def deleter(base_of):
         @_file_api
         async def delete_file(request):
-            anchor, parts, _ = base_of(request)
-            segments = node_files.path_segments(_raw_file_path(request))
+            anchor, parts, _, segments = _addressed(request, base_of)
             recursive = (request.query.get("recursive") or "").lower() == "true"
             await asyncio.to_thread(node_files.delete_entry, anchor, parts, segments, recursive=recursive)
             return web.Response(status=200)
@@ -94,6 +92,13 @@ def register(app: web.Application, svc) -> None:
         r.add_get(prefix + "/files/{path:.+}", getter(base_of), allow_head=False)
         r.add_head(prefix + "/files/{path:.+}", getter(base_of))
         r.add_delete(prefix + "/files/{path:.+}", deleter(base_of))
+
+
+def _addressed(request: web.Request, base_of) -> tuple:
+    """The file a get/delete names: its task or node directory (anchor, parts, URL prefix) and the
+    checked segments of its path."""
+    anchor, parts, prefix = base_of(request)
+    return anchor, parts, prefix, node_files.path_segments(_raw_file_path(request))
 
 
 async def _stream(request: web.Request, fd: int, start: int, stop: int, headers: dict) -> web.StreamResponse:

@@ -8,8 +8,9 @@ from aiohttp import web
 
 from batchnb.local.service.http import odata
 from batchnb.local.service.http.body import read_json
+from batchnb.local.service.http.entity_handlers import add_collection_routes, entity_handlers, run_action
 from batchnb.local.service.http.listing import base_url, docs_page, list_state, model_page, task_stats
-from batchnb.local.service.http.respond import changed, check_conditions, created, entity, json_response
+from batchnb.local.service.http.respond import check_conditions, created, entity, json_response
 
 
 def changed_tasks(job, flt) -> list | None:
@@ -34,28 +35,17 @@ def changed_tasks(job, flt) -> list | None:
 def register(app: web.Application, svc) -> None:
     r = app.router
 
-    async def list_jobs(request):
-        return json_response(model_page(request, svc.jobs.values(), allowed=odata.JOB_FILTER_PROPS, kind="jobs"))
+    add_collection_routes(
+        r, "/jobs", "job", "jobs", items=lambda: svc.jobs.values(), allowed=odata.JOB_FILTER_PROPS, create=svc.create_job,
+        lookup=lambda request: svc.get_job(request.match_info["job"]),
+        update=lambda job, body, replace: svc.patch_job(job.id, body, replace=replace),
+        delete=lambda job: svc.delete_job(job.id), bare_head=False)
 
-    async def create_job(request):
-        return created(request, svc.create_job(await read_json(request)).doc)
-
-    async def get_job(request):
-        job = svc.get_job(request.match_info["job"])
-        check_conditions(request, job.doc, write=False)
-        return entity(request, job.doc, "jobs", select=list_state(request)["s"])
-
-    async def update_job(request):
-        job = svc.get_job(request.match_info["job"])
-        check_conditions(request, job.doc, write=True)
-        body = await read_json(request)
-        return changed(request, svc.patch_job(job.id, body, replace=request.method == "PUT").doc)
-
-    async def delete_job(request):
-        job = svc.get_job(request.match_info["job"])
-        check_conditions(request, job.doc, write=True)
-        svc.delete_job(job.id)
-        return web.Response(status=202)
+    job_actions = {
+        "disable": (svc.disable_job, 202),
+        "enable": (lambda job_id, body: svc.enable_job(job_id), 202),
+        "terminate": (svc.terminate_job, 202),
+    }
 
     async def job_action(request):
         job_id, action = request.match_info["job"], request.match_info["action"].lower()
@@ -64,13 +54,7 @@ def register(app: web.Application, svc) -> None:
             return json_response({"value": svc.add_task_collection(job_id, body)})
         job = svc.get_job(job_id)
         check_conditions(request, job.doc, write=True)
-        if action == "disable":
-            return changed(request, svc.disable_job(job_id, body).doc, 202)
-        if action == "enable":
-            return changed(request, svc.enable_job(job_id).doc, 202)
-        if action == "terminate":
-            return changed(request, svc.terminate_job(job_id, body).doc, 202)
-        raise web.HTTPNotFound()
+        return run_action(request, job_actions, action, job_id, body)
 
     async def task_counts(request):
         return json_response(svc.task_counts(request.match_info["job"]))
@@ -95,16 +79,15 @@ def register(app: web.Application, svc) -> None:
         doc = task.doc if "stats" not in state["e"] else dict(task.doc, stats=task_stats(task))
         return entity(request, doc, "tasks", select=state["s"])
 
-    async def replace_task(request):
-        task = svc.get_task(request.match_info["job"], request.match_info["task"])
-        check_conditions(request, task.doc, write=True)
-        return changed(request, svc.replace_task(task.job.id, task.id, await read_json(request)).doc)
+    _, replace_task, delete_task = entity_handlers(
+        lambda request: svc.get_task(request.match_info["job"], request.match_info["task"]), "tasks",
+        update=lambda task, body, replace: svc.replace_task(task.job.id, task.id, body),  # only PUT is routed
+        delete=lambda task: svc.delete_task(task.job.id, task.id), delete_status=200)
 
-    async def delete_task(request):
-        task = svc.get_task(request.match_info["job"], request.match_info["task"])
-        check_conditions(request, task.doc, write=True)
-        svc.delete_task(task.job.id, task.id)
-        return web.Response(status=200)
+    task_actions = {
+        "terminate": (lambda ids, body: svc.terminate_task(*ids), 204),
+        "reactivate": (lambda ids, body: svc.reactivate_task(*ids), 204),
+    }
 
     async def task_action(request):
         job_id, task_id = request.match_info["job"], request.match_info["task"]
@@ -112,11 +95,7 @@ def register(app: web.Application, svc) -> None:
         await read_json(request)
         task = svc.get_task(job_id, task_id)
         check_conditions(request, task.doc, write=True)
-        if action == "terminate":
-            return changed(request, svc.terminate_task(job_id, task_id).doc, 204)
-        if action == "reactivate":
-            return changed(request, svc.reactivate_task(job_id, task_id).doc, 204)
-        raise web.HTTPNotFound()
+        return run_action(request, task_actions, action, (job_id, task_id), None)
 
     async def subtasks(request):
         items = svc.subtasks(request.match_info["job"], request.match_info["task"])
@@ -125,12 +104,6 @@ def register(app: web.Application, svc) -> None:
             items = [{k: v for k, v in item.items() if k in select} for item in items]
         return json_response({"odata.metadata": f"{base_url(request)}/$metadata#subtaskinfo", "value": items})
 
-    r.add_get("/jobs", list_jobs)
-    r.add_post("/jobs", create_job)
-    r.add_get("/jobs/{job}", get_job)
-    r.add_patch("/jobs/{job}", update_job)
-    r.add_put("/jobs/{job}", update_job)
-    r.add_delete("/jobs/{job}", delete_job)
     r.add_get("/jobs/{job}/taskcounts", task_counts)
     r.add_get("/jobs/{job}/jobpreparationandreleasetaskstatus", prep_status)
     r.add_get("/jobs/{job}/tasks", list_tasks)

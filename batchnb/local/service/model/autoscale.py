@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Union
 
 from batchnb.local.service.model.quotas import MAX_TARGET_NODES
+from batchnb.local.service.model.token_cursor import TokenCursor
 
 __all__ = [
     "SAMPLE_PERIOD",
@@ -394,21 +395,10 @@ _FUNCTIONS: dict[str, tuple[int, int | None, Callable[[list[Any]], Any]]] = {
 # Parser
 
 
-class _Parser:
+class _Parser(TokenCursor[_Tok]):
     def __init__(self, src: _Source) -> None:
+        super().__init__(_tokenize(src))
         self.src = src
-        self.tokens = _tokenize(src)
-        self.i = 0
-        self.depth = 0
-
-    def peek(self) -> _Tok:
-        return self.tokens[self.i]
-
-    def take(self) -> _Tok:
-        tok = self.tokens[self.i]
-        if tok.kind != "end":
-            self.i += 1
-        return tok
 
     def at(self, text: str) -> bool:
         tok = self.peek()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class ServiceError(Exception):
     def __init__(self, status: int, code: str, message: str, values: dict[str, str] | None = None,
@@ -38,3 +43,17 @@ def not_emulated(feature: str, instead: str) -> ServiceError:
     One status and code, so a client can tell "not here" from "wrong input" without parsing text."""
     return ServiceError(400, "FeatureNotEmulated", f"{feature} is not emulated by the local Batch service. {instead}",
                         {"Feature": feature, "Instead": instead})
+
+
+def find(table: Mapping[str, T], key: str, code: str, what: str) -> T:
+    """``table[key]`` or the 404 Azure answers (``code``, "The specified <what> does not exist.")."""
+    found = table.get(key)
+    if found is None:
+        raise not_found(code, what)
+    return found
+
+
+def refuse_states(state: str, refusals: Mapping[str, tuple[str, str]]) -> None:
+    """Raise the 409 ``(code, message)`` that ``refusals`` holds for ``state``, if any."""
+    if state in refusals:
+        raise conflict(*refusals[state])

@@ -14,8 +14,14 @@ from datetime import datetime, timezone
 
 from batchnb.local.service.model import clock, shapes
 from batchnb.local.service.model.entities import Job, JobSchedule
-from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_found
-from batchnb.local.service.model.validate import check_duration, check_id, check_metadata, check_object
+from batchnb.local.service.model.errors import (
+    ServiceError,
+    bad_value,
+    find,
+    missing,
+    refuse_states,
+)
+from batchnb.local.service.model.validate import check_duration, check_metadata, check_object
 
 SCHEDULE = {"doNotRunUntil": str, "doNotRunAfter": str, "startWindow": str, "recurrenceInterval": str}
 JOB_SPEC = {k: v for k, v in shapes.JOB_CREATE.items() if k != "id"}
@@ -39,14 +45,19 @@ def _time(schedule: dict, prop: str) -> float | None:
 def _iso(ts: float) -> str:
     return clock.iso(datetime.fromtimestamp(ts, timezone.utc))
 
+# States in which a job schedule takes no changes: Azure's 409 for each.
+_SCHEDULE_FROZEN = {
+    "completed": ("JobScheduleCompleted", "The specified job schedule is already in a completed state."),
+    "terminating": ("JobScheduleBeingTerminated", "The specified job schedule is being terminated."),
+    "deleting": ("JobScheduleBeingDeleted",
+                 "The specified job schedule has been marked for deletion and is being deleted."),
+}
+
 
 class JobScheduleOps:
     # ---- lookups ------------------------------------------------------------------------------
     def get_job_schedule(self, schedule_id: str) -> JobSchedule:
-        schedule = self.job_schedules.get(schedule_id.lower())
-        if schedule is None:
-            raise not_found("JobScheduleNotFound", "job schedule")
-        return schedule
+        return find(self.job_schedules, schedule_id.lower(), "JobScheduleNotFound", "job schedule")
 
     def schedule_jobs(self, schedule_id: str) -> list[Job]:
         schedule = self.get_job_schedule(schedule_id)
@@ -54,14 +65,7 @@ class JobScheduleOps:
 
     def _changeable(self, schedule_id: str) -> JobSchedule:
         schedule = self.get_job_schedule(schedule_id)
-        state = schedule.doc["state"]
-        if state == "completed":
-            raise conflict("JobScheduleCompleted", "The specified job schedule is already in a completed state.")
-        if state == "terminating":
-            raise conflict("JobScheduleBeingTerminated", "The specified job schedule is being terminated.")
-        if state == "deleting":
-            raise conflict("JobScheduleBeingDeleted", "The specified job schedule has been marked for deletion and "
-                                                      "is being deleted.")
+        refuse_states(schedule.doc["state"], _SCHEDULE_FROZEN)
         return schedule
 
     # ---- checks -------------------------------------------------------------------------------
@@ -83,13 +87,7 @@ class JobScheduleOps:
     # ---- create / update ----------------------------------------------------------------------
     def create_job_schedule(self, body: dict) -> JobSchedule:
         body = check_object(body, shape=SCHEDULE_CREATE)
-        schedule_id = check_id(body.get("id"))
-        if schedule_id.lower() in self.job_schedules:
-            raise conflict("JobScheduleExists", "The specified job schedule already exists.")
-        if schedule_id.lower() in self.jobs:
-            raise conflict("JobWithSameIdExists", "A job with the same id already exists; jobs and job schedules "
-                                                  "share one id namespace.")
-        self.check_active_quota()
+        schedule_id = self.claim_id(body.get("id"), schedule=True)
         if body.get("schedule") is None:
             raise missing("schedule")
         if body.get("jobSpecification") is None:

@@ -8,7 +8,7 @@ import shutil
 from batchnb.local.service import node_layout
 from batchnb.local.service.model import clock, shapes
 from batchnb.local.service.model.entities import Job, job_pool_key
-from batchnb.local.service.model.errors import bad_value, conflict, missing, not_found
+from batchnb.local.service.model.errors import bad_value, conflict, find, missing, refuse_states
 from batchnb.local.service.model.quotas import job_quota_reached
 from batchnb.local.service.model.tasks import mark_requeued
 from batchnb.local.service.model.validate import (
@@ -28,13 +28,26 @@ ENDING_STATES = ("terminating", "completed", "deleting")
 JOB_WRITABLE = ("priority", "allowTaskPreemption", "maxParallelTasks", "constraints", "poolInfo",
                 "onAllTasksComplete", "metadata", "networkConfiguration")
 
+# States in which a job takes no updates and no new tasks: Azure's 409 for each.
+_JOB_FROZEN = {
+    "completed": ("JobCompleted", "The specified job is already in a completed state."),
+    "terminating": ("JobBeingTerminated", "The specified job is being terminated."),
+    "deleting": ("JobBeingDeleted", "The specified job has been marked for deletion and is being garbage collected."),
+}
+
+_SHARED_IDS = "jobs and job schedules share one id namespace."
+# (creating a schedule?, id held by a schedule?) -> Azure's 409.
+_ID_TAKEN = {
+    (False, False): ("JobExists", "The specified job already exists."),
+    (False, True): ("JobScheduleWithSameIdExists", f"A job schedule with the same id already exists; {_SHARED_IDS}"),
+    (True, True): ("JobScheduleExists", "The specified job schedule already exists."),
+    (True, False): ("JobWithSameIdExists", f"A job with the same id already exists; {_SHARED_IDS}"),
+}
+
 
 class JobOps:
     def get_job(self, job_id: str) -> Job:
-        job = self.jobs.get(job_id.lower())
-        if job is None:
-            raise not_found("JobNotFound", "job")
-        return job
+        return find(self.jobs, job_id.lower(), "JobNotFound", "job")
 
     def _check_job_settings(self, body: dict) -> None:
         check_int(body, "priority", -1000, 1000, code="OutOfRangePriority")
@@ -50,14 +63,18 @@ class JobOps:
 
     def create_job(self, body: dict) -> Job:
         body = check_object(body, shape=shapes.JOB_CREATE)
-        job_id = check_id(body.get("id"))
-        if job_id.lower() in self.jobs:
-            raise conflict("JobExists", "The specified job already exists.")
-        if job_id.lower() in self.job_schedules:
-            raise conflict("JobScheduleWithSameIdExists", "A job schedule with the same id already exists; jobs "
-                                                          "and job schedules share one id namespace.")
-        self.check_active_quota()
+        job_id = self.claim_id(body.get("id"), schedule=False)
         return self.new_job(job_id, body)
+
+    def claim_id(self, raw: object, *, schedule: bool) -> str:
+        """A valid id for a new job (or, with ``schedule``, job schedule) that no job and no job
+        schedule holds (they share one namespace), with room under the active quota."""
+        new_id = check_id(raw)
+        for held_by_schedule in (schedule, not schedule):  # the new entity's own kind first, as Azure does
+            if new_id.lower() in (self.job_schedules if held_by_schedule else self.jobs):
+                raise conflict(*_ID_TAKEN[schedule, held_by_schedule])
+        self.check_active_quota()
+        return new_id
 
     def check_active_quota(self) -> None:
         """Active jobs and job schedules share one account quota, as on Azure."""
@@ -139,14 +156,7 @@ class JobOps:
     # ---- updates --------------------------------------------------------------------------------
     def _updatable(self, job_id: str) -> Job:
         job = self.get_job(job_id)
-        state = job.doc["state"]
-        if state == "completed":
-            raise conflict("JobCompleted", "The specified job is already in a completed state.")
-        if state == "terminating":
-            raise conflict("JobBeingTerminated", "The specified job is being terminated.")
-        if state == "deleting":
-            raise conflict("JobBeingDeleted", "The specified job has been marked for deletion and is being "
-                                              "garbage collected.")
+        refuse_states(job.doc["state"], _JOB_FROZEN)
         return job
 
     def patch_job(self, job_id: str, body: dict, *, replace: bool = False) -> Job:

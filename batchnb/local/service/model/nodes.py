@@ -9,7 +9,7 @@ import shutil
 from batchnb.local.service.model import clock
 from batchnb.local.service.model.autoscale import DEALLOCATION_OPTIONS
 from batchnb.local.service.model.entities import Node, Pool
-from batchnb.local.service.model.errors import ServiceError, conflict, not_found
+from batchnb.local.service.model.errors import ServiceError, conflict, find
 from batchnb.local.service.model.validate import check_enum, check_object
 from batchnb.local.service.node_layout import create_node_layout
 
@@ -20,10 +20,7 @@ class NodeOps:
     # ---- lookups ------------------------------------------------------------------------------
     def get_node(self, pool_id: str, node_id: str) -> Node:
         pool = self.get_pool(pool_id)
-        node = pool.nodes.get(node_id)
-        if node is None:
-            raise not_found("NodeNotFound", "node")
-        return node
+        return find(pool.nodes, node_id, "NodeNotFound", "node")
 
     def node_root(self, node: Node):
         return self.nodes_dir / node.pool.key / node.id

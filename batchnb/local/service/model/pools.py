@@ -8,7 +8,15 @@ from datetime import timedelta
 from batchnb.local.service.model import autoscale, clock, shapes, vm_sizes
 from batchnb.local.service.model.autoscale import DEALLOCATION_OPTIONS
 from batchnb.local.service.model.entities import Pool, job_pool_key
-from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_emulated, not_found
+from batchnb.local.service.model.errors import (
+    ServiceError,
+    bad_value,
+    conflict,
+    find,
+    missing,
+    not_emulated,
+    not_found,
+)
 from batchnb.local.service.model.images import check_container_configuration, find_image
 from batchnb.local.service.model.packages import check_mounts, check_package_references
 from batchnb.local.service.model.quotas import core_quota_error, cores_of, pool_quota_reached
@@ -36,10 +44,7 @@ _COUNT_FIELD_OF_STATE = {f.lower(): f for f in NODE_COUNT_FIELDS}  # node docs h
 class PoolOps:
     # ---- lookups -----------------------------------------------------------------------------
     def get_pool(self, pool_id: str) -> Pool:
-        pool = self.pools.get(pool_id.lower())
-        if pool is None:
-            raise not_found("PoolNotFound", "pool")
-        return pool
+        return find(self.pools, pool_id.lower(), "PoolNotFound", "pool")
 
     def _live_pool(self, pool_id: str) -> Pool:
         pool = self.get_pool(pool_id)
@@ -47,6 +52,11 @@ class PoolOps:
             raise conflict("PoolBeingDeleted", "The specified pool has been marked for deletion and is being "
                                                "reclaimed.")
         return pool
+
+    def _live_pool_body(self, pool_id: str, body: dict, shape) -> tuple[Pool, dict]:
+        """The pool (refusing one being deleted) and the request body checked against ``shape``,
+        in the order Azure checks them."""
+        return self._live_pool(pool_id), check_object(body, shape=shape)
 
     # ---- create ------------------------------------------------------------------------------
     def create_pool(self, body: dict) -> Pool:
@@ -143,8 +153,7 @@ class PoolOps:
 
     # ---- updates -----------------------------------------------------------------------------
     def patch_pool(self, pool_id: str, body: dict) -> Pool:
-        pool = self._live_pool(pool_id)
-        body = check_object(body, shape=shapes.POOL_UPDATE)
+        pool, body = self._live_pool_body(pool_id, body, shapes.POOL_UPDATE)
         check_metadata(body)
         check_package_references(body.get("applicationPackageReferences"))
         has_nodes = bool(pool.nodes)
@@ -167,8 +176,7 @@ class PoolOps:
         return pool
 
     def replace_pool_properties(self, pool_id: str, body: dict) -> Pool:
-        pool = self._live_pool(pool_id)
-        body = check_object(body, shape=shapes.POOL_UPDATE)
+        pool, body = self._live_pool_body(pool_id, body, shapes.POOL_UPDATE)
         if body.get("applicationPackageReferences") is None:
             raise missing("applicationPackageReferences")
         if body.get("metadata") is None:
@@ -202,8 +210,7 @@ class PoolOps:
 
     # ---- resize --------------------------------------------------------------------------------
     def resize_pool(self, pool_id: str, body: dict) -> Pool:
-        pool = self._live_pool(pool_id)
-        body = check_object(body, shape=shapes.POOL_RESIZE)
+        pool, body = self._live_pool_body(pool_id, body, shapes.POOL_RESIZE)
         if pool.doc.get("enableAutoScale"):
             raise conflict("OperationInvalidForCurrentState", "A pool with autoscale enabled cannot be resized "
                                                               "manually.")
@@ -324,8 +331,7 @@ class PoolOps:
         return pool
 
     def remove_nodes(self, pool_id: str, body: dict) -> Pool:
-        pool = self._live_pool(pool_id)
-        body = check_object(body, shape=shapes.NODE_REMOVE)
+        pool, body = self._live_pool_body(pool_id, body, shapes.NODE_REMOVE)
         ids = body.get("nodeList")
         if not ids or not isinstance(ids, list):
             raise missing("nodeList")
@@ -363,8 +369,7 @@ class PoolOps:
                                "error.", {"Message": str(exc)}) from None
 
     def enable_autoscale(self, pool_id: str, body: dict) -> Pool:
-        pool = self._live_pool(pool_id)
-        body = check_object(body, shape=shapes.AUTOSCALE)
+        pool, body = self._live_pool_body(pool_id, body, shapes.AUTOSCALE)
         if pool.doc["allocationState"] != "steady" and not pool.doc.get("enableAutoScale"):
             raise conflict("PoolBeingResized", "Autoscale cannot be enabled while the pool is resizing.")
         formula = body.get("autoScaleFormula") or pool.doc.get("autoScaleFormula")
@@ -389,8 +394,7 @@ class PoolOps:
         return pool
 
     def evaluate_autoscale(self, pool_id: str, body: dict) -> dict:
-        pool = self._live_pool(pool_id)
-        body = check_object(body, shape=shapes.AUTOSCALE)
+        pool, body = self._live_pool_body(pool_id, body, shapes.AUTOSCALE)
         formula = body.get("autoScaleFormula")
         if not formula:
             raise missing("autoScaleFormula")

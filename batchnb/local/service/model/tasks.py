@@ -6,7 +6,13 @@ import shutil
 
 from batchnb.local.service.model import clock, shapes
 from batchnb.local.service.model.entities import Job, Task, job_pool_key
-from batchnb.local.service.model.errors import ServiceError, bad_value, conflict, missing, not_found
+from batchnb.local.service.model.errors import (
+    ServiceError,
+    bad_value,
+    conflict,
+    find,
+    missing,
+)
 from batchnb.local.service.model.packages import check_package_references
 from batchnb.local.service.model.validate import check_duration, check_id, check_int, check_object
 from batchnb.local.service.node_layout import task_dir
@@ -18,10 +24,7 @@ class TaskOps:
     # ---- lookups ------------------------------------------------------------------------------
     def get_task(self, job_id: str, task_id: str) -> Task:
         job = self.get_job(job_id)
-        task = job.tasks.get(f"{job.key}/{task_id.lower()}")
-        if task is None:
-            raise not_found("TaskNotFound", "task")
-        return task
+        return find(job.tasks, f"{job.key}/{task_id.lower()}", "TaskNotFound", "task")
 
     def _job_accepting_tasks(self, job_id: str) -> Job:
         return self._updatable(job_id)  # the same states refuse new tasks as refuse updates
