@@ -404,6 +404,22 @@ def _service_code_and_message(exc: Any) -> tuple[str | None, str | None, dict[st
     return code, message, details
 
 
+def _code_from_unread_body(response: Any, message: str | None) -> tuple[str | None, str | None]:
+    """The Batch error code of a streamed response (file downloads) whose body the SDK did not
+    read, e.g. 409 TaskFilesUnavailable when a task's node has left the pool."""
+    import json
+
+    try:
+        body = json.loads(response.read() or b"{}")
+    except Exception:  # not JSON, already consumed, or the connection is gone: keep the status
+        return None, message
+    if not isinstance(body, dict):
+        return None, message
+    found = body.get("message")
+    text = found.get("value") if isinstance(found, dict) else found
+    return body.get("code"), message or (str(text) if text else None)
+
+
 def _endpoint_of(exc: Any, endpoint: str | None) -> str:
     if endpoint:
         return endpoint
@@ -449,6 +465,8 @@ def from_azure_error(exc: AzureError, *, action: str, endpoint: str | None = Non
 
     if isinstance(exc, az.HttpResponseError) and status is not None:
         code, service_message, details = _service_code_and_message(exc)
+        if code is None:  # a streamed download's error body is left unread by the SDK
+            code, service_message = _code_from_unread_body(response, service_message)
         service_message = service_message or getattr(exc, "reason", None) or "no details"
         headers = getattr(response, "headers", None)
         request_id = _header(headers, "request-id")

@@ -7,6 +7,7 @@ depend on what an earlier run left behind, and stops it (Azurite included) when 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -52,10 +53,20 @@ def local_service(state_parent: Path | None = None) -> Iterator[LocalService]:
 
 @contextmanager
 def env_or_throwaway_service() -> Iterator[LocalService]:
-    """The service in $BATCHNB_LOCAL_STATE_DIR (left running), else a throwaway one."""
+    """The service in $BATCHNB_LOCAL_STATE_DIR, else a throwaway one.
+
+    A service that was already running there is left running (it is the user's); one this
+    benchmark had to start there is stopped again, so a benchmark never leaves a process behind.
+    """
     state_dir = os.environ.get("BATCHNB_LOCAL_STATE_DIR")
     if state_dir:
-        yield local.start(state_dir=state_dir, quiet=True)
+        was_running = local.status(state_dir=state_dir) is not None
+        service = local.start(state_dir=state_dir, quiet=True)
+        try:
+            yield service
+        finally:
+            if not was_running:
+                local.stop(state_dir=state_dir)
         return
     with local_service() as svc:
         yield svc
@@ -63,6 +74,31 @@ def env_or_throwaway_service() -> Iterator[LocalService]:
 
 def client_for(service: LocalService) -> BatchClient:
     return BatchClient(service.batch_url, AzureNamedKeyCredential(service.account_name, service.account_key))
+
+
+def add_check_option(parser) -> None:
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when a task or result was wrong or a target was missed (CI smoke runs); "
+                             "without it the script only warns")
+
+
+def finish(args, *, failures: list[str], missed: list[str], targets_apply: bool = True) -> int:
+    """Print what went wrong and return the exit code: 1 with --check when anything did.
+
+    ``failures`` are wrong results (failed tasks, missing outputs): always a failure with --check.
+    ``missed`` are performance targets not met; they count only where ``targets_apply`` (a target
+    set for the full size says little about a --quick run's ratio, which fixed costs dominate).
+    """
+    for problem in failures:
+        print(f"WARNING: {problem}", file=sys.stderr)
+    for problem in missed:
+        print(f"WARNING: missed target: {problem}" + ("" if targets_apply else " (not checked at this size)"),
+              file=sys.stderr)
+    bad = failures + (missed if targets_apply else [])
+    if args.check and bad:
+        print(f"check failed: {'; '.join(bad)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def add_state_parent_option(parser) -> None:

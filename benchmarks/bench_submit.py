@@ -20,8 +20,10 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import (  # noqa: E402
+    add_check_option,
     add_state_parent_option,
     client_for,
+    finish,
     local_service,
     make_job,
     make_pool,
@@ -69,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=None, help="tasks submitted in bulk (default 100,000)")
     parser.add_argument("--loop-tasks", type=int, default=None, help="tasks in the timed loop (default 2,000)")
     add_state_parent_option(parser)
+    add_check_option(parser)
     args = parser.parse_args(argv)
     bulk_count = args.tasks or (5_000 if args.quick else 100_000)
     loop_count = args.loop_tasks or (200 if args.quick else 2_000)
@@ -87,10 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         ("server RSS after", f"{mib(r['after'].get('rssBytes'))}  (peak {mib(r['after'].get('maxRssBytes'))}, "
                              f"{r['after'].get('tasks', 0):,} tasks held)"),
     ])
+    failures = []
     if r["failed"] or r["bulk_active"] != bulk_count:
-        print(f"WARNING: {r['failed']} tasks failed to submit; {r['bulk_active']} of {bulk_count} active",
-              file=sys.stderr)
-    return 0
+        failures.append(f"{r['failed']} tasks failed to submit; {r['bulk_active']} of {bulk_count} active")
+    return finish(args, failures=failures, missed=[])
 
 
 if __name__ == "__main__":

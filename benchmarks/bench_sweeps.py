@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import env_or_throwaway_service, print_table  # noqa: E402
+from _common import env_or_throwaway_service, finish, print_table  # noqa: E402
 
 import batchnb  # noqa: E402
 
@@ -136,9 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             session.delete_pool(pool_id)
             session.close()
     print_table("Notebook sweeps, reruns and the map cache (local service, 2 nodes x 4 slots)", rows)
-    for line in missed:
-        print(f"WARNING: {line}")
-    return 1 if (args.check and missed) else 0
+    return finish(args, failures=missed, missed=[])
 
 
 if __name__ == "__main__":

@@ -128,6 +128,8 @@ def print_table(rows: list[scenarios.Row]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the test suite's smaller loads")
+    parser.add_argument("--check", action="store_true",
+                        help="accepted like the other benchmarks': this script always exits 1 on a bad row")
     parser.add_argument("--state-parent", type=Path, default=None,
                         help="where the throwaway service keeps its state (default: the temp dir)")
     args = parser.parse_args(argv)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from batchnb.core.specs.task_files import OutputFileSpec
 from batchnb.core.tasks.bulk import BulkAddResult, add_tasks
 from batchnb.core.transport import Deadline, as_rows, call
 from batchnb.data.frames import TASK_SELECT_FIELDS, failed_tasks, tasks_frame
-from batchnb.errors import NotFoundError, TaskFailedError, ValidationError
+from batchnb.errors import ConflictError, NotFoundError, TaskFailedError, ValidationError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,6 +33,8 @@ __all__ = ["JobHandle"]
 STDOUT = "stdout.txt"
 STDERR = "stderr.txt"
 _DEFAULT_FAILURE_TAIL = 2048
+# Azure answers 409 with these once a task's node has left the pool or its retention has passed.
+TASK_FILES_GONE_CODES = frozenset({"TaskFilesUnavailable", "TaskFilesCleanedup"})
 
 
 class JobHandle(_Handle[batch_models.BatchJob]):
@@ -224,6 +227,10 @@ class JobHandle(_Handle[batch_models.BatchJob]):
     def failures(self, *, tail: int = _DEFAULT_FAILURE_TAIL) -> pd.DataFrame:
         """The job's failed tasks, with why they failed.
 
+        A task whose files are gone (its node left the pool, e.g. after an autoscale or spot
+        scale-down, or its retention passed) shows ``[files gone with node X: <code>]`` as its
+        stderr instead of failing the whole table.
+
         Parameters
         ----------
         tail : int
@@ -237,15 +244,23 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         """
         frame = self.tasks(filter="state eq 'completed'")
         failed = failed_tasks(frame)[["exit_code", "failure_code", "failure_message", "node_id", "retry_count"]].copy()
-        failed["stderr"] = self._read_many(list(failed.index), STDERR, tail)
+        nodes = [None if str(n) == "<NA>" else str(n) for n in failed["node_id"]]
+        failed["stderr"] = self._read_many(list(failed.index), STDERR, tail, nodes=nodes)
         return failed
 
-    def _read_many(self, task_ids: list[str], name: str, tail: int | None) -> list[str | None]:
+    def _read_many(self, task_ids: list[str], name: str, tail: int | None,
+                   nodes: Sequence[str | None] | None = None) -> list[str | None]:
+        node_of = dict(zip(task_ids, nodes or [None] * len(task_ids)))
+
         def read(task_id: str) -> str | None:
             try:
                 return self.read_file(task_id, name, tail=tail)
             except NotFoundError:
                 return None  # the task never started on a node, so it has no log
+            except ConflictError as exc:
+                if exc.code not in TASK_FILES_GONE_CODES:
+                    raise
+                return files_gone_note(node_of.get(task_id), exc.code)
         if len(task_ids) <= 1:
             return [read(t) for t in task_ids]
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="batchnb-logs") as pool:
@@ -308,7 +323,14 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         if tail is not None:
             if tail <= 0:
                 return b""
-            size = call(action, self._client.get_task_file_properties, self.id, task_id, path).content_length
+            try:
+                size = call(action, self._client.get_task_file_properties, self.id, task_id, path).content_length
+            except ConflictError as exc:
+                if exc.code in TASK_FILES_GONE_CODES:
+                    raise
+                # A HEAD answer has no body, so no error code: a GET says why (files gone...).
+                data = call(action, lambda: b"".join(self._client.download_task_file(self.id, task_id, path)))
+                return data[-tail:]
             if not size:
                 return b""
             ocp_range = f"bytes={max(0, size - tail)}-{size - 1}"
@@ -364,6 +386,10 @@ class JobHandle(_Handle[batch_models.BatchJob]):
              raise_on_failure: bool = False) -> dict[str, int]:
         """Block until no task is active or running.
 
+        The counts are only a hint: Azure documents that Get Task Counts may lag behind the task
+        list (right after ``add_tasks`` it can read 0 active, 0 running), so "done" is confirmed by
+        one narrow list query for tasks not yet completed before ``wait`` returns.
+
         Parameters
         ----------
         timeout : float, optional
@@ -391,21 +417,36 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         while True:
             counts = self.task_counts()
             if counts["active"] == 0 and counts["running"] == 0:
-                break
+                pending = self._unfinished_tasks()
+                if not pending:
+                    break
+                counts = {**counts, **_pending_counts(pending)}  # the counts lag: the list is exact
             if deadline.expired():
                 raise deadline.timeout_error(
                     f"job {self.id!r} ({counts['active']} active, {counts['running']} running, "
                     f"{counts['completed']} completed)",
                     fix="call job.wait() again to keep waiting; the job keeps running")
             deadline.sleep()
-        if raise_on_failure and counts["failed"]:
-            raise self._first_failure(counts["failed"])
+        if raise_on_failure:
+            failed = self.failures()  # the list, not counts["failed"], which may still read 0
+            if not failed.empty:
+                raise self._first_failure(failed, max(counts["failed"], len(failed)))
         return counts
 
-    def _first_failure(self, n_failed: int) -> TaskFailedError:
-        failed = self.failures()
-        if failed.empty:
-            return TaskFailedError(f"{n_failed} task(s) of job {self.id!r} failed", job_id=self.id)
+    def _all_tasks_done(self) -> bool:
+        """True when no task is active or running, confirmed by the task list (see ``wait``)."""
+        counts = self.task_counts()
+        return counts["active"] == 0 and counts["running"] == 0 and not self._unfinished_tasks()
+
+    def _unfinished_tasks(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Up to ``limit`` tasks (one page) that are not completed: ``id`` and ``state`` only, so
+        the usual answer, none, costs one small request whatever the size of the job."""
+        def first_page() -> list[dict[str, Any]]:
+            pager = self._client.list_tasks(self.id, select=["id", "state"], filter="state ne 'completed'")
+            return [t.as_dict() for t in islice(pager, limit)]
+        return call(f"list the unfinished tasks of job {self.id!r}", first_page)
+
+    def _first_failure(self, failed: pd.DataFrame, n_failed: int) -> TaskFailedError:
         task_id = failed.index[0]
         row = failed.iloc[0]
         exit_code = None if row["exit_code"] is None or str(row["exit_code"]) == "<NA>" else int(row["exit_code"])
@@ -559,3 +600,16 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         if self._info is None:
             return f"JobHandle({self.id!r})"
         return f"JobHandle({self.id!r}, state={state_text(self._info.state)!r}, pool={self.pool_id!r})"
+
+
+def _pending_counts(pending: list[dict[str, Any]]) -> dict[str, int]:
+    """Active/running numbers from listed unfinished tasks (``preparing`` counts as running, as
+    in Get Task Counts)."""
+    active = sum(1 for t in pending if t.get("state") == "active")
+    return {"active": active, "running": len(pending) - active}
+
+
+def files_gone_note(node_id: str | None, code: str | None) -> str:
+    """What a summary shows instead of a log whose files are gone (never an exception)."""
+    where = f"with node {node_id}" if node_id else "(the task's node left the pool)"
+    return f"[files gone {where}: {code}]"

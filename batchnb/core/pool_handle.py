@@ -21,8 +21,9 @@ __all__ = ["PoolHandle"]
 
 # Node states in which a node will not change on its own any time soon: waiting for these is
 # what "the pool is ready" means to a user (a failed start task must not hang a wait).
-_SETTLED_NODE_STATES = frozenset({"idle", "running", "starttaskfailed", "unusable", "offline", "preempted",
-                                  "deallocated"})
+# "unusable" is not settled: such a node runs no task (Azure may recover it, or never), so a pool
+# with one is not ready; wait_steady keeps waiting and its timeout names the unusable nodes.
+_SETTLED_NODE_STATES = frozenset({"idle", "running", "starttaskfailed", "offline", "preempted", "deallocated"})
 
 
 class PoolHandle(_Handle[batch_models.BatchPool]):
@@ -129,8 +130,8 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
     def wait_steady(self, *, timeout: float = 900, poll: float = 5.0, nodes_ready: bool = True) -> PoolHandle:
         """Wait until the pool stops resizing and (``nodes_ready``) every node has settled.
 
-        A node has settled when it is idle or running, or will not change on its own
-        (start task failed, unusable, offline, preempted...).
+        A node has settled when it is idle or running, or failed its start task; an ``unusable``
+        node is not ready.
 
         Parameters
         ----------
@@ -149,12 +150,14 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
         Raises
         ------
         batchnb.errors.BatchTimeoutError
-            Not steady within ``timeout`` seconds.
+            Not steady within ``timeout`` seconds (unusable nodes are named).
         batchnb.errors.BatchnbError
-            The resize failed (quota, image...; the service's code), or a node's start task
+            The resize failed (quota, a size that cannot boot the image...; the service's
+            code), or a node's start task
             failed (code ``StartTaskFailed``).
         """
         deadline = Deadline(timeout, poll=poll)
+        unusable: list[str] = []
         while True:
             info = self.refresh().info
             if state_text(info.allocation_state) == "steady":
@@ -165,26 +168,32 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
                                        fix="check quotas and the pool's vm size and image, then resize again")
                 if not nodes_ready:
                     return self
-                settled, failed = self._nodes_settled(info)
+                settled, failed, unusable = self._nodes_settled(info)
                 if failed:
                     raise self._start_task_error(failed)
                 if settled:
                     return self
             if deadline.expired():
+                if unusable:
+                    raise deadline.timeout_error(
+                        f"pool {self.id!r} to be ready: {len(unusable)} node(s) are unusable and run no task "
+                        f"({ids_preview(unusable)})",
+                        fix="wait again (Azure may recover them), or resize the pool to 0 and back to replace them")
                 raise deadline.timeout_error(
                     f"pool {self.id!r} to be steady with its nodes ready",
                     fix="wait again with a longer timeout, or look at pool.nodes() for nodes stuck starting")
             deadline.sleep()
 
-    def _nodes_settled(self, info: batch_models.BatchPool) -> tuple[bool, list[Any]]:
-        """(every node settled, the nodes whose start task failed)."""
+    def _nodes_settled(self, info: batch_models.BatchPool) -> tuple[bool, list[Any], list[str]]:
+        """(every node settled, the nodes whose start task failed, the ids of unusable nodes)."""
         target = (info.current_dedicated_nodes or 0) + (info.current_low_priority_nodes or 0)
         client = self.session.batch_client
         nodes = call(f"list the nodes of pool {self.id!r}",
                      lambda: list(client.list_nodes(self.id, select=["id", "state", "startTaskInfo"])))
         states = [state_text(n.state) for n in nodes]
         failed = [n for n in nodes if state_text(n.state) == "starttaskfailed"]
-        return len(states) >= target and all(s in _SETTLED_NODE_STATES for s in states), failed
+        unusable = [n.id for n in nodes if state_text(n.state) == "unusable"]
+        return len(states) >= target and all(s in _SETTLED_NODE_STATES for s in states), failed, unusable
 
     def _start_task_error(self, failed: list[Any]) -> BatchnbError:
         # A node whose start task failed never runs tasks (wait_for_success): waiting on would be a

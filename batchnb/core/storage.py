@@ -7,7 +7,12 @@
     df = st.read_frame("outputs", "run1/summary.csv")
 
 SAS tokens are signed with the account key when there is one, otherwise with a user delegation
-key (Entra ID). Every SAS grants only what it is for and expires (``expiry``, default 24 hours).
+key (Entra ID). Every SAS grants only what it is for and expires (``expiry``, default 24 hours;
+what tasks use, input and output files and map() inputs, 7 days, so that tasks queued for days
+still reach their blobs).
+Azure refuses a user delegation key that expires more than 7 days after *its* clock, so with
+Entra ID every expiry is kept under 7 days minus a clock-skew margin, and a longer one asked
+for is refused here with the fix, not by Azure with an opaque 400.
 Container and blob names are checked before any request.
 """
 
@@ -42,6 +47,13 @@ if TYPE_CHECKING:
 __all__ = ["Storage", "UploadError", "UploadItem", "UploadResult"]
 
 DEFAULT_EXPIRY = dt.timedelta(hours=24)
+# What a task may need a SAS for: from submission through days in the queue to its output upload.
+LONG_EXPIRY = dt.timedelta(days=7)
+# Get User Delegation Key: "the end time ... must be within 7 days of the current time", the
+# storage service's time. A client clock ahead of Azure's by a few minutes must not cross it.
+MAX_DELEGATION_LIFETIME = dt.timedelta(days=7)
+CLOCK_SKEW_MARGIN = dt.timedelta(minutes=15)
+_SAS_START_BACKDATE = dt.timedelta(minutes=5)
 # Files above this go up one at a time with the SDK's own block parallelism (max_concurrency);
 # smaller ones go many at a time, one request each.
 LARGE_FILE_BYTES = 32 * 1024 * 1024
@@ -121,15 +133,21 @@ def _size(path: str) -> int:
         return 0
 
 
-def _expiry(expiry: dt.timedelta | dt.datetime | float | None) -> dt.datetime:
+def _expiry(expiry: dt.timedelta | dt.datetime | float | None, *,
+            default: dt.timedelta = DEFAULT_EXPIRY) -> dt.datetime:
     now = dt.datetime.now(dt.UTC)
     if expiry is None:
-        return now + DEFAULT_EXPIRY
+        return now + default
     if isinstance(expiry, dt.datetime):
         return expiry if expiry.tzinfo else expiry.replace(tzinfo=dt.UTC)
     if isinstance(expiry, dt.timedelta):
         return now + expiry
     return now + dt.timedelta(seconds=float(expiry))
+
+
+def delegation_limit(now: dt.datetime | None = None) -> dt.datetime:
+    """The latest expiry a user delegation key (and so any SAS signed with it) can safely have."""
+    return (now or dt.datetime.now(dt.UTC)) + MAX_DELEGATION_LIFETIME - CLOCK_SKEW_MARGIN
 
 
 def _local_files(path_or_glob: str | os.PathLike[str]) -> list[tuple[str, str]]:
@@ -490,12 +508,33 @@ class Storage:
     def _delegation(self, expiry: dt.datetime) -> Any:
         with self._lock:
             if self._delegation_key is None or (self._delegation_expiry and self._delegation_expiry < expiry):
-                start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-                key_expiry = max(expiry, start + dt.timedelta(hours=1))
+                start = dt.datetime.now(dt.UTC) - _SAS_START_BACKDATE
+                # At least an hour (fewer key requests), never past Azure's 7 days (see delegation_limit).
+                key_expiry = min(max(expiry, start + dt.timedelta(hours=1)), delegation_limit())
                 self._delegation_key = call("get a user delegation key for SAS tokens",
                                             self.client.get_user_delegation_key, start, key_expiry)
                 self._delegation_expiry = key_expiry
             return self._delegation_key
+
+    def _sas_expiry(self, expiry: dt.timedelta | dt.datetime | float | None, *,
+                    default: dt.timedelta = DEFAULT_EXPIRY) -> dt.datetime:
+        """When a SAS should expire: ``expiry`` as asked, the default capped to what the signing
+        key allows. With a user delegation key an explicit expiry past 7 days is refused here."""
+        until = _expiry(expiry, default=default)
+        if until <= dt.datetime.now(dt.UTC):
+            raise ValidationError("expiry", f"{until.isoformat(timespec='seconds')} is in the past",
+                                  fix="give a lifetime such as expiry=timedelta(hours=24)")
+        if self._account_key or not self._use_delegation:
+            return until
+        limit = delegation_limit()
+        if until <= limit:
+            return until
+        if expiry is None:
+            return limit
+        raise ValidationError(
+            "expiry", f"is {_days(until - dt.datetime.now(dt.UTC))} away, but a SAS signed with a user "
+            "delegation key (Entra ID storage access) can last at most 7 days",
+            fix="use expiry <= timedelta(days=6, hours=23), or connect with a storage account key for longer SAS")
 
     def _signing(self, expiry: dt.datetime) -> dict[str, Any]:
         if self._account_key:
@@ -508,7 +547,8 @@ class Storage:
 
     def container_sas(self, container: str, *, read: bool = False, write: bool = False, create: bool = False,
                       add: bool = False, list: bool = False, delete: bool = False,
-                      expiry: dt.timedelta | dt.datetime | float | None = None) -> str:
+                      expiry: dt.timedelta | dt.datetime | float | None = None,
+                      default_expiry: dt.timedelta = DEFAULT_EXPIRY) -> str:
         """The container's URL with a SAS granting exactly the permissions asked for.
 
         Parameters
@@ -518,7 +558,10 @@ class Storage:
         read, write, create, add, list, delete : bool
             The permissions (at least one).
         expiry : timedelta, datetime or float, optional
-            When the SAS expires (a duration, seconds from now, or a time).
+            When the SAS expires (a duration, seconds from now, or a time); None:
+            ``default_expiry``, capped to 7 days under Entra ID.
+        default_expiry : timedelta
+            The lifetime when ``expiry`` is None.
 
         Returns
         -------
@@ -536,15 +579,16 @@ class Storage:
         if not any((read, write, create, add, list, delete)):
             raise ValidationError("permissions", "none requested",
                                   fix="ask for what the holder needs, e.g. read=True, list=True")
-        until = _expiry(expiry)
+        until = self._sas_expiry(expiry, default=default_expiry)
         permission = ContainerSasPermissions(read=read, write=write, delete=delete, list=list, add=add, create=create)
         token = generate_container_sas(self.account_name, container, permission=permission, expiry=until,
-                                       start=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5),
+                                       start=dt.datetime.now(dt.UTC) - _SAS_START_BACKDATE,
                                        **self._signing(until))
         return f"{self.url}/{container}?{token}"
 
     def blob_sas(self, container: str, blob: str, *, read: bool = True, write: bool = False,
-                 create: bool = False, expiry: dt.timedelta | dt.datetime | float | None = None) -> str:
+                 create: bool = False, expiry: dt.timedelta | dt.datetime | float | None = None,
+                 default_expiry: dt.timedelta = DEFAULT_EXPIRY) -> str:
         """One blob's URL with a SAS (read-only by default).
 
         Parameters
@@ -556,7 +600,9 @@ class Storage:
         read, write, create : bool
             The permissions.
         expiry : timedelta, datetime or float, optional
-            When the SAS expires.
+            When the SAS expires (as in :meth:`container_sas`).
+        default_expiry : timedelta
+            The lifetime when ``expiry`` is None.
 
         Returns
         -------
@@ -567,10 +613,10 @@ class Storage:
 
         check_container_name(container)
         check_blob_name(blob)
-        until = _expiry(expiry)
+        until = self._sas_expiry(expiry, default=default_expiry)
         token = generate_blob_sas(self.account_name, container, blob,
                                   permission=BlobSasPermissions(read=read, write=write, create=create),
-                                  expiry=until, start=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5),
+                                  expiry=until, start=dt.datetime.now(dt.UTC) - _SAS_START_BACKDATE,
                                   **self._signing(until))
         return f"{self.url}/{container}/{quote(blob, safe='/')}?{token}"
 
@@ -587,7 +633,8 @@ class Storage:
         keep_prefix : bool
             Download to the full blob name instead of the name without ``prefix``.
         expiry : timedelta, datetime or float, optional
-            When the SAS tokens expire.
+            When the SAS tokens expire (default 7 days: a task may wait in the queue for days
+            before it downloads its inputs).
 
         Returns
         -------
@@ -598,7 +645,8 @@ class Storage:
         out = []
         for name in names:
             rel = name if keep_prefix or not prefix else name[len(prefix):].lstrip("/") or PurePosixPath(name).name
-            out.append(ResourceFileSpec(http_url=self.blob_sas(container, name, expiry=expiry), file_path=rel))
+            out.append(ResourceFileSpec(http_url=self.blob_sas(container, name, expiry=expiry, default_expiry=LONG_EXPIRY),
+                                        file_path=rel))
         return out
 
     def input_container(self, container: str, prefix: str | None = None, *, file_path: str | None = None,
@@ -614,14 +662,14 @@ class Storage:
         file_path : str, optional
             The folder they land in, relative to the working directory.
         expiry : timedelta, datetime or float, optional
-            When the SAS expires.
+            When the SAS expires (default 7 days, like :meth:`input_files`).
 
         Returns
         -------
         ResourceFileSpec
             The spec.
         """
-        url = self.container_sas(container, read=True, list=True, expiry=expiry)
+        url = self.container_sas(container, read=True, list=True, expiry=expiry, default_expiry=LONG_EXPIRY)
         return ResourceFileSpec(storage_container_url=url, blob_prefix=prefix or None, file_path=file_path)
 
     def output_files(self, pattern: str, *, container: str, path: str | None = None,
@@ -648,7 +696,7 @@ class Storage:
             For ``TaskSpec(output_files=...)``.
         """
         self.create_container(container)
-        url = self.container_sas(container, write=True, create=True, expiry=expiry or dt.timedelta(days=7))
+        url = self.container_sas(container, write=True, create=True, expiry=expiry, default_expiry=LONG_EXPIRY)
         return OutputFileSpec(file_pattern=pattern, container_url=url, path=path, upload_condition=upload_condition)
 
     def output_blob(self, pattern: str, *, container: str, blob: str, upload_condition: str = "taskcompletion",
@@ -820,6 +868,10 @@ class Storage:
             return pd.read_json(data, **read_options)
         raise ValidationError("blob", f"{blob!r} has no extension batchnb can read into a DataFrame",
                               fix="use .csv, .tsv, .parquet, .json or .jsonl, or read_bytes()")
+
+
+def _days(span: dt.timedelta) -> str:
+    return f"{span.total_seconds() / 86400:.1f} days"
 
 
 def _progress(total: int, desc: str, *, enabled: bool, unit: str = "B") -> Callable[[int | None], None]:

@@ -137,6 +137,11 @@ class _Throttled(Exception):
         self.throttling = throttling
 
 
+def _error_code(exc: BaseException) -> str | None:
+    """The Batch error code of an SDK exception (azure-batch parses it into ``exc.error``)."""
+    return getattr(getattr(exc, "error", None), "code", None)
+
+
 # ------------------------------------------------------------------------------- shared polling
 
 
@@ -373,12 +378,19 @@ class JobWatcher(_Poller):
     @property
     def done(self) -> bool:
         """The job completed, or it has tasks, none is active or running, and this process is not
-        still adding tasks to it (between two chunks of a bulk add a job can look finished)."""
+        still adding tasks to it (between two chunks of a bulk add a job can look finished).
+
+        The counts alone do not decide it: Azure's may lag behind the task list (tasks added a
+        moment ago can be missing), so the task table, listed after them, must agree."""
         if self.job_state == "completed":
             return True
         c = self.counts
         return (self.total > 0 and c["active"] == 0 and c["running"] == 0
-                and not submission_in_progress(self.job_id))
+                and not self._unfinished_rows() and not submission_in_progress(self.job_id))
+
+    def _unfinished_rows(self) -> bool:
+        tasks = self.tasks
+        return bool(len(tasks)) and bool(tasks["state"].isin(("active", "preparing", "running")).any())
 
     def reset(self) -> None:
         """Forget the table: the next refresh is a full load."""
@@ -557,6 +569,7 @@ class FileTail:
         self._offset = 0
         self._buffer = b""
         self.missing = False
+        self.gone: str | None = None  # Azure's 409 code once the task's files are gone for good
 
     @property
     def text(self) -> str:
@@ -569,8 +582,15 @@ class FileTail:
         try:
             props = self.client.get_task_file_properties(self.job_id, self.task_id, self.file_name, **kw)
         except Exception as exc:
-            if status_of(exc) == 404:  # not started yet, or the node's files are gone
+            if status_of(exc) == 404:  # not started yet
                 self.missing = True
+                return self.text
+            if status_of(exc) == 409:
+                # The only 409s of the task file API: TaskFilesUnavailable (the node left the pool:
+                # scale-down, spot) or TaskFilesCleanedup (retention passed); a HEAD answer has no
+                # body to tell which. Keep what was read and say so, instead of failing every refresh.
+                self.missing = True
+                self.gone = _error_code(exc) or "TaskFilesUnavailable/TaskFilesCleanedup"
                 return self.text
             raise
         self.missing = False
@@ -588,9 +608,12 @@ class FileTail:
 
 def read_task_file_tail(client: BatchClient, job_id: str, task_id: str, file_name: str = "stderr.txt", *,
                         max_bytes: int = 4096) -> str | None:
-    """The last ``max_bytes`` of a task file as text, or None when the file does not exist."""
+    """The last ``max_bytes`` of a task file as text, or None when the file does not exist
+    (a ``[files gone ...]`` note when Azure has removed it with its node)."""
     tail = FileTail(client, job_id, task_id, file_name, max_bytes=max_bytes)
     text = tail.read()
+    if tail.gone:
+        return f"[files gone: {tail.gone}; the task's node left the pool or its retention passed]"
     return None if tail.missing else text
 
 

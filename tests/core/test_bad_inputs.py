@@ -154,10 +154,6 @@ def test_bad_input_names_field_and_fix(case):
     assert error.code == "batchnb.Validation" and not error.is_service_error
 
 
-def test_enough_distinct_cases():
-    assert len({c[0] for c in CASES}) >= 25
-
-
 def test_errors_never_show_a_sas_signature():
     with pytest.raises(ValidationError) as info:
         ResourceFileSpec(http_url=SAS, file_path="/abs")

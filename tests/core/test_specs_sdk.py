@@ -26,9 +26,9 @@ def test_fixed_pool_rest_keys():
     assert body["id"] == "p1"
     assert body["vmSize"] == "Standard_D2s_v3"  # Azure's spelling, whatever the user typed
     vm = body["virtualMachineConfiguration"]
-    assert vm["nodeAgentSKUId"] == "batch.node.ubuntu 22.04"
-    assert vm["imageReference"] == {"publisher": "canonical", "offer": "0001-com-ubuntu-server-jammy",
-                                    "sku": "22_04-lts", "version": "latest"}
+    assert vm["nodeAgentSKUId"] == "batch.node.ubuntu 24.04"  # the default image: Gen2, supported past 2027
+    assert vm["imageReference"] == {"publisher": "canonical", "offer": "ubuntu-24_04-lts",
+                                    "sku": "server", "version": "latest"}
     assert body["targetDedicatedNodes"] == 2 and body["targetLowPriorityNodes"] == 1
     assert body["enableAutoScale"] is False and "autoScaleFormula" not in body
     assert body["taskSlotsPerNode"] == 4

@@ -65,7 +65,7 @@ def test_names_that_are_fine():
     assert check_container_name("inputs-2024") == "inputs-2024"
     assert check_blob_name("data/part 0001.csv") == "data/part 0001.csv"
     assert check_choice("SPREAD", field="node_fill", choices=("spread", "pack")) == "spread"
-    assert check_vm_size("STANDARD_nc6S_V3") == "Standard_NC6s_v3"
+    assert check_vm_size("STANDARD_nc24ADS_a100_V4") == "Standard_NC24ads_A100_v4"
 
 
 def test_core_modules_import_no_view_or_data_libraries():

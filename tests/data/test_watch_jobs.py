@@ -88,8 +88,10 @@ def test_run_on_the_event_loop_stops_when_done(batch_client: BatchClient, empty_
 
     async def scenario() -> None:
         task = watcher.start(interval=0.05, on_update=lambda w: updates.append(len(w.tasks)))
-        await asyncio.sleep(0.3)
-        assert not task.done()  # 30 active tasks on a pool without nodes: not done, still polling
+        # Several refreshes have run (not merely time has passed): 30 active tasks on a pool
+        # without nodes, so the loop is not done and keeps polling.
+        await asyncio.to_thread(wait_for, lambda: watcher.refreshes >= 3, 20)
+        assert not task.done() and not watcher.done
         for i in range(30):
             await asyncio.to_thread(batch_client.terminate_task, job_id, f"t{i:05d}")
         await asyncio.wait_for(task, timeout=20)  # done: the loop ends by itself

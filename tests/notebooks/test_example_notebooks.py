@@ -108,7 +108,7 @@ def test_notebook_sweep(local_service, tmp_path: Path) -> None:
     shutil.copyfile(NOTEBOOKS / "notebook-sweep.ipynb", tmp_path / "notebook-sweep.ipynb")
     nb = execute_notebook(tmp_path / "notebook-sweep.ipynb", cwd=tmp_path, timeout=400, env=_local_env(local_service))
     text = _assert_clean(nb, local_service)
-    assert "9 runs in job 'pi-notebooks'" in text
+    assert "9 runs in job 'pi-notebooks'" in text and "9 runs finished" in text
     # The flaky run failed with its cell's error, and only it was resubmitted.
     assert re.search(r"1 of 9 runs failed: set 8: ConnectionError: licence server busy \(first attempt\) \(cell 2\)", text)
     assert "resubmitted sets [8]; now {'succeeded': 9" in text

@@ -165,6 +165,10 @@ def faults_during_submit_and_monitor(service: LocalService, n_tasks: int, *, see
     return row
 
 
+# Longer than the service takes to commit a finished task (its scheduler flushes every fraction of a second).
+SETTLED_MARGIN_S = 3.0
+
+
 def service_killed_mid_job(service: LocalService, n_tasks: int, *, timeout: float = 600) -> Row:
     """Half the tasks are added and running; the other half is being added when the Batch server
     is SIGKILLed and restarted. Every acknowledged task must exist afterwards and complete."""
@@ -181,6 +185,10 @@ def service_killed_mid_job(service: LocalService, n_tasks: int, *, timeout: floa
         job = session.create_job(job_id, pool=pool_id)
         first = job.add_tasks(tasks[:half])
         wait_until(lambda: job.task_counts()["completed"] >= min(half, 16), timeout=120, what="some tasks done")
+        # Some tasks must have settled well before the kill, or the duplicate check below checks nothing.
+        first_started = min(f.stat().st_mtime for f in marker_dir.iterdir())
+        wait_until(lambda: time.time() - first_started > SETTLED_MARGIN_S + 1.0, timeout=30,
+                   what="the first runs to settle")
         second: dict[str, Any] = {}
 
         def add_rest() -> None:
@@ -189,10 +197,18 @@ def service_killed_mid_job(service: LocalService, n_tasks: int, *, timeout: floa
             except Exception as exc:  # reported below
                 second["error"] = exc
 
+        # Every add request is throttled until the kill (the injected faults live in the server
+        # process and die with it), so the add is certainly in progress, retrying, when the server
+        # is killed: a fixed sleep could let it finish first and test nothing.
+        throttled_before = fault_stats(service)["throttle"]
+        local.inject_faults(service, throttle=1.0, retry_after=0.5, seed=5)
         adder = threading.Thread(target=add_rest)
         adder.start()
-        time.sleep(0.05)
+        wait_until(lambda: fault_stats(service)["throttle"] > throttled_before, timeout=60,
+                   what="the second add to reach the server")
+        assert adder.is_alive(), "the add finished before the kill: the scenario tests nothing"
         old_pid = local.status(state_dir=service.state_dir).server_pid
+        killed_at = time.time()
         restarted = local.restart_server(service.state_dir, kill=True)
         assert restarted.batch_url == service.batch_url, (
             f"the restarted server moved from {service.batch_url} to {restarted.batch_url}")
@@ -205,9 +221,17 @@ def service_killed_mid_job(service: LocalService, n_tasks: int, *, timeout: floa
         row.seen = len(runs.first_runs)
         row.lost = n_tasks - len(runs.first_runs)
         row.reruns = sum(runs.extra_runs.values())
-        row.duplicates = max(0, listed - n_tasks)
+        # Tasks running (or just finished, not yet committed) at the kill run again: Batch's own
+        # semantics, counted as re-runs. A task whose first run began well before the kill had
+        # finished and been committed: running it again is a duplicate. (Counting listed tasks, as
+        # before, could never find one: the service refuses a second task of the same id.)
+        settled_before = killed_at - SETTLED_MARGIN_S - 0.2  # 0.2: each task's own sleep
+        settled = {t for t in runs.first_runs if (marker_dir / t).stat().st_mtime < settled_before}
+        row.duplicates = sum(n for task_id, n in runs.extra_runs.items() if task_id in settled)
         row.details = dict(acknowledged=acknowledged, listed=listed, succeeded=ok, counts=counts,
-                           old_server_pid=old_pid, retries_during_restart=second["result"].retries)
+                           old_server_pid=old_pid, retries_during_restart=second["result"].retries,
+                           settled_at_kill=len(settled))
+        assert second["result"].retries >= 1, "the add did not have to retry across the restart"
         if row.reruns:
             row.notes.append(f"{row.reruns} re-run(s) after service kill (tasks running at the kill are requeued)")
     finally:

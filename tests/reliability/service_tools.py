@@ -23,8 +23,14 @@ from batchnb.local.faults_client import signed_request
 ADMIN = "/_local"
 
 
+# The fault suite runs against Azure's lagging Get Task Counts (batchnb must decide completion
+# from the task list): switched on when the service starts (a scenario's restart resets it).
+RELIABILITY_TASK_COUNTS_LAG = 1.0
+
+
 @contextmanager
-def throwaway_service(parent: Path | None = None, *, node_boot_seconds: float | None = None) -> Iterator[LocalService]:
+def throwaway_service(parent: Path | None = None, *, node_boot_seconds: float | None = None,
+                      task_counts_lag: float = RELIABILITY_TASK_COUNTS_LAG) -> Iterator[LocalService]:
     """A local service in its own state dir: scenarios kill it, restart it and inject faults,
     which must never disturb the service the rest of the test suite shares."""
     parent = Path(parent) if parent else Path(tempfile.gettempdir())
@@ -33,6 +39,8 @@ def throwaway_service(parent: Path | None = None, *, node_boot_seconds: float | 
         state_dir = Path(tmp) / "state"
         service = local.start(state_dir=state_dir, node_boot_seconds=node_boot_seconds, quiet=True)
         try:
+            if task_counts_lag:
+                local.emulate(service, task_counts_lag=task_counts_lag)
             yield service
         finally:
             local.stop(state_dir=state_dir)

@@ -73,6 +73,7 @@ def test_service_sigkill_mid_job_loses_no_acknowledged_task(rel_service) -> None
     row = scenarios.service_killed_mid_job(rel_service, 200)
     assert row.details["acknowledged"] == 200 and row.details["listed"] == 200, row
     assert row.details["succeeded"] == 200 and row.seen == 200 and row.lost == 0 and row.duplicates == 0, row
+    assert row.details["settled_at_kill"] > 0 and row.details["retries_during_restart"] >= 1, row  # it checked something
 
 
 def test_kernel_restart_reattaches_to_the_same_tasks_and_map_results(rel_service) -> None:

@@ -43,7 +43,7 @@ def magic_shell(rel_service) -> Iterator[Shell]:
     shell.run_line_magic("load_ext", "batchnb")
     before = get_current()
     run = Shell(shell)
-    run.ok(f"%batch connect local --state-dir {rel_service.state_dir}")
+    run.ok(f"%batch connect local --state-dir {rel_service.state_dir} -o _no_shell_session")
     try:
         yield run
     finally:
@@ -52,6 +52,7 @@ def magic_shell(rel_service) -> Iterator[Shell]:
             set_current(before)
         else:
             clear_current()
+        shell.user_ns.pop("_no_shell_session").close()
 
 
 def test_magic_arguments_reach_the_service_literally_and_run_nowhere(magic_shell, rel_service, monkeypatch,

@@ -8,6 +8,7 @@ import base64
 import json
 import logging
 import re
+import shutil
 import socket
 import time
 from email.utils import formatdate
@@ -56,6 +57,8 @@ def test_example_notebook_outputs_widget_state_and_logs_hold_no_secret(rel_servi
     if name == "azure":
         env.update(rel_service.env())  # what a user on Azure sets; here it points at the local service
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    if (NOTEBOOKS / name).is_dir():  # the files a notebook uses beside it (notebook-sweep's swept notebook)
+        shutil.copytree(NOTEBOOKS / name, tmp_path / name)
     client = NotebookClient(nb, timeout=300, kernel_name="python3", store_widget_state=True, allow_errors=True,
                             resources={"metadata": {"path": str(tmp_path)}})
     import os

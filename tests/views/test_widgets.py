@@ -78,10 +78,14 @@ def test_job_monitor_shows_progress_figures_failures_and_fallbacks(batch_client,
         html_ = bundle["text/html"]
         assert ">7<" in html_ and ">6<" in html_ and ">1<" in html_ and "bad" in html_ and "<script" not in html_
 
+        first_end = batch_client.get_task(job_id, "bad").execution_info.end_time
         view.retry_button.click()
         assert "1 task(s) reactivated" in view.message.value
+        # Reactivated on the service: it runs again (and fails again), ending after its first run.
+        wait_for(lambda: (t := batch_client.get_task(job_id, "bad")).state == "completed"
+                 and t.execution_info.end_time > first_end, 60, what="the retried task to run again")
         watcher.refresh()
-        assert watcher.tasks.loc["bad", "state"] in ("active", "running", "completed")
+        assert watcher.tasks.loc["bad", "end_time"] > first_end
     finally:
         view.close()
     assert not watcher.running

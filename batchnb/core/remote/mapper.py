@@ -59,16 +59,28 @@ def sas_lifetime(timeout: float | None) -> dt.timedelta:
     return dt.timedelta(seconds=max(0.0, float(timeout))) + _LIFETIME_MARGIN
 
 
-def _target_tasks(session: Session, pool: str) -> int:
+def _pool_info(session: Session, pool: str) -> Any:
+    """The pool, refused if it runs Windows (the runner command and map_start_task assume python3
+    and /bin/sh); None when it cannot be read (the job creation then reports a bad pool clearly)."""
+    try:
+        info = session.get_pool(pool)
+    except Exception:  # noqa: BLE001 - see the docstring
+        return None
+    agent = str(getattr(info.virtual_machine_configuration, "node_agent_sku_id", "") or "")
+    if "windows" in agent.lower():
+        raise ValidationError("pool", f"{pool!r} runs Windows ({agent}); map() runs its chunks with python3 on "
+                              "Linux nodes", fix="use a pool with a Linux image such as 'ubuntu-24.04'")
+    return info
+
+
+def _target_tasks(info: Any) -> int:
     """How many tasks a map is cut into by default: about four per task slot of the pool.
 
     Each task costs a Python start and three small downloads (~0.1 s), so fewer, bigger chunks are
     much cheaper than many small ones (measured: 10,000 trivial items in 1.4 s/100 tasks vs
     0.1 s/8 tasks per 1,000 items); four waves per slot still balance uneven items and keep a retry
-    small. Autoscale pools or pools still at zero nodes get _TARGET_TASKS."""
-    try:
-        info = session.get_pool(pool)
-    except Exception:  # noqa: BLE001 - the job creation below reports a bad pool clearly
+    small. Autoscale pools, pools still at zero nodes or unreadable ones get _TARGET_TASKS."""
+    if info is None:
         return _TARGET_TASKS
     nodes = (info.target_dedicated_nodes or 0) + (info.target_low_priority_nodes or 0)
     if info.enable_auto_scale or nodes == 0:
@@ -105,7 +117,8 @@ def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any],
     n_items = len(values)
     if n_items == 0:
         raise ValidationError("items", "is empty", fix="give at least one item")
-    chunk = chunk_size if chunk_size is not None else max(1, math.ceil(n_items / _target_tasks(session, pool)))
+    info = _pool_info(session, pool)
+    chunk = chunk_size if chunk_size is not None else max(1, math.ceil(n_items / _target_tasks(info)))
     check_int(chunk, field="chunk_size", minimum=1)
     check_int(max_retries, field="max_retries", minimum=0)
     check_container_name(container)

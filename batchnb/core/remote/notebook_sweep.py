@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from batchnb.core.specs.models import JobSpec, TaskSpec
 from batchnb.core.specs.task_files import OutputFileSpec, ResourceFileSpec
+from batchnb.core.storage import LONG_EXPIRY
 from batchnb.core.validation import check_container_name, check_id
 from batchnb.errors import BatchnbError, NotFoundError, ValidationError
 
@@ -248,12 +249,15 @@ class NotebookSweep:
         storage, layout, c = self.session.storage, self._layout, self.container
 
         def read(blob: str, file_path: str) -> ResourceFileSpec:
-            return ResourceFileSpec(http_url=storage.blob_sas(c, blob, read=True), file_path=file_path)
+            # 7 days (capped under Entra ID), like map(): a set can wait in the queue for days.
+            return ResourceFileSpec(http_url=storage.blob_sas(c, blob, read=True, default_expiry=LONG_EXPIRY),
+                                    file_path=file_path)
 
         def write(name: str) -> OutputFileSpec:
             blob = layout.out(index, attempt, name)
             # A SAS for this one blob: the task cannot touch another set's results.
-            token = storage.blob_sas(c, blob, read=False, write=True, create=True).split("?", 1)[1]
+            token = storage.blob_sas(c, blob, read=False, write=True, create=True,
+                                     default_expiry=LONG_EXPIRY).split("?", 1)[1]
             return OutputFileSpec(file_pattern=name, container_url=f"{storage.url}/{c}?{token}", path=blob,
                                   upload_condition="taskcompletion")
 

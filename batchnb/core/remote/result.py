@@ -195,15 +195,14 @@ class MapResult:
         return self._collect(job)
 
     def done(self) -> bool:
-        """Whether every task has finished (one cheap request).
+        """Whether every task has finished (confirmed by the task list: Azure's counts may lag).
 
         Returns
         -------
         bool
             True when no task is active or running.
         """
-        counts = self.session.job(self.job_id).task_counts()
-        return counts["active"] == 0 and counts["running"] == 0
+        return self.session.job(self.job_id)._all_tasks_done()
 
     # ------------------------------------------------------------------------------- results
     def collect(self) -> MapResult:

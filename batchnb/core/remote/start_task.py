@@ -43,7 +43,10 @@ def map_start_task(packages: Sequence[str] = (), *, requirements: str | None = N
         "set -e",
         # Ubuntu images ship python3 without pip.
         "python3 -m pip --version >/dev/null 2>&1 || "
-        "(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip)",
+        # unattended-upgrades holds the dpkg lock for minutes at first boot: wait for it instead of
+        # failing the start task; no Recommends (pip alone, not a compiler toolchain).
+        "(apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get "
+        "-o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends python3-pip)",
         # PEP 668 images (Ubuntu 24.04) refuse system-wide pip installs without this; older pips ignore it.
         "export PIP_BREAK_SYSTEM_PACKAGES=1",
         "python3 -m pip install --quiet " + " ".join(shlex.quote(p) for p in pins),

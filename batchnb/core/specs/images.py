@@ -2,7 +2,9 @@
 
 A preset is what ``az batch pool supported-images list`` calls an image reference plus a node
 agent SKU; the node agent SKU must match the image or Azure refuses the pool, which is why both
-travel together here.
+travel together here. Each image also has a hypervisor generation (1: BIOS, 2: UEFI) and a CPU
+architecture, which the VM size must support or its nodes never boot (``check_size_and_image``);
+both come from the dated table in ``batchnb.core.specs.azure_facts`` for Marketplace images, or are given.
 """
 
 from __future__ import annotations
@@ -11,15 +13,21 @@ from dataclasses import dataclass
 
 from azure.batch import models as batch_models
 
+from batchnb.core.specs.azure_facts import NODE_AGENT_END_OF_SUPPORT, VmSizeFacts, image_facts, incompatibility
+from batchnb.core.specs.azure_facts import ImageFacts as _ImageFacts
 from batchnb.core.validation import did_you_mean
 from batchnb.errors import ValidationError
 
-__all__ = ["IMAGE_PRESETS", "ImageReference", "resolve_image"]
+__all__ = ["DEFAULT_IMAGE", "IMAGE_PRESETS", "ImageReference", "check_size_and_image", "resolve_image"]
+
+ARCHITECTURES = ("x64", "arm64")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ImageReference:
     """An explicit VM image: Marketplace (publisher/offer/sku/version) or a custom image id.
+
+    ``generation`` and ``architecture`` let PoolSpec check the VM size against the image.
 
     Parameters
     ----------
@@ -34,6 +42,11 @@ class ImageReference:
     supports_containers : bool
         Whether the image has a container runtime (needed for
         ``PoolSpec(container_images=...)``).
+    generation : int, optional
+        The hypervisor generation, 1 or 2 (default: what batchnb's table knows of a
+        Marketplace image; None: not checked).
+    architecture : str, optional
+        ``"x64"`` or ``"arm64"`` (default: as for ``generation``).
 
     Raises
     ------
@@ -48,6 +61,8 @@ class ImageReference:
     version: str = "latest"
     virtual_machine_image_id: str | None = None
     supports_containers: bool = True
+    generation: int | None = None
+    architecture: str | None = None
 
     def __post_init__(self) -> None:
         if not self.node_agent_sku_id or not isinstance(self.node_agent_sku_id, str):
@@ -61,6 +76,23 @@ class ImageReference:
         if self.virtual_machine_image_id is not None and any(marketplace):
             raise ValidationError("image.virtual_machine_image_id", "is given together with publisher/offer/sku",
                                   fix="use either a Marketplace image or a custom image id, not both")
+        if self.generation not in (None, 1, 2):
+            raise ValidationError("image.generation", f"must be 1 or 2, got {self.generation!r}",
+                                  fix="1 for BIOS (Gen1) images, 2 for UEFI (Gen2) images, or None")
+        if self.architecture is not None and self.architecture not in ARCHITECTURES:
+            raise ValidationError("image.architecture", f"must be 'x64' or 'arm64', got {self.architecture!r}",
+                                  fix="architecture='x64' or architecture='arm64', or None")
+        known = image_facts(self.publisher, self.offer, self.sku)
+        if known is not None:
+            if self.generation is None:
+                object.__setattr__(self, "generation", known.generation)
+            if self.architecture is None:
+                object.__setattr__(self, "architecture", known.arch)
+
+    @property
+    def end_of_support(self) -> str | None:
+        """The date Azure Batch stops supporting this image's node agent (None when not announced)."""
+        return NODE_AGENT_END_OF_SUPPORT.get(self.node_agent_sku_id.lower())
 
     @property
     def os_type(self) -> str:
@@ -81,13 +113,25 @@ class ImageReference:
             publisher=self.publisher, offer=self.offer, sku=self.sku, version=self.version)
 
 
+# The default: Gen2 (what every current size boots), supported by Batch past 2027.
+DEFAULT_IMAGE = "ubuntu-24.04"
+
+# Gen1 twins exist for the sizes that boot only Gen1 (Av2, Dv2, Dv3, Dav4, Ev3, F), Gen2 twins
+# for the sizes that boot only Gen2 (every v6 series, A100/H100 GPUs, HBv4, HX).
 IMAGE_PRESETS: dict[str, ImageReference] = {
-    "ubuntu-22.04": ImageReference(
-        publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts",
-        node_agent_sku_id="batch.node.ubuntu 22.04", supports_containers=False),
     "ubuntu-24.04": ImageReference(
         publisher="canonical", offer="ubuntu-24_04-lts", sku="server",
         node_agent_sku_id="batch.node.ubuntu 24.04", supports_containers=False),
+    "ubuntu-24.04-gen1": ImageReference(
+        publisher="canonical", offer="ubuntu-24_04-lts", sku="server-gen1",
+        node_agent_sku_id="batch.node.ubuntu 24.04", supports_containers=False),
+    # batch.node.ubuntu 22.04 ends Batch support on 2027-06-30 (Azure/Batch#200).
+    "ubuntu-22.04": ImageReference(
+        publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts",
+        node_agent_sku_id="batch.node.ubuntu 22.04", supports_containers=False),
+    "ubuntu-22.04-gen2": ImageReference(
+        publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts-gen2",
+        node_agent_sku_id="batch.node.ubuntu 22.04", supports_containers=False),
     # The HPC image ships a container runtime: the usual choice for container pools on Ubuntu.
     "ubuntu-22.04-hpc": ImageReference(
         publisher="microsoft-dsvm", offer="ubuntu-hpc", sku="2204",
@@ -95,13 +139,53 @@ IMAGE_PRESETS: dict[str, ImageReference] = {
     "debian-12": ImageReference(
         publisher="debian", offer="debian-12", sku="12",
         node_agent_sku_id="batch.node.debian 12", supports_containers=False),
+    "debian-12-gen2": ImageReference(
+        publisher="debian", offer="debian-12", sku="12-gen2",
+        node_agent_sku_id="batch.node.debian 12", supports_containers=False),
     "windows-2019": ImageReference(
         publisher="microsoftwindowsserver", offer="windowsserver", sku="2019-datacenter",
         node_agent_sku_id="batch.node.windows amd64", supports_containers=False),
     "windows-2022": ImageReference(
         publisher="microsoftwindowsserver", offer="windowsserver", sku="2022-datacenter",
         node_agent_sku_id="batch.node.windows amd64", supports_containers=False),
+    "windows-2022-gen2": ImageReference(
+        publisher="microsoftwindowsserver", offer="windowsserver", sku="2022-datacenter-g2",
+        node_agent_sku_id="batch.node.windows amd64", supports_containers=False),
 }
+
+
+def _os_of(ref: ImageReference) -> str:
+    """The OS line a preset belongs to ('batch.node.ubuntu 24.04' -> 'ubuntu'), to suggest a twin."""
+    return ref.node_agent_sku_id.split()[0].rsplit(".", 1)[-1] if " " in ref.node_agent_sku_id else ref.os_type
+
+
+def compatible_presets(size: VmSizeFacts) -> list[str]:
+    """The presets whose generation and architecture ``size`` boots."""
+    return [name for name, ref in IMAGE_PRESETS.items()
+            if ref.generation in size.generations and ref.architecture == size.arch]
+
+
+def check_size_and_image(size: VmSizeFacts | None, image: ImageReference, *, image_label: str) -> None:
+    """Refuse a VM size that cannot boot the image (generation or architecture) before any request.
+
+    Azure accepts such a pool and then fails every node allocation; sizes or images the table does
+    not know are not checked."""
+    if size is None or image.generation is None or image.architecture is None:
+        return
+    problem = incompatibility(size, _ImageFacts(image.generation, image.architecture))
+    if problem is None:
+        return
+    twins = sorted((n for n in compatible_presets(size) if _os_of(IMAGE_PRESETS[n]) == _os_of(image)),
+                   key=lambda n: IMAGE_PRESETS[n].node_agent_sku_id != image.node_agent_sku_id)
+    others = twins or compatible_presets(size)
+    if others:
+        fix = f"use image={others[0]!r}, or a vm_size that boots {image_label}"
+    else:
+        fix = (f"use a vm_size that boots {image_label} (e.g. 'Standard_D4s_v5'), or an {size.arch} image that "
+               f"Batch lists (az batch pool supported-images list) as ImageReference(..., architecture={size.arch!r})")
+    what = (f"is a Gen{image.generation} {image.architecture} image, and {size.name} boots only "
+            f"{'/'.join(f'Gen{g}' for g in size.generations)} {size.arch} images")
+    raise ValidationError("image", f"{image_label} {what}", fix=fix)
 
 
 def resolve_image(value: object, *, field: str = "image") -> ImageReference:

@@ -27,9 +27,9 @@ from azure.batch import models as batch_models
 from batchnb.core.redact import redacted_repr
 from batchnb.core.specs.autoscale_presets import MAX_FORMULA_LENGTH, PRESETS, is_preset, preset_formula
 from batchnb.core.specs.exit_conditions import build_exit_conditions
-from batchnb.core.specs.images import IMAGE_PRESETS, ImageReference, resolve_image
+from batchnb.core.specs.images import DEFAULT_IMAGE, IMAGE_PRESETS, ImageReference, check_size_and_image, resolve_image
 from batchnb.core.specs.task_files import OutputFileSpec, ResourceFileSpec, to_output_file, to_resource_file
-from batchnb.core.specs.vm_sizes import check_vm_size
+from batchnb.core.specs.vm_sizes import check_vm_size, max_task_slots, vm_size_facts
 from batchnb.core.validation import (
     check_choice,
     check_command_line,
@@ -224,8 +224,10 @@ def _compose_command(lines: Sequence[str], *, os_type: str) -> str:
 class PoolSpec:
     """A pool of compute nodes.
 
-    Size it with fixed counts (``dedicated_nodes``, ``spot_nodes``) or with ``autoscale``.
-    Everything is checked when the spec is built:
+    Size it with fixed counts (``dedicated_nodes``, ``spot_nodes``) or with ``autoscale``. A
+    known VM size must boot the image (hypervisor generation and CPU architecture; e.g. the v6
+    sizes need a Gen2 image, Av2 a Gen1 one) and has at most min(4 x vCPUs, 256) task slots, as
+    Azure enforces. Everything is checked when the spec is built:
 
     >>> import batchnb
     >>> spec = batchnb.PoolSpec("p1", vm_size="standard_d2s_v3", dedicated_nodes=2, task_slots_per_node=4)
@@ -257,7 +259,7 @@ class PoolSpec:
     autoscale_interval : timedelta, float or str, optional
         How often Batch evaluates the formula (5 minutes to 168 hours).
     task_slots_per_node : int
-        Tasks a node runs at once (1 to 256).
+        Tasks a node runs at once (1 to min(4 x vCPUs, 256)).
     node_fill : {"spread", "pack"}
         Spread tasks over the nodes, or fill one node's slots first.
     start_task : StartTaskSpec or str, optional
@@ -288,7 +290,7 @@ class PoolSpec:
     id: str
     _: KW_ONLY
     vm_size: str
-    image: str | ImageReference = "ubuntu-22.04"
+    image: str | ImageReference = DEFAULT_IMAGE
     display_name: str | None = None
     dedicated_nodes: int = 0
     spot_nodes: int = 0
@@ -319,6 +321,7 @@ class PoolSpec:
         check_int(self.dedicated_nodes, field="dedicated_nodes", minimum=0)
         check_int(self.spot_nodes, field="spot_nodes", minimum=0)
         check_int(self.task_slots_per_node, field="task_slots_per_node", minimum=1, maximum=MAX_TASK_SLOTS_PER_NODE)
+        self._validate_hardware(image)
         _set(self, "node_fill", check_choice(self.node_fill, field="node_fill", choices=NODE_FILL_TYPES))
         _set(self, "resize_timeout", to_timedelta(self.resize_timeout, field="resize_timeout",
                                                   minimum=_RESIZE_TIMEOUT_MIN))
@@ -347,7 +350,35 @@ class PoolSpec:
                     fix=f"use image={capable[0]!r}, or an ImageReference(..., supports_containers=True)")
             _set(self, "container_images", images)
         _set(self, "metadata", check_metadata(self.metadata))
+        self._validate_windows(image)
         return self
+
+    def _validate_windows(self, image: ImageReference) -> None:
+        """Windows nodes have no /bin/sh or python3: refuse the options whose start task needs them
+        (on Azure every node would end 'starttaskfailed' and no task would ever run)."""
+        if image.os_type != "windows":
+            return
+        if self.metrics:
+            raise ValidationError("metrics", "needs a Linux image: the utilization sampler's start task runs "
+                                  "/bin/sh and python3, which Windows nodes do not have",
+                                  fix="set metrics=False, or use a Linux image such as 'ubuntu-24.04'")
+        command = self.start_task.command_line if isinstance(self.start_task, StartTaskSpec) else ""
+        if command.lstrip().startswith(("/bin/sh", "/bin/bash", "sh -c", "bash -c")):
+            raise ValidationError("start_task", "runs a POSIX shell, which Windows nodes do not have "
+                                  "(batchnb.map_start_task() is Linux-only)",
+                                  fix="use a cmd /c or powershell command line, or a Linux image such as 'ubuntu-24.04'")
+
+    def _validate_hardware(self, image: ImageReference) -> None:
+        """Azure's rules between the VM size, the image and the slots (known sizes only)."""
+        size = vm_size_facts(self.vm_size)
+        label = repr(self.image) if isinstance(self.image, str) else "the ImageReference"
+        check_size_and_image(size, image, image_label=label)
+        cap = max_task_slots(self.vm_size)
+        if size is not None and self.task_slots_per_node > cap:
+            raise ValidationError(
+                "task_slots_per_node", f"is {self.task_slots_per_node}, but Batch allows at most {cap} on "
+                f"{size.name} (4 per vCPU, {size.vcpus} vCPUs)",
+                fix=f"use task_slots_per_node <= {cap}, or a vm_size with more vCPUs")
 
     def _validate_autoscale(self) -> None:
         if self.autoscale is None:

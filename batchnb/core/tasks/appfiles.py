@@ -350,7 +350,7 @@ def _default_name(path: Path) -> str:
 def stage_app(session: Session, path: str | os.PathLike[str], *, container: str = DEFAULT_CONTAINER,
               name: str | None = None, requirements: str | os.PathLike[str] | None = None,
               exclude: Sequence[str] = DEFAULT_EXCLUDES, pip_args: Sequence[str] = (),
-              expiry: dt.timedelta | dt.datetime | float | None = DEFAULT_EXPIRY) -> AppBundle:
+              expiry: dt.timedelta | dt.datetime | float | None = None) -> AppBundle:
     """Upload a folder (or just a requirements.txt) so that nodes can install it.
 
     Nothing is uploaded when this exact content is already in ``container``. On the node, a
@@ -375,7 +375,8 @@ def stage_app(session: Session, path: str | os.PathLike[str], *, container: str 
         Added to ``pip install`` (e.g. ``["--no-index", "--find-links", "wheels"]``).
     expiry : timedelta, datetime or float, optional
         When the bundle's read-only SAS expires (default 30 days: start tasks run again
-        whenever a node joins the pool).
+        whenever a node joins the pool; with Entra ID storage access, the 7 days a user
+        delegation key allows).
 
     Returns
     -------
@@ -410,8 +411,9 @@ def stage_app(session: Session, path: str | os.PathLike[str], *, container: str 
         uploaded = True
     zip_file = f"batchnb-app-{name}.zip"
     resource_files = (
-        ResourceFileSpec(http_url=storage.blob_sas(container, zip_blob, expiry=expiry), file_path=zip_file),
-        ResourceFileSpec(http_url=storage.blob_sas(container, installer_blob, expiry=expiry),
+        ResourceFileSpec(http_url=storage.blob_sas(container, zip_blob, expiry=expiry, default_expiry=DEFAULT_EXPIRY), file_path=zip_file),
+        ResourceFileSpec(http_url=storage.blob_sas(container, installer_blob, expiry=expiry,
+                                                   default_expiry=DEFAULT_EXPIRY),
                          file_path=INSTALLER_NAME),
     )
     names = tuple(rel for rel, _ in entries)

@@ -20,9 +20,16 @@ def create_node_layout(root: Path) -> None:
         (root / name).mkdir(parents=True, exist_ok=True)
 
 
+def job_dir(job_id: str) -> str:
+    """A job's directory relative to the node root: ``workitems/<job>/job-1``, and for a job a schedule
+    made (id ``<schedule>:job-<n>``) ``workitems/<schedule>/job-<n>``, as the real service lays them out."""
+    schedule, sep, run = job_id.partition(":")
+    return f"workitems/{schedule}/{run}" if sep else f"workitems/{job_id}/{JOB_INSTANCE_DIR}"
+
+
 def task_dir(root: Path, job_id: str, task_id: str) -> Path:
     """`AZ_BATCH_TASK_DIR` of a job task (also of job prep/release tasks)."""
-    return root / "workitems" / job_id / JOB_INSTANCE_DIR / task_id
+    return root / job_dir(job_id) / task_id
 
 
 def start_task_dir(root: Path) -> Path:

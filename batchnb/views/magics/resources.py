@@ -7,6 +7,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from batchnb.core.specs.images import DEFAULT_IMAGE
 from batchnb.views.magics import Context, command
 from batchnb.views.magics.args import (
     help_option,
@@ -59,7 +60,7 @@ def connect(ctx: Context, args: Any) -> Any:
 @argument("--nodes", type=non_negative_int, default=None, help="dedicated nodes")
 @argument("--spot", type=non_negative_int, default=0, help="spot (low-priority) nodes")
 @argument("--slots", type=positive_int, default=1, help="task slots per node (default: 1)")
-@argument("--image", default="ubuntu-22.04", help="image preset (default: %(default)s)")
+@argument("--image", default=DEFAULT_IMAGE, help="image preset (default: %(default)s)")
 @argument("--autoscale", default=None, metavar="PRESET", help="autoscale preset (queue, queue-spot, queue-mixed)")
 @argument("--max-nodes", type=positive_int, default=None, help="most nodes an autoscale preset may use")
 @argument("--start-task", default=None, metavar="CMD", help="command every node runs when it joins")

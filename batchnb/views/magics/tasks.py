@@ -75,6 +75,7 @@ def _with_outputs(tasks: TaskList, session: Session, container: str, prefix: str
 
 def build_tasks(session: Session, job_id: str, template: str, args: Any) -> TaskList:
     """Every task the cell asks for, built and validated before anything is sent."""
+    from batchnb.core.storage import LONG_EXPIRY
     from batchnb.core.tasks.sweeps import per_file, sweep
 
     options: dict[str, Any] = {}
@@ -101,7 +102,8 @@ def build_tasks(session: Session, job_id: str, template: str, args: Any) -> Task
         blobs = session.storage.list_blobs(container, prefix)
         if not blobs:
             raise UsageError(f"%%batch tasks: --per-file {args.per_file}: no blobs there (upload them first)")
-        url = session.storage.container_sas(container, read=True)
+        # Read only (the tasks get one blob URL each), for 7 days: tasks may wait in the queue for days.
+        url = session.storage.container_sas(container, read=True, default_expiry=LONG_EXPIRY)
         tasks = per_file(template, blobs, container_url=url, id_prefix=args.id_prefix, chunk_size=chunk,
                          task_options=options)
     else:

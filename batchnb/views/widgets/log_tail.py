@@ -51,7 +51,8 @@ class LogTail(widgets.VBox):
     def _show(self, text: str) -> None:
         self.view.value = _scrolled_to_end(text)
         state = self.task_state or "unknown"
-        self.status.value = f"task {html.escape(state)}" + (" · no file yet" if self.tail.missing else "")
+        self.status.value = f"task {html.escape(state)}" + (
+            f" · files gone ({self.tail.gone})" if self.tail.gone else " · no file yet" if self.tail.missing else "")
 
     async def _run(self) -> None:
         while not self._closed:

@@ -13,9 +13,9 @@ from typing import Any
 import ipywidgets as widgets
 
 from batchnb.core.specs.autoscale_presets import PRESETS
-from batchnb.core.specs.images import IMAGE_PRESETS
+from batchnb.core.specs.images import DEFAULT_IMAGE, IMAGE_PRESETS, compatible_presets
 from batchnb.core.specs.models import PoolSpec
-from batchnb.core.specs.vm_sizes import KNOWN_VM_SIZES
+from batchnb.core.specs.vm_sizes import KNOWN_VM_SIZES, vm_size_facts
 from batchnb.errors import ValidationError
 from batchnb.views.widgets._loop import in_background
 
@@ -43,7 +43,7 @@ class PoolForm(widgets.VBox):
         f = self.fields = {
             "id": widgets.Text(value=pool_id, description="pool id"),
             "vm_size": widgets.Dropdown(options=list(KNOWN_VM_SIZES), value=vm_size, description="VM size"),
-            "image": widgets.Dropdown(options=list(IMAGE_PRESETS), value="ubuntu-22.04", description="image"),
+            "image": widgets.Dropdown(options=list(IMAGE_PRESETS), value=DEFAULT_IMAGE, description="image"),
             "dedicated_nodes": widgets.IntText(value=1, description="dedicated nodes"),
             "spot_nodes": widgets.IntText(value=0, description="spot nodes"),
             "task_slots_per_node": widgets.IntText(value=1, description="slots per node"),
@@ -55,6 +55,9 @@ class PoolForm(widgets.VBox):
         }
         self.errors = {name: widgets.HTML() for name in f}
         rows = []
+        # Before validation's observer: a size change first narrows the images it can boot.
+        f["vm_size"].observe(lambda _: self._offer_compatible_images(), names="value")
+        self._offer_compatible_images()
         for name, w in f.items():
             w.layout, w.style = _W, _STYLE
             w.add_class(f"batchnb-form-{name.replace('_', '-')}")
@@ -70,6 +73,17 @@ class PoolForm(widgets.VBox):
                                    widgets.HBox([self.create_button, self.message])])
         self.add_class("batchnb-pool-form")
         self.validate()
+
+    def _offer_compatible_images(self) -> None:
+        """Only the image presets the chosen size boots (generation, architecture); all of them
+        when none fits (an Arm64 size), so that validation says why."""
+        size = vm_size_facts(self.fields["vm_size"].value)
+        options = (compatible_presets(size) if size else []) or list(IMAGE_PRESETS)
+        image = self.fields["image"]
+        if list(image.options) != options:
+            keep = image.value if image.value in options else options[0]
+            image.options = options
+            image.value = keep
 
     def _values(self) -> dict[str, Any]:
         f = self.fields

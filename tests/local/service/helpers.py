@@ -85,6 +85,18 @@ def wait_task(client: BatchClient, job_id: str, task_id: str, state: str = "comp
                     what=f"task {task_id} {state}")
 
 
+def scheduler_has_run(client: BatchClient, job_id: str, *, timeout: float = 60.0) -> None:
+    """Prove that the scheduler made a pass after now: add a task that can run to ``job_id`` (a job
+    on a pool with a free node) and wait until it has completed.
+
+    A pass looks at every pool and job, so a task queued before the control and still active after
+    it was held back on purpose. A sleep cannot tell that from a scheduler that has not run yet.
+    """
+    control = uid("control")
+    client.create_task(job_id, task(control, "true"))
+    assert wait_task(client, job_id, control, timeout=timeout).execution_info.exit_code == 0
+
+
 def wait_tasks_completed(client: BatchClient, job_id: str, count: int, timeout: float = 30.0):
     return wait_for(lambda: client.get_job_task_counts(job_id).task_counts.completed >= count, timeout,
                     what=f"{count} tasks of {job_id} completed")

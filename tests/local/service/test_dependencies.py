@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError
 
-from .helpers import error_code, make_job, py, task, wait_task
+from .helpers import error_code, make_job, py, scheduler_has_run, task, wait_task
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -52,7 +50,7 @@ def test_failed_parent_blocks_by_default(client, shared_pool) -> None:
     client.create_task(job_id, task("parent", "false"))
     client.create_task(job_id, task("child", "true", depends_on=m.BatchTaskDependencies(task_ids=["parent"])))
     wait_task(client, job_id, "parent")
-    time.sleep(0.5)
+    scheduler_has_run(client, job_id)
     assert client.get_task(job_id, "child").state == "active"  # blocked: never runs
     client.terminate_task(job_id, "child")
     assert client.get_task(job_id, "child").state == "completed"
@@ -82,7 +80,7 @@ def test_exit_code_range_and_default_block(client, shared_pool) -> None:
                                     depends_on=m.BatchTaskDependencies(task_ids=["ok-but-blocks"])))
     wait_task(client, job_id, "after-ranged")
     wait_task(client, job_id, "ok-but-blocks")
-    time.sleep(0.4)
+    scheduler_has_run(client, job_id)
     assert client.get_task(job_id, "after-blocker").state == "active"
 
 
@@ -90,8 +88,8 @@ def test_parent_added_later_and_chains(client, shared_pool) -> None:
     job_id = _dep_job(client, shared_pool)
     client.create_task(job_id, task("c", "true", depends_on=m.BatchTaskDependencies(task_ids=["b"])))
     client.create_task(job_id, task("b", "true", depends_on=m.BatchTaskDependencies(task_ids=["a"])))
-    time.sleep(0.3)
-    assert client.get_task(job_id, "c").state == "active"
+    scheduler_has_run(client, job_id)
+    assert client.get_task(job_id, "c").state == "active" and client.get_task(job_id, "b").state == "active"
     client.create_task(job_id, task("a", "true"))
     c = wait_task(client, job_id, "c")
     assert c.execution_info.start_time >= client.get_task(job_id, "b").execution_info.end_time

@@ -50,6 +50,11 @@ def test_recurring_schedule_makes_one_job_per_interval_with_the_job_specificatio
     job = client.get_job(ids[0])
     assert job.priority == 9 and job.execution_info.pool_id == shared_pool
     wait_for(lambda: client.get_job(ids[0]).state == "completed", what="the job manager ends the job")
+    jm_task = client.get_task(ids[0], "jm")
+    # A scheduled job's directory on the node is workitems/<schedule>/job-<n>, as on Azure.
+    assert jm_task.node_info.task_root_directory == f"workitems/{sid}/job-1/jm"
+    node_files = [f.name for f in client.list_node_files(shared_pool, jm_task.node_info.node_id, recursive=True)]
+    assert f"workitems/{sid}/job-1/jm/stdout.txt" in node_files
     schedule = client.get_job_schedule(sid)
     assert schedule.state == "active" and schedule.execution_info.next_run_time is not None
     assert schedule.execution_info.recent_job.id in job_ids(client, sid)

@@ -18,6 +18,7 @@ from .helpers import (
     make_pool,
     py,
     raw,
+    scheduler_has_run,
     task,
     uid,
     wait_job_state,
@@ -88,7 +89,7 @@ def test_disable_enable_job(client) -> None:
     t = client.get_task(job_id, "long")
     assert t.state == "active" and t.execution_info.requeue_count == 1
     client.create_task(job_id, task("later", "true"))  # a disabled job still accepts tasks ...
-    time.sleep(0.4)
+    scheduler_has_run(client, make_job(client, pool_id))  # the pool's free node ran a control meanwhile
     assert client.get_task(job_id, "later").state == "active"  # ... but does not run them
     client.begin_enable_job(job_id, polling_interval=POLL).result()
     assert client.get_job(job_id).state == "active"
@@ -192,7 +193,7 @@ def test_on_task_failure_performs_exit_options_job_action(client, shared_pool) -
     client.create_task(job2, task("keepgoing", "false", exit_conditions=m.ExitConditions(
         default=m.ExitOptions(job_action="none"))))
     wait_task(client, job2, "keepgoing")
-    time.sleep(0.2)
+    scheduler_has_run(client, job2)  # the job still runs new tasks: it was not disabled or terminated
     assert client.get_job(job2).state == "active"
     client.create_task(job2, task("dis", "false", exit_conditions=m.ExitConditions(
         exit_codes=[m.ExitCodeMapping(code=1, exit_options=m.ExitOptions(job_action="disable"))])))

@@ -4,14 +4,26 @@ directory layout and AZ_BATCH_* variables as a task sees them, and requeue on re
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from azure.batch import models as m
 from azure.batch.models import _models as mm
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
-from .helpers import IMAGE, POLL, error_code, make_job, make_pool, py, stdout, task, uid, wait_for, wait_task
+from .helpers import (
+    IMAGE,
+    POLL,
+    error_code,
+    make_job,
+    make_pool,
+    py,
+    scheduler_has_run,
+    stdout,
+    task,
+    uid,
+    wait_for,
+    wait_task,
+)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -39,7 +51,7 @@ def test_list_get_and_filter_nodes(client) -> None:
     assert list(client.list_node_extensions(pool_id, nodes[0].id)) == []
 
 
-def test_disable_and_enable_scheduling(client) -> None:
+def test_disable_and_enable_scheduling(client, shared_pool) -> None:
     pool_id = make_pool(client, dedicated=1)
     node_id = next(iter(client.list_nodes(pool_id))).id
     client.disable_node_scheduling(pool_id, node_id, m.BatchNodeDisableSchedulingOptions(
@@ -53,7 +65,7 @@ def test_disable_and_enable_scheduling(client) -> None:
     # A task waits while the only node refuses new work ...
     job_id = make_job(client, pool_id)
     client.create_task(job_id, task("t1", "true"))
-    time.sleep(0.5)
+    scheduler_has_run(client, make_job(client, shared_pool))  # a control on another pool ran meanwhile
     assert client.get_task(job_id, "t1").state == "active"
     # ... and runs once scheduling is enabled again.
     client.enable_node_scheduling(pool_id, node_id)
@@ -188,7 +200,7 @@ def test_start_task_wait_for_success_runs_before_tasks(client) -> None:
     assert out == b""
 
 
-def test_start_task_failure_with_retries_is_starttaskfailed(client) -> None:
+def test_start_task_failure_with_retries_is_starttaskfailed(client, shared_pool) -> None:
     start = m.BatchStartTask(command_line=py("import sys; print('boom', file=sys.stderr); sys.exit(3)"),
                              wait_for_success=True, max_task_retry_count=1)
     pool_id = make_pool(client, dedicated=1, start_task=start, wait_states=("starttaskfailed",))
@@ -205,7 +217,7 @@ def test_start_task_failure_with_retries_is_starttaskfailed(client) -> None:
     # a node that failed its start task gets no work
     job_id = make_job(client, pool_id)
     client.create_task(job_id, task("t", "true"))
-    time.sleep(0.5)
+    scheduler_has_run(client, make_job(client, shared_pool))  # a control on another pool ran meanwhile
     assert client.get_task(job_id, "t").state == "active"
 
 

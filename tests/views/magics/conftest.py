@@ -65,11 +65,16 @@ def ipython() -> Iterator[InteractiveShell]:
 def connected(ipython: InteractiveShell, local_service: LocalService) -> Shell:
     """The shell after ``%batch connect local`` to the test service, with a 2-node pool."""
     shell = Shell(ipython)
-    shell.ok(f"%batch connect local --state-dir {local_service.state_dir}")
+    shell.ok(f"%batch connect local --state-dir {local_service.state_dir} -o _magics_session")
     shell.ok(f"%batch pool create {POOL} --nodes 2 --slots 2 --timeout 120")
     return shell
 
 
 @pytest.fixture
 def shell(connected: Shell) -> Shell:
+    # Any batchnb.connect() elsewhere in the run (other tests' fixtures) becomes the current session
+    # and may be closed by then: each magics test starts on the session its shell connected.
+    from batchnb.core.current import set_current
+
+    set_current(connected.ns["_magics_session"])
     return connected

@@ -25,6 +25,18 @@ SUPPORTED_IMAGES = [
     {"nodeAgentSKUId": "batch.node.debian 12", "osType": "linux", "verificationType": "verified",
      "capabilities": [], "imageReference": {"publisher": "debian", "offer": "debian-12", "sku": "12",
                                             "version": "latest"}},
+    # The Gen1/Gen2 twins of the images above (batchnb's -gen1/-gen2 presets), for the sizes that
+    # boot only one generation (Av2: Gen1; the v6 families: Gen2).
+    {"nodeAgentSKUId": "batch.node.ubuntu 22.04", "osType": "linux", "verificationType": "verified",
+     "capabilities": [GEN2], "batchSupportEndOfLife": "2027-06-30T00:00:00.0000000Z",
+     "imageReference": {"publisher": "canonical", "offer": "0001-com-ubuntu-server-jammy",
+                        "sku": "22_04-lts-gen2", "version": "latest"}},
+    {"nodeAgentSKUId": "batch.node.ubuntu 24.04", "osType": "linux", "verificationType": "verified",
+     "capabilities": [], "imageReference": {"publisher": "canonical", "offer": "ubuntu-24_04-lts",
+                                            "sku": "server-gen1", "version": "latest"}},
+    {"nodeAgentSKUId": "batch.node.debian 12", "osType": "linux", "verificationType": "verified",
+     "capabilities": [GEN2], "imageReference": {"publisher": "debian", "offer": "debian-12", "sku": "12-gen2",
+                                               "version": "latest"}},
     {"nodeAgentSKUId": "batch.node.el 9", "osType": "linux", "verificationType": "verified",
      "capabilities": [GEN2], "imageReference": {"publisher": "almalinux", "offer": "almalinux-x86_64",
                                                "sku": "9-gen2", "version": "latest"}},

@@ -89,6 +89,7 @@ class JobScheduleOps:
         if schedule_id.lower() in self.jobs:
             raise conflict("JobWithSameIdExists", "A job with the same id already exists; jobs and job schedules "
                                                   "share one id namespace.")
+        self.check_active_quota()
         if body.get("schedule") is None:
             raise missing("schedule")
         if body.get("jobSpecification") is None:

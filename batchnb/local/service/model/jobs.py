@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 
+from batchnb.local.service import node_layout
 from batchnb.local.service.model import clock, shapes
 from batchnb.local.service.model.entities import Job, job_pool_key
 from batchnb.local.service.model.errors import bad_value, conflict, missing, not_found
@@ -55,10 +56,15 @@ class JobOps:
         if job_id.lower() in self.job_schedules:
             raise conflict("JobScheduleWithSameIdExists", "A job schedule with the same id already exists; jobs "
                                                           "and job schedules share one id namespace.")
+        self.check_active_quota()
+        return self.new_job(job_id, body)
+
+    def check_active_quota(self) -> None:
+        """Active jobs and job schedules share one account quota, as on Azure."""
         active = sum(1 for j in self.jobs.values() if j.doc.get("state") not in ("completed", "deleting"))
+        active += sum(1 for s in self.job_schedules.values() if s.doc.get("state") not in ("completed", "deleting"))
         if active >= self.config.quotas.active_jobs:
             raise job_quota_reached(self.config.quotas.active_jobs)
-        return self.new_job(job_id, body)
 
     def check_job_spec(self, body: dict, *, schedule: bool = False) -> None:
         """Everything about a job body but its id: for POST /jobs and a schedule's jobSpecification."""
@@ -268,7 +274,8 @@ class JobOps:
         self.flush()
         for pool in self.pools.values():
             for node in pool.nodes.values():
-                await asyncio.to_thread(shutil.rmtree, self.node_root(node) / "workitems" / job.id, True)
+                # A scheduled job's directory is workitems/<schedule>/job-<n>; a job's is workitems/<job>.
+                await asyncio.to_thread(shutil.rmtree, self.node_root(node) / _removable_dir(job.id), True)
 
     # ---- counts and status ----------------------------------------------------------------------
     def task_counts(self, job_id: str) -> dict:
@@ -346,3 +353,9 @@ class JobOps:
             job.ending = self.spawn(self._finish_disable(job, "requeue"))
         elif job.doc["state"] == "enabling":
             self.set_state(job, "active")
+
+
+def _removable_dir(job_id: str) -> str:
+    """What deleting the job removes from a node: its whole workitems entry (a scheduled job's run only)."""
+    rel = node_layout.job_dir(job_id)
+    return rel if ":" in job_id else rel.rsplit("/", 1)[0]

@@ -523,7 +523,7 @@ class Scheduler:
             info: dict = {}
             node.x["prep"][job.key] = info
             tdir = node_layout.task_dir(self.svc.node_root(node), job.id, spec.get("id", "jobpreparation"))
-            info["taskRootDirectory"] = f"workitems/{job.id}/job-1/{spec.get('id', 'jobpreparation')}"
+            info["taskRootDirectory"] = f"{node_layout.job_dir(job.id)}/{spec.get('id', 'jobpreparation')}"
             info["taskRootDirectoryUrl"] = f"{node.doc['url']}/files/{info['taskRootDirectory']}"
             retries = int((spec.get("constraints") or {}).get("maxTaskRetryCount") or 0)
             if not spec.get("waitForSuccess", True):
@@ -558,8 +558,8 @@ class Scheduler:
 
 def _node_info(node: Node, job: Job, task: Task) -> dict:
     return {"affinityId": node.doc["affinityId"], "nodeUrl": node.doc["url"], "poolId": node.pool.doc["id"],
-            "nodeId": node.id, "taskRootDirectory": f"workitems/{job.id}/job-1/{task.id}",
-            "taskRootDirectoryUrl": f"{node.doc['url']}/files/workitems/{job.id}/job-1/{task.id}"}
+            "nodeId": node.id, "taskRootDirectory": f"{node_layout.job_dir(job.id)}/{task.id}",
+            "taskRootDirectoryUrl": f"{node.doc['url']}/files/{node_layout.job_dir(job.id)}/{task.id}"}
 
 
 def multi_instance_count(task: Task) -> int:
