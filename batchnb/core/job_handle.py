@@ -240,7 +240,9 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         -------
         pandas.DataFrame
             One row per failed task: ``exit_code``, ``failure_code``, ``failure_message``,
-            ``node_id``, ``retry_count`` and ``stderr`` (None for a task that never ran).
+            ``node_id``, ``retry_count`` and ``stderr`` (None for a task that never ran; a task
+            whose files are gone, because its node left the pool or its retention passed, shows
+            ``[files gone with node X: <code>]``).
         """
         frame = self.tasks(filter="state eq 'completed'")
         failed = failed_tasks(frame)[["exit_code", "failure_code", "failure_message", "node_id", "retry_count"]].copy()
@@ -411,7 +413,7 @@ class JobHandle(_Handle[batch_models.BatchJob]):
             running; call again to keep waiting).
         batchnb.errors.TaskFailedError
             ``raise_on_failure=True`` and a task failed: its failure code, exit code and
-            stderr tail.
+            stderr tail (found from the task list).
         """
         deadline = Deadline(timeout, poll=poll)
         while True:

@@ -130,8 +130,8 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
     def wait_steady(self, *, timeout: float = 900, poll: float = 5.0, nodes_ready: bool = True) -> PoolHandle:
         """Wait until the pool stops resizing and (``nodes_ready``) every node has settled.
 
-        A node has settled when it is idle or running, or failed its start task; an ``unusable``
-        node is not ready.
+        A node has settled when it is idle or running, or will not change on its own
+        (start task failed, offline, preempted...); an ``unusable`` node is not ready.
 
         Parameters
         ----------
@@ -150,7 +150,7 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
         Raises
         ------
         batchnb.errors.BatchTimeoutError
-            Not steady within ``timeout`` seconds (unusable nodes are named).
+            Not steady within ``timeout`` seconds (the message names unusable nodes).
         batchnb.errors.BatchnbError
             The resize failed (quota, a size that cannot boot the image...; the service's
             code), or a node's start task

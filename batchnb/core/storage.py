@@ -558,8 +558,8 @@ class Storage:
         read, write, create, add, list, delete : bool
             The permissions (at least one).
         expiry : timedelta, datetime or float, optional
-            When the SAS expires (a duration, seconds from now, or a time); None:
-            ``default_expiry``, capped to 7 days under Entra ID.
+            When the SAS expires (a duration, seconds from now, or a time; None:
+            ``default_expiry``). Under Entra ID, capped to the 7 days a user delegation key allows.
         default_expiry : timedelta
             The lifetime when ``expiry`` is None.
 

@@ -195,12 +195,13 @@ class MapResult:
         return self._collect(job)
 
     def done(self) -> bool:
-        """Whether every task has finished (confirmed by the task list: Azure's counts may lag).
+        """Whether every task has finished.
 
         Returns
         -------
         bool
-            True when no task is active or running.
+            True when no task is active or running, confirmed by the task list (Azure's task
+            counts may lag behind it).
         """
         return self.session.job(self.job_id)._all_tasks_done()
 

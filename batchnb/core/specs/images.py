@@ -27,8 +27,6 @@ ARCHITECTURES = ("x64", "arm64")
 class ImageReference:
     """An explicit VM image: Marketplace (publisher/offer/sku/version) or a custom image id.
 
-    ``generation`` and ``architecture`` let PoolSpec check the VM size against the image.
-
     Parameters
     ----------
     node_agent_sku_id : str
@@ -47,6 +45,12 @@ class ImageReference:
         Marketplace image; None: not checked).
     architecture : str, optional
         ``"x64"`` or ``"arm64"`` (default: as for ``generation``).
+
+    generation : int, optional
+        The image's hypervisor generation (1 or 2); defaults to what batchnb's table knows of a
+        Marketplace image, so that PoolSpec can check the VM size against it (None: not checked).
+    architecture : str, optional
+        ``"x64"`` or ``"arm64"``; defaults like ``generation``.
 
     Raises
     ------

@@ -224,10 +224,8 @@ def _compose_command(lines: Sequence[str], *, os_type: str) -> str:
 class PoolSpec:
     """A pool of compute nodes.
 
-    Size it with fixed counts (``dedicated_nodes``, ``spot_nodes``) or with ``autoscale``. A
-    known VM size must boot the image (hypervisor generation and CPU architecture; e.g. the v6
-    sizes need a Gen2 image, Av2 a Gen1 one) and has at most min(4 x vCPUs, 256) task slots, as
-    Azure enforces. Everything is checked when the spec is built:
+    Size it with fixed counts (``dedicated_nodes``, ``spot_nodes``) or with ``autoscale``.
+    Everything is checked when the spec is built:
 
     >>> import batchnb
     >>> spec = batchnb.PoolSpec("p1", vm_size="standard_d2s_v3", dedicated_nodes=2, task_slots_per_node=4)
@@ -243,9 +241,12 @@ class PoolSpec:
     id : str
         The pool's id (letters, digits, ``-`` and ``_``; at most 64 characters).
     vm_size : str
-        The VM size, checked against the sizes batchnb knows (see ``allow_unknown_vm_size``).
+        The VM size, checked against the sizes batchnb knows (see ``allow_unknown_vm_size``). A
+        known size must boot the image (hypervisor generation and CPU architecture: e.g. the v6
+        sizes need a Gen2 image, Av2 a Gen1 one) and has at most min(4 x vCPUs, 256) task slots,
+        as Azure enforces.
     image : str or ImageReference
-        An image preset name (``"ubuntu-22.04"``, ``"ubuntu-24.04"``...; see
+        An image preset name (``"ubuntu-24.04"`` by default, ``"ubuntu-22.04-gen2"``...; see
         ``batchnb.core.specs.images.IMAGE_PRESETS``) or an explicit image.
     display_name : str, optional
         A name for people.
