@@ -41,12 +41,6 @@ class ImageReference:
         Whether the image has a container runtime (needed for
         ``PoolSpec(container_images=...)``).
     generation : int, optional
-        The hypervisor generation, 1 or 2 (default: what batchnb's table knows of a
-        Marketplace image; None: not checked).
-    architecture : str, optional
-        ``"x64"`` or ``"arm64"`` (default: as for ``generation``).
-
-    generation : int, optional
         The image's hypervisor generation (1 or 2); defaults to what batchnb's table knows of a
         Marketplace image, so that PoolSpec can check the VM size against it (None: not checked).
     architecture : str, optional
