@@ -246,6 +246,10 @@ class JobHandle(_Handle[batch_models.BatchJob]):
     def failures(self, *, tail: int = _DEFAULT_FAILURE_TAIL) -> pd.DataFrame:
         """The job's failed tasks, with why they failed.
 
+        A task whose files are gone (its node left the pool, e.g. after an autoscale or spot
+        scale-down, or its retention passed) shows ``[files gone with node X: <code>]`` as its
+        stderr instead of failing the whole table.
+
         Parameters
         ----------
         tail : int

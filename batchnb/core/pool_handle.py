@@ -153,8 +153,8 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
         batchnb.errors.BatchTimeoutError
             Not steady within ``timeout`` seconds (the message names unusable nodes).
         batchnb.errors.BatchnbError
-            The resize failed (quota, image...; the service's code), or a node's start task
-            failed (code ``StartTaskFailed``).
+            The resize failed (quota, a size that cannot boot the image...; the service's
+            code), or a node's start task failed (code ``StartTaskFailed``).
         """
         deadline = Deadline(timeout, poll=poll)
         unusable: list[str] = []

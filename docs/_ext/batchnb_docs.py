@@ -153,9 +153,6 @@ def _returns_something(obj: Any) -> bool:
 
 def check_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
     """Runs before napoleon (priority 400 < 500), so ``lines`` are the raw numpydoc sections."""
-    if what == "property" and lines and ": " in lines[0]:
-        # napoleon reads "Text: more" on a property's first line as "type: description".
-        lines.insert(0, "")
     if what not in ("function", "method", "class", "exception"):
         return
     checked = set(public_names())

@@ -40,7 +40,6 @@ class ImageReference:
     supports_containers : bool
         Whether the image has a container runtime (needed for
         ``PoolSpec(container_images=...)``).
-
     generation : int, optional
         The image's hypervisor generation (1 or 2); defaults to what batchnb's table knows of a
         Marketplace image, so that PoolSpec can check the VM size against it (None: not checked).

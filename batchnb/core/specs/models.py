@@ -261,7 +261,7 @@ class PoolSpec:
     autoscale_interval : timedelta, float or str, optional
         How often Batch evaluates the formula (5 minutes to 168 hours).
     task_slots_per_node : int
-        Tasks a node runs at once (1 to 256).
+        Tasks a node runs at once (1 to min(4 x vCPUs, 256)).
     node_fill : {"spread", "pack"}
         Spread tasks over the nodes, or fill one node's slots first.
     start_task : StartTaskSpec or str, optional
