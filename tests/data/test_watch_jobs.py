@@ -102,6 +102,7 @@ def test_run_on_the_event_loop_stops_when_done(batch_client: BatchClient, empty_
     assert (watcher.tasks["state"] == "completed").all()
 
 
+@pytest.mark.timeout(300)
 def test_stop_ends_the_loop_promptly(batch_client: BatchClient, empty_pool: str) -> None:
     job_id = make_job(batch_client, empty_pool)
     add_tasks(batch_client, job_id, 3)
