@@ -19,13 +19,14 @@ from pathlib import Path
 
 # Longest prefix wins: batchnb/local/service/ is its own layer, the launcher is batchnb/local/.
 FLOORS = {
-    # Measured on 2026-12-07 (whole suite, random order, 2 xdist workers), less about 2 points.
-    "batchnb/core/": 89.0,  # 90.8 %
-    "batchnb/data/": 89.0,  # 91.1 %
-    "batchnb/views/": 89.0,  # 91.5 %
-    "batchnb/node/": 12.0,  # 13.3 %: the sampler and the map runner run as node processes
-    "batchnb/local/service/": 37.0,  # 38.7 %: in-process tests only (model, OData, Shared Key, runtime)
-    "batchnb/local/": 79.0,  # 81.3 %: the launcher
+    # Measured on 2026-12-07 (whole suite on main + this branch, random order, 2 xdist workers),
+    # less about 2 points for the noise of failing or reordered tests.
+    "batchnb/core/": 88.0,  # 90.2 %
+    "batchnb/data/": 88.0,  # 90.3 %
+    "batchnb/views/": 90.0,  # 92.9 %
+    "batchnb/node/": 24.0,  # 26.2 %: the sampler and the map runner run as node processes
+    "batchnb/local/service/": 31.0,  # 33.5 %: in-process tests only (model, OData, Shared Key, runtime)
+    "batchnb/local/": 78.0,  # 80.7 %: the launcher
     "batchnb/": 46.0,  # 48.1 %: errors, cli (run as a subprocess by its tests), quickstart
 }
 

@@ -71,6 +71,13 @@ def test_azurite_refuses_the_published_key_and_serves_the_generated_one(state_di
 
 
 def test_a_state_dir_from_before_generated_keys_moves_off_the_published_key(state_dir: Path) -> None:
+    # Its own data (it used to read the blob another test wrote: it failed when run first, in random order).
+    service = local.start(state_dir=state_dir, quiet=True)
+    with BlobServiceClient.from_connection_string(service.storage_connection_string) as blobs:
+        container = blobs.get_container_client("keyed-before")
+        if not container.exists():
+            container.create_container()
+        container.upload_blob("kept.txt", b"still here", overwrite=True)
     local.stop(state_dir=state_dir)
     settings_file = state_dir / "settings.json"
     settings = json.loads(settings_file.read_text())
@@ -80,7 +87,7 @@ def test_a_state_dir_from_before_generated_keys_moves_off_the_published_key(stat
     assert _storage_key(service.storage_connection_string) != AZURITE_ACCOUNT_KEY
     assert _published_key_status(service) == 403
     with BlobServiceClient.from_connection_string(service.storage_connection_string) as blobs:
-        assert blobs.get_blob_client("keyed", "kept.txt").download_blob().readall() == b"still here"
+        assert blobs.get_blob_client("keyed-before", "kept.txt").download_blob().readall() == b"still here"
 
 
 def test_only_env_and_show_secrets_print_the_keys(state_dir: Path) -> None:
