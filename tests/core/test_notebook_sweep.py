@@ -12,7 +12,7 @@ import batchnb
 from batchnb.core.remote.notebook_sweep import parameter_sets
 from batchnb.errors import ValidationError
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # kernels start slowly on a busy 2-core machine
 
 
 def _write_notebook(path: Path, body: str) -> Path:
@@ -40,7 +40,7 @@ FIXED = ANALYSIS.replace('raise ValueError(f"alpha {alpha} diverges")', "pass")
 def test_sweep_results_rerun_and_reattach(session, pool, tmp_path, unique) -> None:
     notebook = _write_notebook(tmp_path / "analysis.ipynb", ANALYSIS)
     sweep = session.run_notebook(notebook, parameters={"alpha": [1, 2, 3], "label": "x"}, pool=pool,
-                                 job_id=f"nb-{unique}", timeout=240)
+                                 job_id=f"nb-{unique}", timeout=600)
     frame = sweep.results()
     assert list(frame.index) == [0, 1, 2]
     assert list(frame["alpha"]) == [1, 2, 3] and set(frame["label"]) == {"x"}
@@ -58,7 +58,7 @@ def test_sweep_results_rerun_and_reattach(session, pool, tmp_path, unique) -> No
 
     # Nothing succeeded twice: only the failed set is resubmitted, with the fixed notebook.
     fixed = _write_notebook(tmp_path / "fixed.ipynb", FIXED)
-    assert sweep.rerun(notebook=fixed, wait=True, timeout=240) == [2]
+    assert sweep.rerun(notebook=fixed, wait=True, timeout=600) == [2]
     task_ids = set(sweep.job.tasks().index)
     assert task_ids == {"nb-00000", "nb-00001", "nb-00002", "nb-00002-r1"}
 
@@ -72,7 +72,7 @@ def test_sweep_results_rerun_and_reattach(session, pool, tmp_path, unique) -> No
 def test_a_set_that_cannot_start_is_reported_not_lost(session, pool, tmp_path, unique) -> None:
     notebook = _write_notebook(tmp_path / "nb.ipynb", "import batchnb\nbatchnb.record('v', alpha)")
     sweep = session.run_notebook(notebook, parameters=[{"alpha": 5}, {"alpha": 6, "nope": 1}], pool=pool,
-                                 job_id=f"nb-{unique}", timeout=240)
+                                 job_id=f"nb-{unique}", timeout=600)
     frame = sweep.results()
     assert frame.loc[0, "v"] == 5 and frame.loc[0, "status"] == "succeeded"
     # papermill warns about unknown parameters but runs: both sets ran, with their own values.
