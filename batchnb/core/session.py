@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from azure.batch import models as batch_models
 
+from batchnb.core import sdk_logging
 from batchnb.core.handle_base import state_text
 from batchnb.core.job_handle import JobHandle
 from batchnb.core.pool_handle import PoolHandle
@@ -32,6 +33,8 @@ from batchnb.core.settings import ConnectionSettings, SettingsError, account_fro
 from batchnb.core.specs.models import JobSpec, PoolSpec
 from batchnb.core.transport import Deadline, call
 from batchnb.errors import ConflictError, NotFoundError, ServiceUnavailableError, ValidationError
+
+sdk_logging.install()
 
 if TYPE_CHECKING:
     import pandas as pd
