@@ -178,7 +178,14 @@ def logs(ctx: Context, args: Any) -> Any:
         followed = _follow(ctx, job, args.task_id, name, args.tail)
         # The blocking follow has printed everything already: show it once, not again as Out[].
         return None if isinstance(followed, str) and args.out is None else followed
-    text = job.read_file(args.task_id, name, tail=args.tail)
+    from batchnb.errors import NotFoundError
+
+    state = job.task_state(args.task_id)  # a missing task: "task does not exist", not a file 404
+    try:
+        text = job.read_file(args.task_id, name, tail=args.tail)
+    except NotFoundError:
+        raise UsageError(f"%batch logs: task {args.task_id!r} has no {name} (state: {state}); it has not run on "
+                         f"a node yet, or its node is gone. Add --follow to wait for it") from None
     if args.out is not None:
         return text
     print(text, end="" if text.endswith("\n") else "\n")

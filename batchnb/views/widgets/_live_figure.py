@@ -62,8 +62,10 @@ class LiveFigure:
         # min_width 0 and overflow hidden: a flex item otherwise grows to its content, and plotly
         # (autosize) takes its width from the element it sits in: a figure drawn wider than the
         # output area then never shrinks back.
-        self.box = widgets.Box(layout=widgets.Layout(width="100%", min_width="0", min_height=f"{height}px",
-                                                     overflow="hidden"))
+        # display block: the figure is a block child that takes the box's width (a flex child
+        # was sized by its content and drawn wider than a 900 px output area).
+        self.box = widgets.Box(layout=widgets.Layout(display="block", width="100%", min_width="0",
+                                                     min_height=f"{height}px", overflow="hidden"))
         self.box.add_class("batchnb-figure")
         self.box.add_class(css_class)
         self.last_seconds = 0.0  # build + update time of the last show(), for adaptive refresh

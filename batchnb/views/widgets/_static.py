@@ -94,12 +94,45 @@ class StaticSwap:
     def _update(self, bundles: list[dict[str, Any]]) -> None:
         if not self._displays:
             return
-        from IPython.display import update_display
-
         bundles = bundles[: self.slots] + [EMPTY_SLOT] * (self.slots - len(bundles))
         for ids in self._displays:
             for display_id, bundle in zip(ids, bundles, strict=True):
-                try:
-                    update_display(bundle, raw=True, display_id=display_id)
-                except Exception:  # no kernel any more (interpreter exit): nothing to update
-                    return
+                _PENDING[display_id] = bundle
+                _send(display_id, bundle)
+        _resend_after_next_cell()
+
+
+# Measured in JupyterLab 4.6 with ipykernel 7.4: an update_display_data sent while a cell is
+# executing replaces the output in whichever cell holds the display id, but one sent while the
+# kernel is idle (a monitor's polling task noticing the job is done) does not reach the notebook.
+# So every update is also sent again at the end of the next cell that runs.
+_PENDING: dict[str, dict[str, Any]] = {}
+_HOOKED = False
+
+
+def _send(display_id: str, bundle: dict[str, Any]) -> None:
+    from IPython.display import update_display
+
+    try:
+        update_display(bundle, raw=True, display_id=display_id)
+    except Exception:  # no kernel any more (interpreter exit): nothing to update
+        pass
+
+
+def _flush_pending(*_: Any) -> None:
+    pending = dict(_PENDING)
+    _PENDING.clear()
+    for display_id, bundle in pending.items():
+        _send(display_id, bundle)
+
+
+def _resend_after_next_cell() -> None:
+    global _HOOKED
+    if _HOOKED:
+        return
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.events.register("post_run_cell", _flush_pending)
+        _HOOKED = True
