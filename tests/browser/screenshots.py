@@ -51,6 +51,7 @@ def _cells(state_dir: str, suffix: str) -> list[str]:
         "long_view = long_job.monitor(interval=1)\nlong_view",
         "pool_view = pool.monitor(interval=2)\npool_view",
         "monitor.wait(timeout=120);",
+        "# (closes the live views once the screenshots are taken)",
     ]
 
 
@@ -110,14 +111,18 @@ def run(out: Path) -> None:
                     _shoot(page, out, f"monitor-{width}-live")
                     _scroll_to(page, ".batchnb-pool-monitor")
                     _shoot(page, out, f"pool-monitor-{width}-live")
+                    # Closing the views (in a cell: display updates land while a cell runs) leaves
+                    # their static pictures; saved, they are what a reopen without the kernel shows.
+                    page.evaluate("""() => {
+                        const nb = window.jupyterapp.shell.currentWidget.content;
+                        nb.activeCellIndex = nb.widgets.length - 1;
+                        nb.activeCell.model.sharedModel.setSource('long_view.close(); pool_view.close()');
+                        return window.jupyterapp.commands.execute('notebook:run-cell');
+                    }""")
+                    time.sleep(5)
                     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
                     wait_for(page, "() => !window.jupyterapp.shell.currentWidget.context.model.dirty", 30)
-                    # Stopping the kernel swaps the live views for their static pictures; saved again,
-                    # they are what a reopen without the kernel shows.
                     shutdown_sessions(lab)
-                    time.sleep(2)
-                    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-                    time.sleep(2)
                     open_notebook(page, lab, name)
                     wait_for(page, "() => document.querySelector('.batchnb-static')", 60)
                     time.sleep(2)

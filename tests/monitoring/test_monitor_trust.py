@@ -205,3 +205,19 @@ def test_closed_pool_monitor_leaves_static_summary(session, pool) -> None:
     updates = [o.data for o in cap.outputs if o.update]
     assert len(updates) == 2 and "3 nodes" in updates[0]["text/html"]
     assert updates[1][PLOTLY_MIME]["data"][0]["type"] == "heatmap"
+
+
+def test_pool_deleted_while_watched_shows_deleted_and_disables_resize(session) -> None:
+    pool = session.create_pool(batchnb.PoolSpec(uid("pgone"), vm_size="standard_d2s_v3", dedicated_nodes=1),
+                               wait=True, timeout=120)
+    view = PoolMonitor(PoolWatcher(session.batch_client, pool.id, metrics=False), pool=pool, interval=0.3,
+                       autostart=False)
+
+    def start() -> None:
+        view.start()
+        asyncio.get_running_loop().call_later(1.0, lambda: pool.delete())
+
+    _run_until(lambda: view.watcher.gone, timeout=90, start=start)
+    assert view.state_text() == "deleted" and "pool deleted (seen" in view.status.value
+    assert view.resize_button.disabled and view.dedicated.disabled
+    view.close()
