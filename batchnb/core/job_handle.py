@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from batchnb.core.session import Session
+    from batchnb.data.watch import FileTail
 
 __all__ = ["JobHandle"]
 
@@ -501,16 +502,44 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         failed = [r["id"] for r in rows
                   if (r.get("executionInfo") or {}).get("result") == "failure"
                   or (r.get("executionInfo") or {}).get("failureInfo")]
+        return self.reactivate_tasks(failed, max_concurrency=max_concurrency)
+
+    def reactivate_tasks(self, task_ids: Iterable[str], *, max_concurrency: int = 8) -> list[str]:
+        """Reactivate these tasks (Batch runs them again, retry count reset); returns their ids.
+
+        The one reactivation path: ``retry_failed()``, ``%batch retry`` and the monitor's button
+        all come here. Raises NotFoundError / ConflictError (e.g. a task that did not fail).
+        """
+        ids = [str(t) for t in task_ids]
 
         def reactivate(task_id: str) -> str:
             call(f"reactivate task {task_id!r} of job {self.id!r}", self._client.reactivate_task, self.id, task_id)
             return task_id
 
-        if not failed:
+        if not ids:
             return []
-        with ThreadPoolExecutor(max_workers=max(1, min(max_concurrency, len(failed))),
+        if len(ids) == 1:
+            return [reactivate(ids[0])]
+        with ThreadPoolExecutor(max_workers=max(1, min(max_concurrency, len(ids))),
                                 thread_name_prefix="batchnb-retry") as pool:
-            return list(pool.map(reactivate, failed))
+            return list(pool.map(reactivate, ids))
+
+    def get_task(self, task_id: str) -> batch_models.BatchTask:
+        """The SDK's ``BatchTask`` (raises NotFoundError)."""
+        return call(f"get task {task_id!r} of job {self.id!r}", self._client.get_task, self.id, task_id)
+
+    def task_state(self, task_id: str) -> str | None:
+        """``active``, ``preparing``, ``running`` or ``completed`` (one narrow GET)."""
+        task = call(f"get task {task_id!r} of job {self.id!r}", self._client.get_task, self.id, task_id,
+                    select=["id", "state"])
+        return state_text(task.state)
+
+    def file_tail(self, task_id: str, path: str = STDOUT, *, max_bytes: int = 16_384) -> FileTail:
+        """A :class:`batchnb.data.watch.FileTail` on a task file: each ``read()`` fetches only the
+        bytes added since the last one (by byte range) and returns the last ``max_bytes``."""
+        from batchnb.data.watch import FileTail
+
+        return FileTail(self._client, self.id, task_id, path, max_bytes=max_bytes)
 
     # ------------------------------------------------------------------------------- outputs
     def output_files(self, task_id: str, pattern: str = "**/*", *, container: str = "outputs",

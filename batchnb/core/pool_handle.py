@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from azure.batch import models as batch_models
 
 from batchnb.core.handle_base import _Handle, state_text
+from batchnb.core.specs.sampler_start_task import SAMPLER_FILE_NAME
 from batchnb.core.transport import Deadline, as_rows, call
 from batchnb.data.frames import NODE_SELECT_FIELDS, nodes_frame
 from batchnb.errors import BatchnbError, NotFoundError, ids_preview
@@ -60,15 +61,24 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
         """``steady``, ``resizing`` or ``stopping`` (refreshed on each access)."""
         return self._fresh_state("allocation_state")
 
-    def monitor(self, *, interval: float = 5.0, metrics: bool = True):
+    @property
+    def has_metrics(self) -> bool:
+        """Whether the pool's start task runs batchnb's utilization sampler (``PoolSpec(metrics=True)``).
+
+        A monitor reads node utilization only then: on other pools every read is a 404."""
+        start_task = getattr(self.info, "start_task", None)
+        return SAMPLER_FILE_NAME in str(getattr(start_task, "command_line", None) or "")
+
+    def monitor(self, *, interval: float = 5.0, metrics: bool | None = None):
         """A live view of the pool: node heatmap, utilization from the node sampler, resize control.
 
         Parameters
         ----------
         interval : float
             Seconds between refreshes.
-        metrics : bool
-            Show CPU/memory/disk from the node sampler (pools made with ``metrics=True``).
+        metrics : bool, optional
+            Show CPU/memory/disk from the node sampler (default: when the pool runs the sampler,
+            see :attr:`has_metrics`).
 
         Returns
         -------
@@ -77,7 +87,7 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
         """
         from batchnb.views.widgets import monitor_pool
 
-        return monitor_pool(self, interval=interval, metrics=metrics)
+        return monitor_pool(self, interval=interval, metrics=self.has_metrics if metrics is None else metrics)
 
     def nodes(self) -> pd.DataFrame:
         """The pool's compute nodes.

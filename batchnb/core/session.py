@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from azure.batch import models as batch_models
 
+from batchnb.core import sdk_logging
 from batchnb.core.handle_base import state_text
 from batchnb.core.job_handle import JobHandle
 from batchnb.core.pool_handle import PoolHandle
@@ -33,6 +34,8 @@ from batchnb.core.settings import ConnectionSettings, account_from_endpoint, res
 from batchnb.core.specs.models import JobSpec, PoolSpec
 from batchnb.core.transport import Backoff, Deadline, call
 from batchnb.errors import ConflictError, NotFoundError, ServiceUnavailableError, SettingsError, ValidationError
+
+sdk_logging.install()
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -26,7 +26,7 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -252,7 +252,8 @@ class _Poller:
                     if status_of(exc) == 404:  # the job was deleted: nothing left to watch
                         self.gone = True
                         self._stop_requested = True
-                if on_update is not None and not self._stop_requested:
+                # After a 404 the view is told once more, so it can say the job or pool is gone.
+                if on_update is not None and (self.gone or not self._stop_requested):
                     on_update(self)
                 if self.done and self.last_error is None and self.throttled is None:
                     break
@@ -576,6 +577,16 @@ class FileTail:
         # Masked: what a task prints (a SAS URL, a key) is shown in monitors and saved notebooks.
         return redact(self._buffer.decode("utf-8", errors="replace"))
 
+    @property
+    def data(self) -> bytes:
+        """The tail as bytes (at most ``max_bytes``)."""
+        return self._buffer
+
+    @property
+    def offset(self) -> int:
+        """How far into the file the last :meth:`read` got (the file's size then)."""
+        return self._offset
+
     def read(self) -> str:
         meter = _Meter()
         kw = meter.kwargs()
@@ -615,32 +626,6 @@ def read_task_file_tail(client: BatchClient, job_id: str, task_id: str, file_nam
     if tail.gone:
         return f"[files gone: {tail.gone}; the task's node left the pool or its retention passed]"
     return None if tail.missing else text
-
-
-# ----------------------------------------------------------------------------------------- actions
-
-
-def reactivate_failed(watcher: JobWatcher, task_ids: Iterable[str] | None = None) -> int:
-    """Reactivate failed tasks (all the watcher knows, or ``task_ids``); returns how many were accepted."""
-    ids = list(watcher.failed().index) if task_ids is None else list(task_ids)
-    done = 0
-    for task_id in ids:
-        try:
-            watcher.client.reactivate_task(watcher.job_id, str(task_id))
-            done += 1
-        except Exception as exc:
-            if status_of(exc) not in (404, 409):  # gone, or not reactivatable any more
-                raise
-    return done
-
-
-def terminate_job(watcher: JobWatcher, *, reason: str = "terminated from the batchnb monitor") -> None:
-    """Ask Batch to terminate the job (running tasks are stopped); returns without waiting."""
-    from azure.batch.models._models import BatchJobTerminateOptions
-
-    # The poller finishes on its own thread; the monitor sees the job complete on its next refresh.
-    watcher.client.begin_terminate_job(watcher.job_id, BatchJobTerminateOptions(termination_reason=reason),
-                                       polling_interval=1)
 
 
 # ----------------------------------------------------------------------------------------- registry

@@ -69,7 +69,7 @@ def _cells(state_dir: str) -> list[str]:
         "while client.get_task('logtail-job', 'ticker').get('state') != 'running' and time.monotonic() < deadline:\n"
         "    time.sleep(0.1)",
         "from batchnb.views.widgets import LogTail\n"
-        "tail = LogTail(client, 'logtail-job', 'ticker', interval=0.5)\n"
+        "tail = LogTail(session.job('logtail-job'), 'ticker', interval=0.5)\n"
         "tail",
     ]
 

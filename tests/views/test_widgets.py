@@ -55,10 +55,17 @@ def finished_job(batch_client: BatchClient):
     batch_client.begin_delete_pool(pool_id, polling_interval=0.1).result()
 
 
-def test_job_monitor_shows_progress_figures_failures_and_fallbacks(batch_client, finished_job) -> None:
+@pytest.fixture
+def session(local_service):
+    s = batchnb.connect("local", state_dir=str(local_service.state_dir))
+    yield s
+    s.close()
+
+
+def test_job_monitor_shows_progress_figures_failures_and_fallbacks(batch_client, finished_job, session) -> None:
     _, job_id = finished_job
     watcher = JobWatcher(batch_client, job_id).wait(timeout=60, interval=0.3)
-    view = JobMonitor(watcher)
+    view = JobMonitor(watcher, job=session.job(job_id))
     try:
         assert view.progress.value == view.progress.max == 7
         assert view.progress.description == "100 %" and view.progress.bar_style == "warning"
@@ -104,12 +111,12 @@ def test_monitor_updates_figures_in_place(batch_client, finished_job) -> None:
     view.close()
 
 
-def test_pool_monitor_and_resize(batch_client: BatchClient) -> None:
+def test_pool_monitor_and_resize(batch_client: BatchClient, session) -> None:
     pool_id = make_pool(batch_client, uid("pmon"), dedicated=1, slots=2)
     try:
         watcher = PoolWatcher(batch_client, pool_id, metrics=False)
         watcher.refresh()
-        view = PoolMonitor(watcher)
+        view = PoolMonitor(watcher, pool=session.pool(pool_id))
         assert view.heatmap.widget is not None and view.heatmap.widget.data[0].type == "heatmap"
         assert view.dedicated.value == 1
         bundle = view._repr_mimebundle_()
@@ -126,10 +133,10 @@ def test_pool_monitor_and_resize(batch_client: BatchClient) -> None:
         batch_client.begin_delete_pool(pool_id, polling_interval=0.1).result()
 
 
-def test_log_tail_shows_the_end_of_stdout(batch_client, finished_job) -> None:
+def test_log_tail_shows_the_end_of_stdout(batch_client, finished_job, session) -> None:
     _, job_id = finished_job
     watcher_for(batch_client, job_id).wait(timeout=60, interval=0.3)
-    tail = LogTail(batch_client, job_id, "bad", "stderr.txt")
+    tail = LogTail(session.job(job_id), "bad", "stderr.txt")
     assert tail.poll() is False  # completed: nothing more will come
     assert "ValueError: boom" in tail.view.value
     assert "ValueError: boom" in tail._repr_mimebundle_()["text/html"]

@@ -134,6 +134,23 @@ def overview() -> str:
     return "\n".join(lines)
 
 
+def _groups() -> set[str]:
+    """First words that only lead to actions (``pool`` -> ``pool create``...), not commands themselves."""
+    return {w[0] for w in _COMMANDS if len(w) == 2} - {w[0] for w in _COMMANDS if len(w) == 1}
+
+
+def group_help(group: str) -> str:
+    """``%batch pool --help``: the usage line of each of the group's actions."""
+    lines = [f"%batch {group}: one of these actions (`%batch {group} ACTION --help` for details):"]
+    for words, func in _COMMANDS.items():
+        if len(words) == 2 and words[0] == group:
+            summary = (func.parser.description or "").strip().splitlines()
+            lines.append(f"  {_usage(func)}")
+            if summary:
+                lines.append(f"      {summary[0]}")
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------------- running
 
 
@@ -194,6 +211,9 @@ def run_batch_line(shell: InteractiveShell | None, line: str, cell: str | None =
     tokens = _split(line)
     if not tokens or tokens[0] in ("-h", "--help", "help"):
         print(overview())
+        return None
+    if len(tokens) >= 2 and tokens[0] in _groups() and tokens[1] in ("-h", "--help", "help"):
+        print(group_help(tokens[0]))  # `%batch pool --help`: the group's actions
         return None
     words, func, rest = _find(tokens)
     name = " ".join(words)

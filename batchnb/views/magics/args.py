@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from IPython.core.magic_arguments import argument
 
+from batchnb.core.tasks.planning import container_and_prefix
 from batchnb.errors import ValidationError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -139,11 +140,3 @@ def _sweep_values(name: str, spec: str) -> list[Any]:
     if any(not v for v in values):
         raise ValidationError("--sweep", f"{name}={spec} has an empty value", fix=f"write e.g. {name}=a,b,c")
     return [_scalar(v) for v in values]
-
-
-def container_and_prefix(text: str, *, option: str) -> tuple[str, str]:
-    """``inputs`` -> ("inputs", ""); ``inputs/data/2024`` -> ("inputs", "data/2024")."""
-    container, _, prefix = text.strip().strip("/").partition("/")
-    if not container:
-        raise ValidationError(option, f"{text!r} names no container", fix="write CONTAINER or CONTAINER/PREFIX")
-    return container, prefix

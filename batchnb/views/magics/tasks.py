@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import time
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from batchnb.core.redact import redact
+from batchnb.core.tasks.planning import DEFAULT_OUTPUT_PATTERN, MERGE_INPUTS_DIR
 from batchnb.views.magics import Context, command
 from batchnb.views.magics.args import (
-    container_and_prefix,
     help_option,
     out_option,
     parse_sweep,
@@ -27,8 +24,6 @@ if TYPE_CHECKING:
     from batchnb.core.session import Session
     from batchnb.core.tasks.sweeps import TaskList
 
-DEFAULT_OUTPUT_PATTERN = "out/**/*"
-MERGE_INPUTS_DIR = "results"
 
 # ----------------------------------------------------------------------------------- %%batch tasks
 
@@ -50,93 +45,32 @@ def template_from_cell(cell: str) -> str:
     return lines[0]
 
 
-def _single_task(template: str, id_prefix: str, options: dict[str, Any]) -> TaskList:
-    from batchnb.core.specs.models import TaskSpec
-    from batchnb.core.tasks.sweeps import TaskList
+def _plan(session: Session, job_id: str, template: str, args: Any) -> TaskList:
+    """The cell's options handed to the core planner (:func:`batchnb.core.tasks.planning.plan_tasks`)."""
+    from batchnb.core.tasks.planning import plan_tasks
 
-    # Deterministic id from the command line: re-running the cell adds nothing twice.
-    digest = hashlib.sha256(template.encode("utf-8")).hexdigest()[:8]
-    return TaskList([TaskSpec(f"{id_prefix}-{digest}", template, **options)])
-
-
-def _with_outputs(tasks: TaskList, session: Session, container: str, prefix: str, pattern: str) -> TaskList:
-    """Each task uploads ``pattern`` to ``container/prefix/<task id>/`` (one SAS for all)."""
-    from batchnb.core.tasks.sweeps import TaskList
-
-    base = session.storage.output_files(pattern, container=container, path=prefix)
-    logs = session.storage.output_files("../std*.txt", container=container, path=prefix)
-    rebuilt = []
-    for task in tasks:
-        outs = (dataclasses.replace(base, path=f"{prefix}/{task.id}"),
-                dataclasses.replace(logs, path=f"{prefix}/{task.id}/logs"))
-        rebuilt.append(dataclasses.replace(task, output_files=(*task.output_files, *outs)))
-    return TaskList(rebuilt, params=tasks.params)
-
-
-def build_tasks(session: Session, job_id: str, template: str, args: Any) -> TaskList:
-    """Every task the cell asks for, built and validated before anything is sent."""
-    from batchnb.core.storage import LONG_EXPIRY
-    from batchnb.core.tasks.sweeps import per_file, sweep
-
-    options: dict[str, Any] = {}
-    if args.retries is not None:
-        options["max_retries"] = args.retries
-    inputs: list[Any] = []
-    if args.inputs:
-        container, prefix = container_and_prefix(args.inputs, option="--inputs")
-        inputs = session.storage.input_files(container, prefix)
-        if not inputs:
-            raise UsageError(f"%%batch tasks: --inputs {args.inputs}: no blobs there (upload them first)")
-        options["resource_files"] = inputs
-    chunk = args.chunk or 1
-    if args.sweep and args.per_file:
-        raise UsageError("%%batch tasks: give --sweep or --per-file, not both")
-    if args.zip and not args.sweep:
-        raise UsageError("%%batch tasks: --zip only applies to --sweep")
-    if args.sweep:
-        params = parse_sweep([item for group in args.sweep for item in group])
-        tasks = sweep(template, mode="zip" if args.zip else "product", id_prefix=args.id_prefix,
-                      chunk_size=chunk, params=params, task_options=options)
-    elif args.per_file:
-        container, prefix = container_and_prefix(args.per_file, option="--per-file")
-        blobs = session.storage.list_blobs(container, prefix)
-        if not blobs:
-            raise UsageError(f"%%batch tasks: --per-file {args.per_file}: no blobs there (upload them first)")
-        # Read only (the tasks get one blob URL each), for 7 days: tasks may wait in the queue for days.
-        url = session.storage.container_sas(container, read=True, default_expiry=LONG_EXPIRY)
-        tasks = per_file(template, blobs, container_url=url, id_prefix=args.id_prefix, chunk_size=chunk,
-                         task_options=options)
-    else:
-        if chunk != 1:
-            raise UsageError("%%batch tasks: --chunk needs --sweep or --per-file")
-        tasks = _single_task(template, args.id_prefix, options)
-
-    out_container = out_prefix = None
-    if args.outputs:
-        out_container, out_prefix = container_and_prefix(args.outputs, option="--outputs")
-        out_prefix = out_prefix or job_id
-    if args.merge:
-        merge_options: dict[str, Any] = {}
-        if args.retries is not None:
-            merge_options["max_retries"] = args.retries
-        merge_files = list(inputs)
-        if out_container is not None:
-            # The merge task starts after every other task succeeded: their outputs exist by then.
-            merge_files.append(session.storage.input_container(out_container, f"{out_prefix}/",
-                                                               file_path=MERGE_INPUTS_DIR))
-        if merge_files:
-            merge_options["resource_files"] = merge_files
-        tasks = tasks.with_merge(args.merge, id=args.merge_id, **merge_options)
-    if out_container is not None:
-        tasks = _with_outputs(tasks, session, out_container, out_prefix, args.output_pattern)
-    return tasks
+    params = parse_sweep([item for group in args.sweep for item in group]) if args.sweep else None
+    return plan_tasks(session, job_id, template, sweep=params, zip=args.zip, per_file_blobs=args.per_file,
+                      inputs=args.inputs, outputs=args.outputs, output_pattern=args.output_pattern,
+                      merge=args.merge, merge_id=args.merge_id, retries=args.retries, chunk=args.chunk,
+                      id_prefix=args.id_prefix)
 
 
 def _add_tasks(ctx: Context, args: Any) -> Any:
+    from batchnb.errors import NotFoundError
+
     template = template_from_cell(ctx.cell or "")
     session = ctx.session()
-    job = session.job(args.job_id)
-    tasks = build_tasks(session, args.job_id, template, args)
+    tasks = _plan(session, args.job_id, template, args)  # every check before anything is created
+    try:
+        job = session.job(args.job_id)
+    except NotFoundError:
+        if not args.pool:
+            raise UsageError(f"%%batch tasks: job {args.job_id!r} does not exist; create it with "
+                             f"`%batch job create {args.job_id} --pool POOL`, or add `--pool POOL` to this line"
+                             ) from None
+        job = session.create_job(args.job_id, pool=args.pool)
+        ctx.say(f"Job {args.job_id!r} created on pool {args.pool!r}.")
     result = job.add_tasks(tasks)
     ctx.say(f"Job {args.job_id!r}: {len(result.added)} task(s) added, {len(result.already_existed)} already there "
             f"({len(tasks)} in all).")
@@ -171,6 +105,8 @@ def tasks_table(job: JobHandle, state: str | None) -> Any:
 @out_option
 @argument("job_id", metavar="JOB")
 @argument("--state", choices=_TASK_STATES, default=None, help="line magic: only tasks in this state")
+@argument("--pool", default=None, metavar="POOL",
+          help="cell magic: create JOB on POOL first if it does not exist (as %%batch job create JOB --pool POOL)")
 @argument("--sweep", nargs="+", action="append", metavar="NAME=VALUES",
           help="cell magic: one task per combination; VALUES is START:STOP[:STEP] (inclusive) or a,b,c")
 @argument("--zip", action="store_true", help="pair the --sweep lists instead of taking every combination")
@@ -194,7 +130,7 @@ def tasks(ctx: Context, args: Any) -> Any:
     """%%batch: add tasks to JOB, the cell body is the command template; %batch: the tasks as a DataFrame."""
     if ctx.cell is not None:
         return _add_tasks(ctx, args)
-    cell_only = [name for name in ("sweep", "per_file", "merge", "inputs", "outputs", "chunk", "retries")
+    cell_only = [name for name in ("sweep", "per_file", "merge", "inputs", "outputs", "chunk", "retries", "pool")
                  if getattr(args, name)]
     if cell_only or args.zip or args.wait:
         opt = "--" + (cell_only[0] if cell_only else ("zip" if args.zip else "wait")).replace("_", "-")
@@ -242,7 +178,14 @@ def logs(ctx: Context, args: Any) -> Any:
         followed = _follow(ctx, job, args.task_id, name, args.tail)
         # The blocking follow has printed everything already: show it once, not again as Out[].
         return None if isinstance(followed, str) and args.out is None else followed
-    text = job.read_file(args.task_id, name, tail=args.tail)
+    from batchnb.errors import NotFoundError
+
+    state = job.task_state(args.task_id)  # a missing task: "task does not exist", not a file 404
+    try:
+        text = job.read_file(args.task_id, name, tail=args.tail)
+    except NotFoundError:
+        raise UsageError(f"%batch logs: task {args.task_id!r} has no {name} (state: {state}); it has not run on "
+                         f"a node yet, or its node is gone. Add --follow to wait for it") from None
     if args.out is not None:
         return text
     print(text, end="" if text.endswith("\n") else "\n")
@@ -250,35 +193,36 @@ def logs(ctx: Context, args: Any) -> Any:
 
 
 def _follow(ctx: Context, job: JobHandle, task_id: str, name: str, tail: int | None) -> Any:
+    job.task_state(task_id)  # a missing task is a one-line NotFoundError now, not a widget stuck waiting
     if ctx.shell is not None and getattr(ctx.shell, "kernel", None) is not None:
         from batchnb.views.widgets import LogTail
 
         # In a kernel the widget polls on the event loop and the cell returns at once.
-        return LogTail(job.session.batch_client, job.id, task_id, name, **({"max_bytes": tail} if tail else {}))
+        return LogTail(job, task_id, name, **({"max_bytes": tail} if tail else {}))
     return _follow_blocking(job, task_id, name, tail)
 
 
 def _follow_blocking(job: JobHandle, task_id: str, name: str, tail: int | None, poll: float = 1.0) -> str:
-    """Terminal IPython has no widgets: print new bytes as they come until the task completes."""
-    from batchnb.errors import NotFoundError
+    """Terminal IPython has no widgets: print new bytes as they come until the task completes.
 
-    seen = 0
+    Reads through the job's :class:`~batchnb.data.watch.FileTail`: each poll fetches only the
+    bytes added since the last one (byte ranges), not the whole file again."""
+    reader = job.file_tail(task_id, name, max_bytes=tail or 1 << 20)
     chunks: list[str] = []
+    shown = 0
     while True:
-        frame = job.tasks(filter=f"id eq '{task_id}'")
-        done = not frame.empty and frame["state"].iloc[0] == "completed"
-        try:
-            data = job.read_bytes(task_id, name)
-        except NotFoundError:
-            data = b""
-        if tail and seen == 0 and len(data) > tail:
-            seen = len(data) - tail
-        if len(data) > seen:
-            text = redact(data[seen:].decode("utf-8", errors="replace"))
+        done = job.task_state(task_id) == "completed"
+        before = reader.offset
+        reader.read()
+        new = reader.offset - before
+        if new > 0:
+            # The tail holds the newest max_bytes; the new text is its end.
+            data = reader.data[-new:] if shown else reader.data
+            text = data.decode("utf-8", errors="replace")
             print(text, end="", flush=True)
             chunks.append(text)
-            seen = len(data)
-        if done or frame.empty:
+            shown += 1
+        if done:
             return "".join(chunks)
         time.sleep(poll)
 
@@ -298,15 +242,7 @@ def retry(ctx: Context, args: Any) -> Any:
     job = ctx.session().job(args.job_id)
     if args.task_ids and args.failed:
         raise UsageError("%batch retry: give task ids or --failed, not both")
-    if args.task_ids:
-        from batchnb.core.transport import call
-
-        for task_id in args.task_ids:
-            call(f"reactivate task {task_id!r} of job {job.id!r}", job.session.batch_client.reactivate_task,
-                 job.id, task_id)
-        retried = list(args.task_ids)
-    else:
-        retried = job.retry_failed()
+    retried = job.reactivate_tasks(args.task_ids) if args.task_ids else job.retry_failed()
     shown = ", ".join(retried[:5]) + (f" and {len(retried) - 5} more" if len(retried) > 5 else "")
     ctx.say(f"Job {job.id!r}: {len(retried)} task(s) reactivated" + (f": {shown}." if retried else
                                                                        " (no failed task)."))

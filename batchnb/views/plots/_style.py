@@ -56,7 +56,14 @@ NODE_STATE_CATEGORY: dict[str, str] = {
 }
 
 FONT = {"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12}
-BASE_LAYOUT = {"template": "plotly_white", "font": FONT, "margin": {"l": 60, "r": 20, "t": 50, "b": 40}}
+# Sized by the output area (autosize, no width): a figure fits 900 px as well as 1400 px. The title
+# sits top-left in the top margin and the legend just above the plot, left-aligned, so neither
+# collides with the x-axis title below nor with plotly's hover toolbar at the top right.
+BASE_LAYOUT = {"template": "plotly_white", "font": FONT, "autosize": True,
+               "margin": {"l": 60, "r": 20, "t": 78, "b": 48}}
+TITLE = {"x": 0.0, "xanchor": "left", "xref": "paper", "y": 0.97, "yanchor": "top", "yref": "container",
+         "font": {"size": 14}}
+LEGEND_TOP = {"orientation": "h", "x": 0.0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"}
 
 
 def format_timedelta(td: _dt.timedelta | pd.Timedelta | None) -> str:

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from batchnb.data.frames import display_states
-from batchnb.views.plots._style import BASE_LAYOUT, TASK_STATE_COLORS, duration_unit, keyed
+from batchnb.views.plots._style import BASE_LAYOUT, LEGEND_TOP, TASK_STATE_COLORS, TITLE, duration_unit, keyed
 
 HISTOGRAM_STATES = ("succeeded", "failed")
 
@@ -43,8 +43,8 @@ def duration_histogram(tasks: pd.DataFrame, *, bins: int = 40) -> go.Figure:
     median = float(np.median(values)) if len(values) else None
     title = "Task durations" + (f" · median {median:.3g} {unit} over {len(values):,} tasks" if median is not None else "")
     fig.update_layout(
-        **BASE_LAYOUT, title={"text": title}, barmode="stack", bargap=0.02,
-        xaxis={"title": f"duration ({unit})"}, yaxis={"title": "tasks"}, legend={"orientation": "h", "y": -0.2},
+        **BASE_LAYOUT, title={**TITLE, "text": title}, barmode="stack", bargap=0.02,
+        xaxis={"title": f"duration ({unit})"}, yaxis={"title": "tasks"}, legend=LEGEND_TOP,
     )  # fmt: skip
     return keyed(fig)
 
@@ -79,7 +79,7 @@ def failures_by_code(tasks: pd.DataFrame, *, top: int = 15) -> go.Figure:
     total = int(counts.sum())
     fig.update_layout(
         **BASE_LAYOUT,
-        title={"text": f"Failures by reason · {total:,} failed tasks" if total else "No failed tasks"},
+        title={**TITLE, "text": f"Failures by reason · {total:,} failed tasks" if total else "No failed tasks"},
         xaxis={"title": "failed tasks"},
         yaxis={"autorange": "reversed", "automargin": True},
     )

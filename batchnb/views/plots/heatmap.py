@@ -20,6 +20,7 @@ from batchnb.views.plots._style import (
     NODE_CATEGORY_COLORS,
     NODE_STATE_CATEGORY,
     RUNNING_BANDS,
+    TITLE,
     keyed,
 )
 
@@ -60,8 +61,10 @@ def node_heatmap_figure(nodes: pd.DataFrame, *, task_slots_per_node: int = 1) ->
     cols = max(1, math.ceil(math.sqrt(n)))
     rows = max(1, math.ceil(n / cols))
     cat = node_categories(nodes, task_slots_per_node=task_slots_per_node)
-    z = np.full(rows * cols, np.nan)
-    z[:n] = cat
+    # Empty tiles (and nodes without a state) are None, not NaN: plotly draws both as gaps, but
+    # NaN is not JSON and made every widget update warn "Out of range float values".
+    z = np.full(rows * cols, None, dtype=object)
+    z[:n] = np.where(np.isnan(cat), None, cat)
 
     slots = nodes["running_slots"].fillna(nodes["running_tasks"]).astype("string").fillna("?")
     hover = (
@@ -91,7 +94,7 @@ def node_heatmap_figure(nodes: pd.DataFrame, *, task_slots_per_node: int = 1) ->
     hidden = {"showticklabels": False, "showgrid": False, "zeroline": False, "ticks": ""}
     fig.update_layout(
         **BASE_LAYOUT,
-        title={"text": title},
+        title={**TITLE, "text": title},
         xaxis={**hidden, "constrain": "domain"},
         yaxis={**hidden, "autorange": "reversed", "scaleanchor": "x", "constrain": "domain"},
     )

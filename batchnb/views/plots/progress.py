@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from batchnb.views.plots._style import BASE_LAYOUT, TASK_STATE_COLORS, format_timedelta, keyed
+from batchnb.views.plots._style import BASE_LAYOUT, LEGEND_TOP, TASK_STATE_COLORS, TITLE, format_timedelta, keyed
 
 # Bottom to top: what is done stays at the bottom, so the stack reads like a progress bar turned on its side.
 PROGRESS_TRACES = ("succeeded", "failed", "running", "active")
@@ -82,10 +82,10 @@ def progress_figure(history: pd.DataFrame, *, total: int | None = None) -> go.Fi
         )  # fmt: skip
     fig.update_layout(
         **BASE_LAYOUT,
-        title={"text": progress_title(history, total=total)},
+        title={**TITLE, "text": progress_title(history, total=total)},
         xaxis={"title": "time (UTC)"},
         yaxis={"title": "tasks", "rangemode": "tozero"},
         hovermode="x unified",
-        legend={"orientation": "h", "y": -0.2},
+        legend=LEGEND_TOP,
     )
     return keyed(fig)

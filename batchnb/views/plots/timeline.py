@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from batchnb.data.frames import display_states
-from batchnb.views.plots._style import BASE_LAYOUT, TASK_STATE_COLORS, keyed
+from batchnb.views.plots._style import BASE_LAYOUT, LEGEND_TOP, TASK_STATE_COLORS, TITLE, keyed
 
 TIMELINE_STATES = ("preparing", "running", "succeeded", "failed")
 # Above this many tasks the SVG renderer gets sluggish in the browser; WebGL stays smooth into the 100ks.
@@ -119,10 +119,10 @@ def timeline_figure(
         title += f" (latest {max_tasks:,} of {int(tasks['start_time'].notna().sum()):,} shown)"
     fig.update_layout(
         **BASE_LAYOUT,
-        title={"text": title},
+        title={**TITLE, "text": title},
         xaxis={"type": "date", "title": "time (UTC)"},
         yaxis=yaxis,
         hovermode="closest",
-        legend={"orientation": "h", "y": -0.15},
+        legend=LEGEND_TOP,
     )
     return keyed(fig)

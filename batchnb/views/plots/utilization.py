@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from batchnb.views.plots._style import BASE_LAYOUT, keyed
+from batchnb.views.plots._style import BASE_LAYOUT, LEGEND_TOP, TITLE, keyed
 
 UTILIZATION_METRICS = (("cpu_percent", "CPU %"), ("mem_percent", "memory %"))
 _DEFAULT_BIN = pd.Timedelta(seconds=5)
@@ -70,7 +70,9 @@ def utilization_figure(util: pd.DataFrame, *, per_node: bool = True, max_nodes: 
                  f"util-{short}-others", line={"color": "#999", "width": 1.5, "dash": "dot"})  # fmt: skip
         fig.update_yaxes(title_text=label, range=[0, 100], row=row, col=1)
     title = f"Node utilization · {len(node_ids):,} nodes" if len(node_ids) else "No utilization samples yet"
-    fig.update_layout(**BASE_LAYOUT, title={"text": title}, hovermode="x unified",
-                      legend={"orientation": "h", "y": -0.2})  # fmt: skip
+    # The legend goes above the subplot titles ("CPU %"), which sit just above the first plot.
+    fig.update_layout(**{**BASE_LAYOUT, "margin": {**BASE_LAYOUT["margin"], "t": 100}},
+                      title={**TITLE, "text": title}, hovermode="x unified",
+                      legend={**LEGEND_TOP, "y": 1.1})  # fmt: skip
     fig.update_xaxes(title_text="time (UTC)", row=2, col=1)
     return keyed(fig)

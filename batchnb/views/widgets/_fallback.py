@@ -19,7 +19,7 @@ def progress_bar_html(done: int, total: int, *, failed: int = 0) -> str:
     fail_pct = 100.0 * failed / total if total else 0.0
     ok_pct = max(0.0, pct - fail_pct)
     return (
-        "<div style='width:360px;height:12px;background:#e6e8eb;border-radius:3px;overflow:hidden;display:flex'>"
+        "<div style='width:360px;max-width:100%;height:12px;background:#e6e8eb;border-radius:3px;overflow:hidden;display:flex'>"
         f"<div style='width:{ok_pct:.1f}%;background:{TASK_STATE_COLORS['succeeded']}'></div>"
         f"<div style='width:{fail_pct:.1f}%;background:{TASK_STATE_COLORS['failed']}'></div></div>"
     )

@@ -34,6 +34,9 @@ class FullStateFigureWidget(go.FigureWidget):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # ipywidgets calls open() in here: deferred below
+        # responsive: plotly.js follows the output area's width (900 px as well as 1400 px)
+        # instead of keeping the width it had when first drawn.
+        self._config = {"responsive": True, "displaylogo": False}
         self._batchnb_ready = True
         self.open()
 

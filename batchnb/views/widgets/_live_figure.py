@@ -32,6 +32,22 @@ def dates_as_text(fig: go.Figure) -> go.Figure:
     return fig
 
 
+def nan_as_none(fig: go.Figure) -> go.Figure:
+    """Replace NaN in float trace arrays with None, in place.
+
+    NaN is not JSON: the widget serializer sends it anyway and warns "Out of range float values
+    are not JSON compliant" into the cell output on every update. plotly draws None as a gap,
+    exactly as it draws NaN."""
+    for trace in fig.data:
+        for prop in ("x", "y", "z"):
+            value = trace[prop] if prop in trace else None
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f" and np.isnan(value).any():
+                fixed = value.astype(object)
+                fixed[np.isnan(value)] = None
+                trace[prop] = fixed
+    return fig
+
+
 class LiveFigure:
     """A box holding a FigureWidget; :meth:`show` copies a new figure's data into it.
 
@@ -43,7 +59,13 @@ class LiveFigure:
     def __init__(self, css_class: str, *, height: int = 360) -> None:
         self.height = height
         self.widget: go.FigureWidget | None = None
-        self.box = widgets.Box(layout=widgets.Layout(width="100%", min_height=f"{height}px"))
+        # min_width 0 and overflow hidden: a flex item otherwise grows to its content, and plotly
+        # (autosize) takes its width from the element it sits in: a figure drawn wider than the
+        # output area then never shrinks back.
+        # display block: the figure is a block child that takes the box's width (a flex child
+        # was sized by its content and drawn wider than a 900 px output area).
+        self.box = widgets.Box(layout=widgets.Layout(display="block", width="100%", min_width="0",
+                                                     min_height=f"{height}px", overflow="hidden"))
         self.box.add_class("batchnb-figure")
         self.box.add_class(css_class)
         self.last_seconds = 0.0  # build + update time of the last show(), for adaptive refresh
@@ -64,16 +86,21 @@ class LiveFigure:
 
     def show(self, fig: go.Figure, *, build_seconds: float = 0.0) -> None:
         start = time.perf_counter()
-        fig.update_layout(height=self.height)
+        fig.update_layout(height=self.height, autosize=True)
         dates_as_text(fig)
+        nan_as_none(fig)
+        created = False
         if self.widget is None or not update_in_place(self.widget, fig):
             old = self.widget
             self.widget = FullStateFigureWidget(fig)
             self.box.children = (self.widget,)
+            created = True
             if old is not None:
                 old.close()
         sync_figure_state(self.widget)
-        self.last_seconds = build_seconds + time.perf_counter() - start
+        # Creating a FigureWidget costs seconds once (plotly.js travels with it): not a reason to
+        # redraw this figure less often afterwards, so only the build (and an in-place update) count.
+        self.last_seconds = build_seconds + (0.0 if created else time.perf_counter() - start)
         self.updated_at = time.monotonic()
 
     def close(self) -> None:

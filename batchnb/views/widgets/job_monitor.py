@@ -8,32 +8,44 @@ not rebuilt every two seconds for nobody.
 
 from __future__ import annotations
 
+import collections
+import datetime as _dt
 import html
 from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
 
-from batchnb.data.watch import JobWatcher, reactivate_failed, read_task_file_tail, terminate_job
+from batchnb.data.watch import JobWatcher, read_task_file_tail
 from batchnb.views import plots
 from batchnb.views.plots._style import format_timedelta
 from batchnb.views.widgets import _fallback
 from batchnb.views.widgets._live_figure import LiveFigure
 from batchnb.views.widgets._loop import in_background, running_loop
+from batchnb.views.widgets._quiet import quiet
+from batchnb.views.widgets._static import StaticSwap, figure_bundle, register_live
 
 __all__ = ["JobMonitor"]
 
 TABS = (("progress", "Progress"), ("timeline", "Timeline"), ("durations", "Durations"), ("failures", "Failures"))
 MAX_FAILED_LISTED = 500  # the Select shows the first failures; the table behind it has them all
 STDERR_TAIL_BYTES = 4096
+STATIC_FAILED_WITH_STDERR = 10  # failed tasks whose stderr tail the static summary carries
+MAX_NOTES = 20
+# Job states in which the buttons no longer apply (terminate, reactivate).
+_ENDED_STATES = frozenset({"terminating", "completed", "deleting"})
 
 
 class JobMonitor(widgets.VBox):
     """Live view of one job: progress bar with counts and ETA, figure tabs, failed tasks, actions.
 
-    ``job`` (a :class:`batchnb.core.job_handle.JobHandle`, optional) is used for the buttons when given
-    (its ``retry_failed()`` / ``terminate()``); otherwise the watcher's client is used directly.
+    ``job`` (a :class:`batchnb.core.job_handle.JobHandle`) performs the actions: the buttons call its
+    ``retry_failed()`` / ``terminate()``; without one they are disabled (the view never calls the SDK).
     Polling starts at once when a kernel loop is running (``autostart``); :meth:`close` stops it.
+
+    Log records and warnings raised while it polls land in its status line, never in the cell
+    output. Displayed in a notebook, it swaps itself for a static summary and figures once the job
+    is done (or the view is closed), so a saved notebook reopened without a kernel still shows it.
     """
 
     def __init__(self, watcher: JobWatcher, *, job: Any = None, interval: float = 2.0,
@@ -45,39 +57,61 @@ class JobMonitor(widgets.VBox):
         self._stale = {key for key, _ in TABS}
         self._failed_ids: tuple[str, ...] = ()
         self._history_len = -1
+        self._notes: collections.deque[str] = collections.deque(maxlen=MAX_NOTES)
+        self._notes_shown = 0
+        self._gone_at: _dt.datetime | None = None
+        self._static = StaticSwap(slots=3)
+        self._finalizing = False
+        self._blocking = False
 
         self.title = widgets.HTML(f"<b>Job <code>{html.escape(watcher.job_id)}</code></b>")
+        self.state_badge = _classed(widgets.HTML(), "batchnb-job-state")
         self.status = _classed(widgets.HTML(), "batchnb-job-status")
+        self.notes = _classed(widgets.HTML(), "batchnb-job-notes")
+        # The bar grows and shrinks with the output area; the counts wrap below it when narrow.
         self.progress = _classed(widgets.IntProgress(value=0, min=0, max=1, description="0 %",
-                                                     layout=widgets.Layout(width="60%")), "batchnb-job-progress")
-        self.counts = _classed(widgets.HTML(), "batchnb-job-counts")
+                                                     layout=widgets.Layout(flex="1 1 240px", min_width="160px",
+                                                                           max_width="100%")),
+                                 "batchnb-job-progress")
+        self.counts = _classed(widgets.HTML(layout=widgets.Layout(flex="1 1 320px")), "batchnb-job-counts")
         self.tabs = _classed(widgets.Tab(children=[self._figures[k].box for k, _ in TABS],
                                          titles=[t for _, t in TABS]), "batchnb-job-tabs")
         self.tabs.observe(lambda _: self._draw_figures(), names="selected_index")
-        self.failed_select = _classed(widgets.Select(options=[], rows=8, layout=widgets.Layout(width="260px")),
+        self.failed_select = _classed(widgets.Select(options=[], rows=8,
+                                                     layout=widgets.Layout(flex="0 1 260px", min_width="160px")),
                                       "batchnb-failed-select")
         self.failed_select.observe(self._on_select_failed, names="value")
-        self.failed_detail = _classed(widgets.HTML("<i>No failed tasks.</i>",
-                                                   layout=widgets.Layout(flex="1 1 auto", overflow="auto")),
+        self.failed_detail = _classed(widgets.HTML("<i>select a task</i>",
+                                                   layout=widgets.Layout(flex="1 1 300px", overflow="auto",
+                                                                         min_width="0")),
                                       "batchnb-failed-stderr")
-        self.retry_button = _classed(widgets.Button(description="Retry failed", icon="redo", disabled=True),
-                                     "batchnb-retry-failed")
-        self.terminate_button = _classed(widgets.Button(description="Terminate job", button_style="danger"),
+        # Buttons never shrink (a long message once squeezed them to "Retry f..."): fixed by content.
+        button_layout = {"flex": "0 0 auto", "width": "auto"}
+        self.retry_button = _classed(widgets.Button(description="Retry failed", icon="redo", disabled=True,
+                                                    layout=widgets.Layout(**button_layout)), "batchnb-retry-failed")
+        self.terminate_button = _classed(widgets.Button(description="Terminate job", button_style="danger",
+                                                        disabled=job is None, layout=widgets.Layout(**button_layout)),
                                          "batchnb-terminate-job")
+        if job is None:
+            self.terminate_button.tooltip = self.retry_button.tooltip = "open the view with job.monitor() to act"
         self.retry_button.on_click(lambda _: self._retry_failed())
         self.terminate_button.on_click(lambda _: self._terminate())
         self.message = _classed(widgets.HTML(), "batchnb-job-message")
-        failures = widgets.VBox([
+        # Shown only once a task has failed: "No failed tasks." beside an empty list said nothing.
+        self.failures = _classed(widgets.VBox([
             widgets.HTML("<b>Failed tasks</b> (select one for the end of its stderr)"),
-            widgets.HBox([self.failed_select, self.failed_detail]),
-        ])
+            widgets.HBox([self.failed_select, self.failed_detail], layout=widgets.Layout(flex_flow="row wrap")),
+        ], layout=widgets.Layout(display="none")), "batchnb-job-failures")
+        wrap = {"flex_flow": "row wrap", "align_items": "center", "width": "100%"}
         super().__init__(children=[
-            widgets.HBox([self.title, self.status]),
-            widgets.HBox([self.progress, self.counts]),
+            widgets.HBox([self.title, self.state_badge, self.status], layout=widgets.Layout(**wrap)),
+            widgets.HBox([self.progress, self.counts], layout=widgets.Layout(**wrap)),
             self.tabs,
-            failures,
-            widgets.HBox([self.retry_button, self.terminate_button, self.message]),
-        ])
+            self.failures,
+            widgets.HBox([self.retry_button, self.terminate_button], layout=widgets.Layout(**wrap)),
+            self.message,
+            self.notes,
+        ], layout=widgets.Layout(width="100%", max_width="100%", overflow="hidden"))
         self.add_class("batchnb-job-monitor")
         if watcher.updated_at is not None:
             self.update()
@@ -90,7 +124,13 @@ class JobMonitor(widgets.VBox):
     def start(self) -> None:
         """Poll on the running loop every ``interval`` seconds (no-op when already polling)."""
         if running_loop() is not None:  # without one (scripts, tests) the owner calls update()
-            self.watcher.start(self.interval, on_update=lambda _: self.update())
+            # Inside quiet(): the polling task, and the threads it uses, report to this view.
+            with quiet(self.note):
+                self.watcher.start(self.interval, on_update=lambda _: self.update())
+
+    def note(self, text: str) -> None:
+        """Keep a library message (log record, warning) for the status line; any thread may call it."""
+        self._notes.append(text)
 
     def stop(self) -> None:
         self.watcher.stop()
@@ -103,11 +143,19 @@ class JobMonitor(widgets.VBox):
         # The view is told after every refresh (else it sat at "loading..." for the whole wait);
         # widget updates sent from a busy cell still reach the page. Ctrl-C hands the notebook
         # back, the view as it is.
-        self.watcher.wait(timeout, interval=self.interval, on_update=lambda _: self.update())
+        self._blocking = True  # the static swap happens inline: no loop turns until the cell ends
+        try:
+            with quiet(self.note):
+                self.watcher.wait(timeout, interval=self.interval, on_update=lambda _: self.update())
+        finally:
+            self._blocking = False
         return self
 
     def close(self) -> None:
+        """Stop polling and leave the static summary in the notebook (not a dead widget)."""
         self.watcher.stop()
+        if self._static.shown and not self._static.static:
+            self._static.show_static(self.static_bundles())
         for fig in self._figures.values():
             fig.close()
         super().close()
@@ -115,8 +163,19 @@ class JobMonitor(widgets.VBox):
     # ------------------------------------------------------------------------------- updates
     def update(self) -> None:
         """Bring every part of the view up to the watcher's current state (called after each refresh)."""
+        with quiet(self.note):
+            try:
+                self._update()
+            except Exception as exc:  # a view that stops on one bad refresh is worse than one that says so
+                self.note(f"view update failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+                self._update_notes()
+
+    def _update(self) -> None:
         w = self.watcher
-        self.status.value = html.escape(("done · " if w.done else "") + w.status_text())
+        if w.gone and self._gone_at is None:
+            self._gone_at = _dt.datetime.now(_dt.UTC)
+        self._update_state()
+        self._update_notes()
         if w.last_stats is None:
             return
         self._update_progress()
@@ -126,7 +185,52 @@ class JobMonitor(widgets.VBox):
         if w.last_stats.changed_ids or w.last_stats.full:
             self._stale.update(("timeline", "durations", "failures"))
             self._update_failed_list()
-        self._draw_figures(final=w.done)
+        self._draw_figures(final=w.done or w.gone)
+        if (w.done or w.gone) and self._static.shown and not self._static.static:
+            self._finalize()
+        elif not (w.done or w.gone) and self._static.static:
+            self._static.show_live(self._live_bundle())  # tasks retried or added: live again
+
+    def state_text(self) -> str:
+        """``deleted``, ``terminating``, ``completed``, ``done`` (all tasks ended), ``active``..."""
+        w = self.watcher
+        if w.gone:
+            return "deleted"
+        if w.job_state in _ENDED_STATES:
+            return str(w.job_state)
+        if w.done:
+            return "done"
+        return w.job_state or "loading"
+
+    def _update_state(self) -> None:
+        w = self.watcher
+        state = self.state_text()
+        color = {"deleted": "#d62728", "deleting": "#d62728", "terminating": "#ff7f0e",
+                 "completed": "#2ca02c", "done": "#2ca02c"}.get(state, "#1f77b4")
+        self.state_badge.value = (f"<span style='color:{color};font-weight:600;margin:0 8px'>"
+                                  f"{html.escape(state)}</span>")
+        if w.gone and self._gone_at is not None:
+            status = f"job deleted (seen {self._gone_at:%H:%M:%S} UTC); stopped watching"
+        else:
+            status = w.status_text()
+        self.status.value = html.escape(status)
+        ended = w.gone or w.job_state in _ENDED_STATES
+        if self.job is None or ended:
+            self.terminate_button.disabled = True
+            self.terminate_button.tooltip = ("the job has ended" if ended else
+                                             "open the view with job.monitor() to act")
+        if ended:
+            self.retry_button.disabled = True
+
+    def _update_notes(self) -> None:
+        """Library messages in a collapsed line under the view (newest last)."""
+        notes = list(self._notes)
+        if len(notes) == self._notes_shown:
+            return
+        self._notes_shown = len(notes)
+        items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+        self.notes.value = (f"<details class='batchnb-notes'><summary style='color:#6b7280'>{len(notes)} library "
+                            f"message(s) while polling</summary><ul style='margin:0'>{items}</ul></details>")
 
     def _update_progress(self) -> None:
         c, total = self.watcher.counts, self.watcher.total
@@ -166,7 +270,9 @@ class JobMonitor(widgets.VBox):
     def _update_failed_list(self) -> None:
         failed = self.watcher.failed()
         ids = tuple(str(i) for i in failed.index[:MAX_FAILED_LISTED])
-        self.retry_button.disabled = failed.empty
+        ended = self.watcher.gone or self.watcher.job_state in _ENDED_STATES
+        self.retry_button.disabled = failed.empty or self.job is None or ended
+        self.failures.layout.display = "none" if failed.empty else "flex"
         if ids == self._failed_ids:
             return
         self._failed_ids = ids
@@ -179,7 +285,7 @@ class JobMonitor(widgets.VBox):
         if current in ids:
             self.failed_select.value = current
         if not ids:
-            self.failed_detail.value = "<i>No failed tasks.</i>"
+            self.failed_detail.value = ""
 
     def _on_select_failed(self, change: dict) -> None:
         task_id = change["new"]
@@ -204,69 +310,139 @@ class JobMonitor(widgets.VBox):
 
     # ------------------------------------------------------------------------------- actions
     def _retry_failed(self) -> None:
+        job = self.job
+        if job is None:
+            return
         self.retry_button.disabled = True
         self.message.value = "reactivating failed tasks..."
-        job, w = self.job, self.watcher
 
-        def act() -> int:
-            if job is not None and hasattr(job, "retry_failed"):
-                return len(job.retry_failed())
-            return reactivate_failed(w)
-
-        def done(n: int) -> None:
-            self.message.value = f"{n:,} task(s) reactivated"
+        def done(ids: list[str]) -> None:
+            self.message.value = f"{len(ids):,} task(s) reactivated"
             self.start()  # the watcher may have stopped when the job looked done
 
-        in_background(act, done, self._action_failed)
+        with quiet(self.note):
+            in_background(job.retry_failed, done, self._action_failed)
 
     def _terminate(self) -> None:
+        job = self.job
+        if job is None:
+            return
         self.terminate_button.disabled = True
         self.message.value = "terminating the job..."
-        job, w = self.job, self.watcher
-
-        def act() -> None:
-            if job is not None and hasattr(job, "terminate"):
-                job.terminate()
-            else:
-                terminate_job(w)
-
-        in_background(act, lambda _: setattr(self.message, "value", "job terminating"), self._action_failed)
+        with quiet(self.note):
+            in_background(lambda: job.terminate(reason="terminated from the batchnb monitor"),
+                          lambda _: setattr(self.message, "value", "job terminating"), self._action_failed)
 
     def _action_failed(self, exc: BaseException) -> None:
-        self.message.value = f"<span style='color:#d62728'>{html.escape(str(exc)[:300])}</span>"
-        self.retry_button.disabled = self.terminate_button.disabled = False
+        # A one-line message under the buttons (they keep their size), and the buttons follow the
+        # job's state: a job deleted meanwhile leaves both disabled.
+        text = " ".join(str(exc).split())[:300]
+        self.message.value = f"<span style='color:#d62728'>{html.escape(text)}</span>"
+        ended = self.watcher.gone or self.watcher.job_state in _ENDED_STATES or "NotFound" in text
+        self.terminate_button.disabled = self.job is None or ended
+        self.retry_button.disabled = self.job is None or ended or self.watcher.failed().empty
+        if ended:
+            self.start()  # the next refresh shows the job's state (or its deletion)
 
     # ------------------------------------------------------------------------------- display
     def summary_text(self) -> str:
         w = self.watcher
         c = w.counts
-        state = "done" if w.done else (w.job_state or "loading")
-        return (f"JobMonitor(job {w.job_id!r}, {state}: {c['completed']:,}/{w.total:,} completed, "
+        return (f"JobMonitor(job {w.job_id!r}, {self.state_text()}: {c['completed']:,}/{w.total:,} completed, "
                 f"{c['running']:,} running, {c['active']:,} active, {c['succeeded']:,} succeeded, "
                 f"{c['failed']:,} failed)")
 
-    def summary_html(self) -> str:
+    def summary_html(self, *, stderr_tails: dict[str, str | None] | None = None) -> str:
+        """The job as static HTML (no script): what GitHub, nbconvert and a reopened notebook show.
+
+        ``stderr_tails``: task id -> the end of its stderr, shown in a collapsed ``<details>`` per
+        failed task (a click opens it, no kernel needed)."""
         w = self.watcher
         c = w.counts
         parts = [_fallback.progress_bar_html(c["completed"], w.total, failed=c["failed"]),
                  _fallback.counts_table_html(c)]
         if not w.tasks.empty and c["failed"]:
-            failed = w.failed().head(10)
+            failed = w.failed().head(STATIC_FAILED_WITH_STDERR)
             parts.append("<p>First failed tasks:</p>" + _fallback.rows_table_html(
                 ["task", "exit code", "failure", "node"],
                 [(i, r.exit_code, r.failure_code, r.node_id) for i, r in failed.iterrows()]))
+            for task_id, tail in (stderr_tails or {}).items():
+                body = "(no stderr: the task did not run on a node)" if tail is None else (tail or "(empty)")
+                parts.append(f"<details class='batchnb-static-stderr'><summary>stderr of "
+                             f"<code>{html.escape(task_id)}</code></summary><pre style='white-space:pre-wrap'>"
+                             f"{html.escape(body)}</pre></details>")
+            parts.append(f"<p>Run them again: <code>job.retry_failed()</code> or "
+                         f"<code>%batch retry {html.escape(w.job_id)}</code></p>")
         durations = w.tasks["duration"].dropna() if not w.tasks.empty else pd.Series([], dtype="timedelta64[ns]")
         if len(durations):
             parts.append(f"<p>Task duration: median {format_timedelta(durations.median())}, "
                          f"max {format_timedelta(durations.max())}</p>")
-        state = "done" if w.done else html.escape(w.job_state or "loading")
-        return _fallback.section(f"Job {w.job_id} ({state})", *parts)
+        when = f" · as of {w.updated_at:%Y-%m-%d %H:%M:%S} UTC" if w.updated_at is not None else ""
+        return _fallback.section(f"Job {w.job_id} ({self.state_text()}){when}", *parts)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
         bundle = super()._repr_mimebundle_(**kwargs) or {}
         bundle["text/plain"] = self.summary_text()
         bundle["text/html"] = self.summary_html()
         return bundle
+
+    def _live_bundle(self) -> dict:
+        return self._repr_mimebundle_()
+
+    def _ipython_display_(self) -> None:
+        """Displayed as three outputs with display ids: the widget, then two empty slots that take
+        the static figures when the job is done (see :mod:`batchnb.views.widgets._static`)."""
+        self._static.display(self._live_bundle())
+        register_live(self)
+        if self.watcher.done or self.watcher.gone:
+            self._finalize()
+
+    def _finalize(self) -> None:
+        """Swap the displays for the static summary (with failed tasks' stderr tails) and figures."""
+        if self._finalizing:
+            return
+        self._finalizing = True
+        failed_ids = [str(i) for i in self.watcher.failed().index[:STATIC_FAILED_WITH_STDERR]]
+        w = self.watcher
+
+        def read() -> dict[str, str | None]:
+            tails: dict[str, str | None] = {}
+            for task_id in failed_ids:
+                try:
+                    tails[task_id] = read_task_file_tail(w.client, w.job_id, task_id, "stderr.txt",
+                                                         max_bytes=1024)
+                except Exception as exc:
+                    tails[task_id] = f"(could not read stderr: {type(exc).__name__})"
+            return tails
+
+        def swap(tails: dict[str, str | None]) -> None:
+            self._finalizing = False
+            if self.watcher.done or self.watcher.gone:
+                self._static.show_static(self.static_bundles(tails))
+
+        def failed(_: BaseException) -> None:
+            swap({})
+
+        if self._blocking:
+            swap(read())
+            return
+        with quiet(self.note):
+            in_background(read, swap, failed)
+
+    def static_bundles(self, stderr_tails: dict[str, str | None] | None = None) -> list[dict]:
+        """What replaces the widget: an HTML summary, the progress figure and the timeline."""
+        w = self.watcher
+        html_ = self.summary_html(stderr_tails=stderr_tails or {})
+        bundles = [{"text/html": html_, "text/plain": self.summary_text()},
+                   figure_bundle(self._static_figure("progress"))]
+        if not w.tasks.empty and w.tasks["start_time"].notna().any():
+            bundles.append(figure_bundle(self._static_figure("timeline")))
+        return bundles
+
+    def _static_figure(self, key: str):
+        fig = self._build(key)
+        fig.update_layout(height=360)
+        return fig
 
 
 def _classed(widget: Any, css_class: str) -> Any:

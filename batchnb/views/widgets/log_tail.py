@@ -9,7 +9,9 @@ from typing import Any
 import ipywidgets as widgets
 
 from batchnb.data.watch import FileTail
+from batchnb.errors import NotFoundError
 from batchnb.views.widgets._loop import running_loop
+from batchnb.views.widgets._quiet import quiet
 
 __all__ = ["LogTail"]
 
@@ -17,16 +19,18 @@ __all__ = ["LogTail"]
 class LogTail(widgets.VBox):
     """Polls ``file_name`` of one task by byte range (only new bytes travel) and shows its tail.
 
-    Stops by itself once the task has completed and its file has been read one last time, or when
-    the widget is closed.
+    ``job`` is a :class:`batchnb.core.job_handle.JobHandle` (``session.job("j1")``): the view reads
+    through it (``job.task_state()``, ``job.file_tail()``), never through the SDK. Stops by itself
+    once the task has completed and its file has been read one last time, or when closed.
     """
 
-    def __init__(self, client: Any, job_id: str, task_id: str, file_name: str = "stdout.txt", *,
+    def __init__(self, job: Any, task_id: str, file_name: str = "stdout.txt", *,
                  interval: float = 2.0, max_bytes: int = 16_384, autostart: bool = True) -> None:
-        self.client = client
-        self.job_id, self.task_id = job_id, task_id
+        self.job = job
+        self.job_id, self.task_id = job.id, task_id
         self.interval = interval
-        self.tail = FileTail(client, job_id, task_id, file_name, max_bytes=max_bytes)
+        self.tail: FileTail = job.file_tail(task_id, file_name, max_bytes=max_bytes)
+        self._notes: list[str] = []
         self.header = widgets.HTML(f"<b>{html.escape(task_id)}</b> · <code>{html.escape(file_name)}</code>")
         self.status = widgets.HTML("waiting...")
         self.status.add_class("batchnb-log-status")
@@ -38,12 +42,12 @@ class LogTail(widgets.VBox):
         super().__init__(children=[widgets.HBox([self.header, self.status]), self.view])
         self.add_class("batchnb-log-tail")
         if autostart and running_loop() is not None:
-            self._task = running_loop().create_task(self._run())
+            with quiet(self._notes.append):  # library messages stay out of the cell output
+                self._task = running_loop().create_task(self._run())
 
     def poll(self) -> bool:
         """Read new bytes once (blocking); returns False when the task is over and nothing more will come."""
-        task = self.client.get_task(self.job_id, self.task_id, select=["id", "state"])
-        self.task_state = str(task.get("state") or "").lower() or None
+        self.task_state = self.job.task_state(self.task_id)
         text = self.tail.read()
         self._show(text)
         return self.task_state != "completed"
@@ -59,6 +63,9 @@ class LogTail(widgets.VBox):
             try:
                 more = await asyncio.to_thread(self.poll)
             except Exception as exc:  # keep tailing through a dropped connection
+                if isinstance(exc, NotFoundError):
+                    self.status.value = "the task or its job was deleted; stopped"
+                    return
                 self.status.value = f"read failed ({html.escape(type(exc).__name__)}), retrying"
                 more = True
             if not more:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import datetime as _dt
 import html
 from typing import Any
 
@@ -12,14 +14,18 @@ from batchnb.views import plots
 from batchnb.views.widgets import _fallback
 from batchnb.views.widgets._live_figure import LiveFigure
 from batchnb.views.widgets._loop import in_background, running_loop
+from batchnb.views.widgets._quiet import quiet
+from batchnb.views.widgets._static import StaticSwap, figure_bundle, register_live
 
 __all__ = ["PoolMonitor"]
 
 class PoolMonitor(widgets.VBox):
     """Node heatmap (any number of nodes, one trace), CPU/memory over time, and resize.
 
-    ``pool`` (a :class:`batchnb.core.pool_handle.PoolHandle`, optional) performs the resize when given;
-    otherwise the watcher's client resizes the pool directly.
+    ``pool`` (a :class:`batchnb.core.pool_handle.PoolHandle`) performs the resize; without one the
+    control is disabled (the view never calls the SDK). A deleted pool is shown as deleted, with
+    the controls disabled; closing the view (or the pool's deletion) leaves a static summary and
+    the heatmap in the notebook. Library messages go to its status line, not the cell output.
     """
 
     def __init__(self, watcher: PoolWatcher, *, pool: Any = None, interval: float = 5.0,
@@ -30,28 +36,41 @@ class PoolMonitor(widgets.VBox):
         self.heatmap = LiveFigure("batchnb-fig-heatmap", height=340)
         self.utilization = LiveFigure("batchnb-fig-utilization", height=380)
         self.title = widgets.HTML(f"<b>Pool <code>{html.escape(watcher.pool_id)}</code></b>")
+        self.state_badge = widgets.HTML()
+        self.state_badge.add_class("batchnb-pool-state")
         self.status = widgets.HTML()
         self.status.add_class("batchnb-pool-status")
         self.summary = widgets.HTML()
         self.summary.add_class("batchnb-pool-summary")
+        self.notes = widgets.HTML()
+        self.notes.add_class("batchnb-pool-notes")
+        number = {"flex": "0 1 180px", "min_width": "140px"}
         self.dedicated = widgets.BoundedIntText(value=0, min=0, max=10_000, description="dedicated",
-                                                layout=widgets.Layout(width="180px"))
+                                                layout=widgets.Layout(**number))
         self.spot = widgets.BoundedIntText(value=0, min=0, max=10_000, description="spot",
-                                           layout=widgets.Layout(width="180px"))
-        self.resize_button = widgets.Button(description="Resize", icon="arrows-alt-h")
+                                           layout=widgets.Layout(**number))
+        self.resize_button = widgets.Button(description="Resize", icon="arrows-alt-h", disabled=pool is None,
+                                            layout=widgets.Layout(flex="0 0 auto", width="auto"))
         self.resize_button.on_click(lambda _: self._resize())
         self.message = widgets.HTML()
         for w, css in ((self.dedicated, "batchnb-resize-dedicated"), (self.spot, "batchnb-resize-spot"),
                        (self.resize_button, "batchnb-resize-button"), (self.message, "batchnb-pool-message")):
             w.add_class(css)
         self._targets_shown = False
+        self._notes: collections.deque[str] = collections.deque(maxlen=20)
+        self._notes_shown = 0
+        self._gone_at: _dt.datetime | None = None
+        self._static = StaticSwap(slots=2)
+        wrap = {"flex_flow": "row wrap", "align_items": "center", "width": "100%"}
         super().__init__(children=[
-            widgets.HBox([self.title, self.status]),
+            widgets.HBox([self.title, self.state_badge, self.status], layout=widgets.Layout(**wrap)),
             self.summary,
             self.heatmap.box,
             self.utilization.box,
-            widgets.HBox([self.dedicated, self.spot, self.resize_button, self.message]),
-        ])
+            widgets.HBox([self.dedicated, self.spot, self.resize_button], layout=widgets.Layout(**wrap)),
+            self.message,
+            self.notes,
+        ], layout=widgets.Layout(width="100%", max_width="100%", overflow="hidden"))
         self.add_class("batchnb-pool-monitor")
         if watcher.updated_at is not None:
             self.update()
@@ -60,20 +79,66 @@ class PoolMonitor(widgets.VBox):
 
     def start(self) -> None:
         if running_loop() is not None:  # without one (scripts, tests) the owner calls update()
-            self.watcher.start(self.interval, on_update=lambda _: self.update())
+            with quiet(self.note):
+                self.watcher.start(self.interval, on_update=lambda _: self.update())
+
+    def note(self, text: str) -> None:
+        """Keep a library message (log record, warning) for the status line; any thread may call it."""
+        self._notes.append(text)
 
     def stop(self) -> None:
         self.watcher.stop()
 
     def close(self) -> None:
+        """Stop polling and leave the static summary and heatmap in the notebook."""
         self.watcher.stop()
+        if self._static.shown and not self._static.static:
+            self._static.show_static(self.static_bundles())
         self.heatmap.close()
         self.utilization.close()
         super().close()
 
     def update(self) -> None:
+        with quiet(self.note):
+            try:
+                self._update()
+            except Exception as exc:  # a view that stops on one bad refresh is worse than one that says so
+                self.note(f"view update failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+                self._update_notes()
+
+    def state_text(self) -> str:
+        """``deleted``, ``deleting``, or the allocation state (``steady``, ``resizing``...)."""
         w = self.watcher
-        self.status.value = html.escape(w.status_text())
+        if w.gone:
+            return "deleted"
+        state = str(w.pool.get("state") or "").lower()
+        if state == "deleting":
+            return "deleting"
+        return str(w.pool.get("allocationState") or ("loading" if w.updated_at is None else "")).lower()
+
+    def _update(self) -> None:
+        w = self.watcher
+        state = self.state_text()
+        color = {"deleted": "#d62728", "deleting": "#d62728", "resizing": "#ff7f0e",
+                 "stopping": "#ff7f0e"}.get(state, "#2ca02c")
+        self.state_badge.value = f"<span style='color:{color};font-weight:600;margin:0 8px'>{html.escape(state)}</span>"
+        if w.gone:
+            if self._gone_at is None:
+                self._gone_at = _dt.datetime.now(_dt.UTC)
+            self.status.value = f"pool deleted (seen {self._gone_at:%H:%M:%S} UTC); stopped watching"
+        else:
+            self.status.value = html.escape(w.status_text())
+        ended = state in ("deleted", "deleting")
+        self._update_notes()
+        if ended:
+            self.resize_button.disabled = True
+            self.resize_button.tooltip = f"the pool is {state}"
+            self.dedicated.disabled = self.spot.disabled = True
+            if w.gone:
+                self.summary.value = f"{html.escape(state)} · last seen: {self._summary_line()}"
+                if self._static.shown and not self._static.static:
+                    self._static.show_static(self.static_bundles())
+                return
         if w.last_stats is None:
             return
         p = w.pool
@@ -83,11 +148,22 @@ class PoolMonitor(widgets.VBox):
             self.spot.value = int(p.get("targetLowPriorityNodes") or 0)
             self._targets_shown = True
         autoscale = bool(p.get("enableAutoScale"))
-        self.resize_button.disabled = autoscale
-        self.resize_button.tooltip = "autoscale pools are sized by their formula" if autoscale else ""
+        if not ended:
+            self.resize_button.disabled = autoscale or self.pool is None
+            self.resize_button.tooltip = ("autoscale pools are sized by their formula" if autoscale else
+                                          "open the view with pool.monitor() to resize" if self.pool is None else "")
         self.summary.value = self._summary_line()
         self.heatmap.refresh(lambda: plots.node_heatmap_figure(w.nodes, task_slots_per_node=w.task_slots_per_node))
         self.utilization.refresh(lambda: plots.utilization_figure(w.utilization))
+
+    def _update_notes(self) -> None:
+        notes = list(self._notes)
+        if len(notes) == self._notes_shown:
+            return
+        self._notes_shown = len(notes)
+        items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+        self.notes.value = (f"<details class='batchnb-notes'><summary style='color:#6b7280'>{len(notes)} library "
+                            f"message(s) while polling</summary><ul style='margin:0'>{items}</ul></details>")
 
     def _summary_line(self) -> str:
         w, p = self.watcher, self.watcher.pool
@@ -98,26 +174,23 @@ class PoolMonitor(widgets.VBox):
                 f"{w.task_slots_per_node} slot(s) per node · allocation {html.escape(str(p.get('allocationState')))}")
 
     def _resize(self) -> None:
+        pool = self.pool
+        if pool is None:
+            return
         dedicated, spot = int(self.dedicated.value), int(self.spot.value)
         self.message.value = f"resizing to {dedicated} dedicated + {spot} spot..."
-        pool, w = self.pool, self.watcher
 
-        def act() -> None:
-            if pool is not None and hasattr(pool, "resize"):
-                pool.resize(dedicated_nodes=dedicated, spot_nodes=spot)
-                return
-            from azure.batch import models as m
+        def failed(exc: BaseException) -> None:
+            text = " ".join(str(exc).split())[:300]
+            self.message.value = f"<span style='color:#d62728'>{html.escape(text)}</span>"
 
-            w.client.begin_resize_pool(w.pool_id, m.BatchPoolResizeOptions(
-                target_dedicated_nodes=dedicated, target_low_priority_nodes=spot), polling_interval=1)
-
-        in_background(act, lambda _: setattr(self.message, "value", "resize requested"),
-                      lambda exc: setattr(self.message, "value",
-                                          f"<span style='color:#d62728'>{html.escape(str(exc)[:300])}</span>"))
+        with quiet(self.note):
+            in_background(lambda: pool.resize(dedicated_nodes=dedicated, spot_nodes=spot),
+                          lambda _: setattr(self.message, "value", "resize requested"), failed)
 
     def summary_text(self) -> str:
         w = self.watcher
-        return f"PoolMonitor(pool {w.pool_id!r}, {len(w.nodes):,} nodes, {w.task_slots_per_node} slot(s) per node)"
+        return f"PoolMonitor(pool {w.pool_id!r}, {self.state_text()}, {len(w.nodes):,} nodes, {w.task_slots_per_node} slot(s) per node)"
 
     def summary_html(self) -> str:
         w = self.watcher
@@ -130,7 +203,8 @@ class PoolMonitor(widgets.VBox):
             last = w.utilization.groupby("node_id").tail(1)
             util = (f"<p>Latest utilization: CPU {last['cpu_percent'].mean():.0f} %, "
                     f"memory {last['mem_percent'].mean():.0f} % (mean of {len(last)} nodes)</p>")
-        return _fallback.section(f"Pool {w.pool_id}", "<p>" + self._summary_line() + "</p>",
+        when = f" · as of {w.updated_at:%Y-%m-%d %H:%M:%S} UTC" if w.updated_at is not None else ""
+        return _fallback.section(f"Pool {w.pool_id} ({self.state_text()}){when}", "<p>" + self._summary_line() + "</p>",
                                  _fallback.rows_table_html(["node state", "nodes"], rows), util)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
@@ -138,3 +212,18 @@ class PoolMonitor(widgets.VBox):
         bundle["text/plain"] = self.summary_text()
         bundle["text/html"] = self.summary_html()
         return bundle
+
+    def _ipython_display_(self) -> None:
+        """The widget and one empty slot, both with display ids: swapped for the static summary and
+        heatmap when the view is closed or the pool deleted (see :mod:`batchnb.views.widgets._static`)."""
+        self._static.display(self._repr_mimebundle_())
+        register_live(self)
+
+    def static_bundles(self) -> list[dict]:
+        w = self.watcher
+        summary = {"text/html": self.summary_html(), "text/plain": self.summary_text()}
+        if w.nodes.empty:
+            return [summary]
+        fig = plots.node_heatmap_figure(w.nodes, task_slots_per_node=w.task_slots_per_node)
+        fig.update_layout(height=340)
+        return [summary, figure_bundle(fig)]
