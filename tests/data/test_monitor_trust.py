@@ -31,7 +31,7 @@ from batchnb.views.widgets import JobMonitor, PoolMonitor
 from batchnb.views.widgets._live_figure import LiveFigure
 from batchnb.views.widgets._quiet import quiet
 from batchnb.views.widgets._static import PLOTLY_MIME
-from tests.service.helpers import uid
+from tests.local.service.helpers import uid
 
 pytestmark = pytest.mark.timeout(180)
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"

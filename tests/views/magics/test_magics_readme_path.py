@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.magics.conftest import POOL, Shell
+from tests.views.magics.conftest import POOL, Shell
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
