@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import local_service, print_table  # noqa: E402
+from _common import finish, local_service, print_table  # noqa: E402
 
 import batchnb  # noqa: E402
 
@@ -123,6 +123,7 @@ def installer_rows(requirements: list[str]) -> list[tuple[str, str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: installers compared on cloudpickle only")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a run went wrong (the maps assert their results)")
     args = parser.parse_args(argv)
     rows = map_rows()
     import cloudpickle
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_table(f"installing {what} ({len(requirements)} pinned distributions) into a new venv",
                 installer_rows(requirements))
-    return 0
+    return finish(args, failures=[], missed=[])
 
 
 if __name__ == "__main__":

@@ -112,6 +112,7 @@ class Session:
         profile: str | None = None,
     ) -> None:
         self.batch_client = batch_client
+        self.closed = False  # set by close(); the magics then stop using this session
         self.account = account
         self.endpoint = endpoint.rstrip("/")
         self.auth_mode = auth_mode
@@ -138,7 +139,14 @@ class Session:
         return f"<div><b>batchnb session</b><table>{body}</table></div>"
 
     def close(self) -> None:
-        """Close the Batch and storage clients (their connection pools)."""
+        """Close the Batch and storage clients (their connection pools).
+
+        A closed session stops being the current one, so later ``%batch`` lines do not reach a
+        closed client (they use the newest open session in the notebook, or say to connect)."""
+        from batchnb.core.current import clear_current
+
+        clear_current(self)
+        self.closed = True
         self.batch_client.close()
         if self._storage is not None:
             self._storage.client.close()

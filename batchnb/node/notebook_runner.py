@@ -104,7 +104,8 @@ def main(argv: list[str]) -> int:
     failed = False
     try:
         papermill.execute_notebook(notebook_in, notebook_out, parameters=parameters, kernel_name="python3",
-                                   progress_bar=False, log_output=False, cwd=os.getcwd())
+                                   progress_bar=False, log_output=False, cwd=os.getcwd(),
+                                   start_timeout=300)  # a kernel starts slowly on a busy node
     except Exception as exc:  # noqa: BLE001 - papermill raises its own error type for a failing cell
         failed = True
         if not Path(notebook_out).exists():

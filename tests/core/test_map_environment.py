@@ -99,4 +99,4 @@ def test_a_pool_environment_serves_map_and_puts_its_python_first_for_tasks(sessi
     before = pool.list_environment_installs()
     assert session.map(fn, [3], pool=pool.id, timeout=60) == [1.0]
     assert pool.list_environment_installs() == before
-    assert {i["key"] for i in before} == {env_key}
+    assert env_key in {i["key"] for i in before}  # other tests may have run maps with their own environments here

@@ -203,7 +203,7 @@ def magics(api, rel_service):
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "batchnb")
     s = _Shell(shell)
-    error, text = s.run(f"%batch connect local --state-dir {rel_service.state_dir}")
+    error, text = s.run(f"%batch connect local --state-dir {rel_service.state_dir} -o _rel_magics_session")
     assert error is None, text
     return s
 
@@ -212,6 +212,10 @@ def magics(api, rel_service):
 def test_magics_bad_input(magics, api, case: str) -> None:
     from IPython.core.error import UsageError
 
+    from batchnb.core.current import set_current
+
+    # Another test's batchnb.connect() in this worker may have become the current session since.
+    set_current(magics.shell.user_ns["_rel_magics_session"])
     source, expected = MAGIC_CASES[case]
     before = _inventory(api)
     error, text = magics.run(source)

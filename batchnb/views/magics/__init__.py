@@ -82,13 +82,14 @@ class Context:
         from batchnb.core.current import get_current
 
         current = get_current()
-        if current is not None:
+        if current is not None and not getattr(current, "closed", False):
             return current
         # batchnb.connect() made in a cell before this extension knew about it: use the newest
         # Session in the namespace, as the user would expect.
         from batchnb.core.session import Session
 
-        sessions = [v for k, v in self.user_ns.items() if not k.startswith("_") and isinstance(v, Session)]
+        sessions = [v for k, v in self.user_ns.items()
+                    if not k.startswith("_") and isinstance(v, Session) and not v.closed]
         if sessions:
             return sessions[-1]
         raise UsageError("not connected: run `%batch connect local` (the local service) or `%batch connect` "

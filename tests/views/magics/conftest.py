@@ -76,5 +76,9 @@ def shell(connected: Shell) -> Shell:
     # and may be closed by then: each magics test starts on the session its shell connected.
     from batchnb.core.current import set_current
 
-    set_current(connected.ns["_magics_session"])
+    session = connected.ns["_magics_session"]
+    if session.closed:  # a test closed it (e.g. one that checks what close() does): connect again
+        connected.ok(f"%batch connect local --state-dir {session.local_service.state_dir} -o _magics_session")
+        session = connected.ns["_magics_session"]
+    set_current(session)
     return connected
