@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from batchnb.core.redact import redact
 from batchnb.core.tasks.planning import DEFAULT_OUTPUT_PATTERN, MERGE_INPUTS_DIR
 from batchnb.views.magics import Context, command
 from batchnb.views.magics.args import (
@@ -218,7 +219,7 @@ def _follow_blocking(job: JobHandle, task_id: str, name: str, tail: int | None, 
         if new > 0:
             # The tail holds the newest max_bytes; the new text is its end.
             data = reader.data[-new:] if shown else reader.data
-            text = data.decode("utf-8", errors="replace")
+            text = redact(data.decode("utf-8", errors="replace"))  # task output can carry its own SAS
             print(text, end="", flush=True)
             chunks.append(text)
             shown += 1

@@ -70,10 +70,8 @@ def connected(ipython: InteractiveShell, local_service: LocalService) -> Shell:
     return shell
 
 
-@pytest.fixture
-def shell(connected: Shell) -> Shell:
-    # Any batchnb.connect() elsewhere in the run (other tests' fixtures) becomes the current session
-    # and may be closed by then: each magics test starts on the session its shell connected.
+def pin_session(connected: Shell) -> None:
+    """Make the shell's own session the current one again (reconnecting if a test closed it)."""
     from batchnb.core.current import set_current
 
     session = connected.ns["_magics_session"]
@@ -81,4 +79,12 @@ def shell(connected: Shell) -> Shell:
         connected.ok(f"%batch connect local --state-dir {session.local_service.state_dir} -o _magics_session")
         session = connected.ns["_magics_session"]
     set_current(session)
+
+
+@pytest.fixture
+def shell(connected: Shell) -> Shell:
+    # Any batchnb.connect() elsewhere in the run (other tests' fixtures) becomes the current session
+    # and may be closed by then: each magics test starts on the session its shell connected.
+
+    pin_session(connected)
     return connected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from IPython.core.error import UsageError
 
-from tests.views.magics.conftest import POOL, Shell
+from tests.views.magics.conftest import POOL, Shell, pin_session
 
 pytestmark = [pytest.mark.timeout(180)]
 
@@ -41,6 +41,7 @@ BAD_INPUTS = {
 
 @pytest.fixture(scope="module")
 def error_job(connected: Shell) -> str:
+    pin_session(connected)  # module fixtures run before the per-test `shell` re-pins the session
     connected.ok(f"%batch job create magics-err --pool {POOL}")
     return "magics-err"
 

@@ -50,7 +50,7 @@ def _readme_magic_cells() -> list[str]:
     """The README's magic block, split into cells as a user types them (a %% line takes the body)."""
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    text = (Path(__file__).resolve().parents[3] / "README.md").read_text()
     block = text.split("Or with magics", 1)[1].split("```", 2)[1]
     cells: list[str] = []
     for line in block.strip().splitlines():
