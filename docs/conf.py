@@ -44,11 +44,12 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(Path|Any|Callable|Iterable|Iterator|Mapping|Sequence|Self|TypeVar|InfoT|KW_ONLY|"
                r"ClassVar|BaseException|Exception|ValueError|LookupError|PermissionError|ConnectionError|"
                r"TimeoutError|AzureError|LocalService|BulkAddResult|UploadResult|UploadItem|ItemError|"
-               r"RemoteItemError|SettingsError|JobMonitor|PoolMonitor|tqdm|BlobServiceClient|MapCache|Environment)"),
+               r"RemoteItemError|SettingsError|JobMonitor|PoolMonitor|tqdm|BlobServiceClient|MapCache|Environment|FileTail)"),
     # Internal modules are named in prose but are not part of the reference.
     (r"py:(mod|func)", r"batchnb\.(core|data|views|node|local)\..*"),
     (r"py:class", r"batchnb\.core\.handle_base\..*"),
     (r"py:class", r"batchnb\.core\.specs\.environment\.Environment"),  # documented as batchnb.Environment
+    (r"py:class", r"batchnb\.data\.watch\.FileTail"),  # the data layer is not part of the reference
     (r"py:.*", r"(str|int|float|bool|bytes|dict|list|tuple|set|range|object|type|None|optional)"),
     # numpydoc's plain-words types ("mapping of str to str", "iterable", "callable").
     (r"py:.*", r"(mapping|sequence|iterable|callable|timedelta|datetime|to)"),

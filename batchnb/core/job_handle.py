@@ -505,10 +505,29 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         return self.reactivate_tasks(failed, max_concurrency=max_concurrency)
 
     def reactivate_tasks(self, task_ids: Iterable[str], *, max_concurrency: int = 8) -> list[str]:
-        """Reactivate these tasks (Batch runs them again, retry count reset); returns their ids.
+        """Reactivate these tasks (Batch runs them again, retry count reset).
 
         The one reactivation path: ``retry_failed()``, ``%batch retry`` and the monitor's button
-        all come here. Raises NotFoundError / ConflictError (e.g. a task that did not fail).
+        all come here.
+
+        Parameters
+        ----------
+        task_ids : iterable of str
+            The tasks to run again.
+        max_concurrency : int
+            Requests in flight at once.
+
+        Returns
+        -------
+        list of str
+            The ids reactivated.
+
+        Raises
+        ------
+        batchnb.errors.NotFoundError
+            A task does not exist.
+        batchnb.errors.ConflictError
+            A task cannot be reactivated (e.g. it did not fail).
         """
         ids = [str(t) for t in task_ids]
 
@@ -525,18 +544,60 @@ class JobHandle(_Handle[batch_models.BatchJob]):
             return list(pool.map(reactivate, ids))
 
     def get_task(self, task_id: str) -> batch_models.BatchTask:
-        """The SDK's ``BatchTask`` (raises NotFoundError)."""
+        """One task as the SDK's model.
+
+        Parameters
+        ----------
+        task_id : str
+            The task's id.
+
+        Returns
+        -------
+        azure.batch.models.BatchTask
+            The task.
+
+        Raises
+        ------
+        batchnb.errors.NotFoundError
+            There is no such task.
+        """
         return call(f"get task {task_id!r} of job {self.id!r}", self._client.get_task, self.id, task_id)
 
     def task_state(self, task_id: str) -> str | None:
-        """``active``, ``preparing``, ``running`` or ``completed`` (one narrow GET)."""
+        """A task's state, from one narrow GET.
+
+        Parameters
+        ----------
+        task_id : str
+            The task's id.
+
+        Returns
+        -------
+        str or None
+            ``active``, ``preparing``, ``running`` or ``completed``.
+        """
         task = call(f"get task {task_id!r} of job {self.id!r}", self._client.get_task, self.id, task_id,
                     select=["id", "state"])
         return state_text(task.state)
 
     def file_tail(self, task_id: str, path: str = STDOUT, *, max_bytes: int = 16_384) -> FileTail:
-        """A :class:`batchnb.data.watch.FileTail` on a task file: each ``read()`` fetches only the
-        bytes added since the last one (by byte range) and returns the last ``max_bytes``."""
+        """A tail on a task file: each ``read()`` fetches only the bytes added since the last one
+        (by byte range) and returns the last ``max_bytes``, masked.
+
+        Parameters
+        ----------
+        task_id : str
+            The task's id.
+        path : str
+            The file, relative to the task's directory (default ``stdout.txt``).
+        max_bytes : int
+            How much of the end to keep.
+
+        Returns
+        -------
+        FileTail
+            The reader (``batchnb.data.watch.FileTail``).
+        """
         from batchnb.data.watch import FileTail
 
         return FileTail(self._client, self.id, task_id, path, max_bytes=max_bytes)
