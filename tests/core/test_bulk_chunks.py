@@ -56,7 +56,7 @@ def test_tasks_near_the_size_limit_go_in_the_fewest_requests_with_no_413(session
     expected = math.ceil(120 / per_chunk)  # 4
     assert result.requests == expected == len(sent), sent
     assert statuses == [200] * expected  # no 413, no retry
-    assert [n for _, n in sent] == [33, 33, 33, 21]
+    assert sorted(n for _, n in sent) == [21, 33, 33, 33]  # chunks go concurrently: any order
     assert all(size <= BATCH_LIMIT for size, _ in sent), sent
     # Full chunks really are near the limit: the planner neither under- nor overcounts the bytes.
     assert all(size > 0.95 * MAX_CHUNK_BYTES for size, n in sent if n == per_chunk), sent
