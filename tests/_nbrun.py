@@ -35,6 +35,7 @@ def execute_notebook(
         nb,
         timeout=timeout,
         kernel_name="python3",
+        startup_timeout=300,  # a kernel can take minutes to answer on a busy 2-core machine (default 60 s)
         # A stored FigureWidget state embeds the whole plotly.js bundle (~5 MB each).
         store_widget_state=False,
         resources={"metadata": {"path": os.fspath(Path(cwd))}},
