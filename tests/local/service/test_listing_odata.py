@@ -10,7 +10,7 @@ import pytest
 from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError
 
-from .helpers import error_code, make_job, make_pool, py, raw, task, uid, wait_tasks_completed
+from .helpers import POLL, error_code, make_job, make_pool, py, raw, task, uid, wait_tasks_completed
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -154,3 +154,5 @@ def test_list_pools_and_nodes_paging(client) -> None:
     pages = list(client.list_pools(max_results=1, filter=f"startswith(id, '{prefix}')").by_page())
     paged = [[p.id for p in page] for page in pages]
     assert [len(page) for page in paged] == [1, 1, 1] and {i for page in paged for i in page} == own
+    for own_id in own:  # the account's pool quota is shared with the whole session too
+        client.begin_delete_pool(own_id, polling_interval=POLL).result()
