@@ -35,3 +35,10 @@ def test_sweep_tasks_carry_their_parameters_unless_named_or_chunked() -> None:
     assert {t.display_name for t in named} == {"mine"}
     chunked = batchnb.sweep("echo {x}", x=[1, 2, 3, 4], chunk_size=2)
     assert {t.display_name for t in chunked} == {None}
+
+
+def test_a_swept_sas_url_is_stored_without_its_signature() -> None:
+    url = "https://acct.blob.core.windows.net/c/a.csv?sv=2024-01-01&sp=r&sig=SECRETsig123%3D"
+    text = encode_params({"url": url})
+    assert text is not None and "SECRETsig123" not in text and "sig=***" in text
+    assert decode_params(text)["url"].startswith("https://acct.blob.core.windows.net/c/a.csv?")

@@ -5,7 +5,8 @@ show that ``task-00006-b97c7db0`` ran with ``x=7``. The display name is the one 
 that travels with a task, is cheap to list (a top-level property, so ``$select`` takes it) and
 reads well in the Azure portal and ``az batch task list``: ``x=7, name="a b", rate=0.5``.
 
-Values are written as JSON (strings quoted, numbers bare), so they come back with their types.
+Values are written as JSON (strings quoted, numbers bare), so they come back with their types;
+secret-shaped parts (a SAS signature in a swept URL) are masked, as everywhere batchnb writes text.
 A display name that is not in this form (a user's own) simply has no parameters.
 """
 
@@ -15,6 +16,8 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from batchnb.core.redact import redact
 
 __all__ = ["MAX_DISPLAY_NAME", "decode_params", "encode_params"]
 
@@ -26,7 +29,8 @@ _DECODER = json.JSONDecoder()
 def _value(value: Any) -> str:
     if isinstance(value, float) and value != value:  # NaN is not JSON: keep it readable, as text
         return '"nan"'
-    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+    # A swept URL may carry a SAS: the display name is listed to anyone who can read the job.
+    return redact(json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":")))
 
 
 def encode_params(params: Mapping[str, Any]) -> str | None:
