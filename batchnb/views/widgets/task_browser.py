@@ -87,44 +87,46 @@ class TaskBrowser(widgets.VBox):
         self.add_class("batchnb-task-browser")
 
     # ------------------------------------------------------------------------------- table
-    def table(self) -> pd.DataFrame:
-        """The rows the filter lets through, as shown (strings), all of them (not only the listed)."""
+    def matching(self) -> pd.Index:
+        """The ids of the tasks the filters let through (vectorized: cheap on 100,000 tasks)."""
         tasks = self.watcher.tasks
-        params = task_params(tasks)
-        params = params.iloc[:, :MAX_PARAM_COLUMNS]
-        states = display_states(tasks).astype("string") if len(tasks) else pd.Series([], dtype="string")
+        keep = pd.Series(True, index=tasks.index)
+        state = self.state_filter.value
+        if state == "retried":
+            keep &= (tasks["retry_count"].fillna(0) > 0) | (tasks["requeue_count"].fillna(0) > 0)
+        elif state != "all":
+            keep &= display_states(tasks) == state
+        needle = self.search.value.strip().lower().replace('"', "")
+        if needle:
+            ids = pd.Series(tasks.index.astype("string").str.lower(), index=tasks.index)
+            names = tasks["display_name"].fillna("").str.lower().str.replace('"', "", regex=False)
+            keep &= ids.str.contains(needle, regex=False) | names.str.contains(needle, regex=False)
+        return tasks.index[keep.to_numpy(dtype=bool)]
+
+    def table(self, ids: pd.Index | None = None) -> pd.DataFrame:
+        """Rows as shown (strings) for ``ids`` (default: every task the filters let through)."""
+        tasks = self.watcher.tasks.loc[self.matching() if ids is None else ids]
+        params = task_params(tasks).iloc[:, :MAX_PARAM_COLUMNS]  # parsed for these rows only
         retries = tasks["retry_count"].fillna(0).astype("int64")
         requeues = tasks["requeue_count"].fillna(0).astype("int64")
         out = pd.DataFrame(index=tasks.index)
         for name in params.columns:
             out[str(name)] = params[name].map(_text)
-        out["state"] = states.fillna("")
+        out["state"] = display_states(tasks).astype("string").fillna("") if len(tasks) else ""
         out["exit"] = tasks["exit_code"].map(_text)
         out["retries"] = retries.map(lambda n: f"↻{n}" if n else "0")
         out.loc[requeues > 0, "retries"] = out["retries"] + "+" + requeues[requeues > 0].astype(str) + "q"
         out["duration"] = tasks["duration"].map(lambda d: "" if pd.isna(d) else format_timedelta(d))
         out["node"] = tasks["node_id"].map(_text)
-        keep = pd.Series(True, index=tasks.index)
-        state = self.state_filter.value
-        if state == "retried":
-            keep &= (retries > 0) | (requeues > 0)
-        elif state != "all":
-            keep &= states == state
-        needle = self.search.value.strip().lower()
-        if needle:
-            ids = tasks.index.astype("string").str.lower()
-            names = tasks["display_name"].fillna("").str.lower().str.replace('"', "", regex=False)
-            keep &= pd.Series(ids.str.contains(needle, regex=False), index=tasks.index) | \
-                names.str.contains(needle.replace('"', ""), regex=False)
-        return out[keep.to_numpy(dtype=bool)]
+        return out
 
     def refresh(self, *, force: bool = False) -> None:
         """Rebuild the listed rows (when the data changed since, or ``force``)."""
         if not (self.stale or force):
             return
         self.stale = False
-        rows = self.table()
-        listed = rows.iloc[:MAX_LISTED]
+        matching = self.matching()
+        listed = self.table(matching[:MAX_LISTED])
         ids = [str(i) for i in listed.index]
         columns = ["task", *listed.columns]
         cells = [ids, *[listed[c].tolist() for c in listed.columns]]
@@ -147,8 +149,8 @@ class TaskBrowser(widgets.VBox):
             if current in ids:
                 self.select.value = current
         total = len(self.watcher.tasks)
-        more = f" (first {MAX_LISTED:,} listed: filter to narrow)" if len(rows) > MAX_LISTED else ""
-        self.shown.value = f"<span style='color:#6b7280'>{len(rows):,} of {total:,} tasks{more}</span>"
+        more = f" (first {MAX_LISTED:,} listed: filter to narrow)" if len(matching) > MAX_LISTED else ""
+        self.shown.value = f"<span style='color:#6b7280'>{len(matching):,} of {total:,} tasks{more}</span>"
 
     # ------------------------------------------------------------------------------- detail
     def _on_select(self, change: dict) -> None:
