@@ -322,9 +322,12 @@ class JobMonitor(MonitorBase):
                  _fallback.counts_table_html(c)]
         if not w.tasks.empty and c["failed"]:
             failed = w.failed().head(STATIC_FAILED_WITH_STDERR)
+            # The sweep parameters (as stored with each task) say which inputs failed.
+            with_params = failed["display_name"].notna().any()
             parts.append("<p>First failed tasks:</p>" + _fallback.rows_table_html(
-                ["task", "exit code", "failure", "node"],
-                [(i, r.exit_code, r.failure_code, r.node_id) for i, r in failed.iterrows()]))
+                ["task", *(["parameters"] if with_params else []), "exit code", "failure", "node"],
+                [(i, *([r.display_name] if with_params else []), r.exit_code, r.failure_code, r.node_id)
+                 for i, r in failed.iterrows()]))
             for task_id, tail in (stderr_tails or {}).items():
                 body = "(no stderr: the task did not run on a node)" if tail is None else (tail or "(empty)")
                 parts.append(f"<details class='batchnb-static-stderr'><summary>stderr of "

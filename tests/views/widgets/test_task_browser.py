@@ -95,3 +95,15 @@ def test_retried_tasks_are_ringed_on_the_timeline(session, sweep_job) -> None:
         assert len(ring.x) == 1 and ring.text[0].startswith(retried) and "retried 1×" in ring.text[0]
     finally:
         view.close()
+
+
+def test_the_static_summary_names_the_failed_tasks_parameters(session, sweep_job) -> None:
+    job, tasks = sweep_job
+    watcher = JobWatcher(session.job(job.id)._client, job.id).wait(timeout=60, interval=0.3)
+    view = JobMonitor(watcher, autostart=False)
+    try:
+        summary = view.summary_html()
+        assert "<th style='text-align:left;padding:0 8px'>parameters</th>" in summary
+        assert "x=3, name=&quot;a b&quot;" in summary  # the failing input, readable without a kernel
+    finally:
+        view.close()
