@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from batchnb.core.docstrings import fill_doc
 from batchnb.core.redact import redact
 from batchnb.core.remote.integrity import (
     CLOCK_SKEW,
@@ -163,15 +164,13 @@ class MapResult:
         return self.session.job(self.job_id)
 
     # ------------------------------------------------------------------------------- waiting
+    @fill_doc
     def wait(self, *, timeout: float | None = None, poll: float = 1.0, progress: bool = False) -> MapResult:
         """Block until every task has finished, then fetch the results.
 
         Parameters
         ----------
-        timeout : float, optional
-            Seconds to wait (None: no limit).
-        poll : float
-            Seconds between checks.
+        %(poll_params)s
         progress : bool
             Show the tasks completed so far (a bar widget in a notebook, text elsewhere).
 
