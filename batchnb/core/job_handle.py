@@ -7,7 +7,7 @@ same view as the handle that created the job.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
@@ -23,7 +23,7 @@ from batchnb.core.specs.models import TaskSpec
 from batchnb.core.specs.task_files import OutputFileSpec
 from batchnb.core.tasks.bulk import BulkAddResult, add_tasks
 from batchnb.core.transport import Deadline, as_rows, call
-from batchnb.data.frames import TASK_SELECT_FIELDS, failed_tasks, tasks_frame
+from batchnb.data.frames import TASK_SELECT_FIELDS, failed_tasks, tasks_frame, with_params
 from batchnb.errors import ConflictError, NotFoundError, TaskFailedError, ValidationError
 
 if TYPE_CHECKING:
@@ -196,15 +196,17 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         -------
         pandas.DataFrame
             One row per task, indexed by task id: state, exit code, result, retry/requeue counts,
-            node, times, failure code and message (typed columns, see ``batchnb.data.frames``).
+            node, times, failure code and message (typed columns, see ``batchnb.data.frames``),
+            then one column per sweep parameter (stored with each task, so a re-attached job
+            has them too).
         """
         if filter is None:
             from batchnb.data.watch import watcher_for
 
             watcher = watcher_for(self._client, self.id)
             call(f"refresh the tasks of job {self.id!r}", watcher.refresh)
-            return watcher.tasks.copy()
-        return tasks_frame(self._list_task_rows(TASK_SELECT_FIELDS, filter))
+            return with_params(watcher.tasks.copy())
+        return with_params(tasks_frame(self._list_task_rows(TASK_SELECT_FIELDS, filter)))
 
     def monitor(self, *, interval: float = 2.0):
         """A live view of the job: progress, figures, failed tasks with stderr, retry/terminate.
@@ -345,7 +347,8 @@ class JobHandle(_Handle[batch_models.BatchJob]):
     # ------------------------------------------------------------------------------- waiting
     @fill_doc
     def wait(self, *, timeout: float | None = None, poll: float = 2.0,
-             raise_on_failure: bool = False) -> dict[str, int]:
+             raise_on_failure: bool = False,
+             on_counts: Callable[[dict[str, int]], None] | None = None) -> dict[str, int]:
         """Block until no task is active or running.
 
         The counts are only a hint: Azure documents that Get Task Counts may lag behind the task
@@ -357,6 +360,8 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         %(poll_params)s
         raise_on_failure : bool
             Raise for the first failed task instead of returning.
+        on_counts : callable, optional
+            Called with the task counts after every check (e.g. to drive a progress bar).
 
         Returns
         -------
@@ -380,12 +385,16 @@ class JobHandle(_Handle[batch_models.BatchJob]):
                 if not pending:
                     break
                 counts = {**counts, **_pending_counts(pending)}  # the counts lag: the list is exact
+            if on_counts is not None:
+                on_counts(counts)
             if deadline.expired():
                 raise deadline.timeout_error(
                     f"job {self.id!r} ({counts['active']} active, {counts['running']} running, "
                     f"{counts['completed']} completed)",
                     fix="call job.wait() again to keep waiting; the job keeps running")
             deadline.sleep()
+        if on_counts is not None:
+            on_counts(counts)
         if raise_on_failure:
             failed = self.failures()  # the list, not counts["failed"], which may still read 0
             if not failed.empty:

@@ -585,7 +585,7 @@ class Session:
             chunk_size: int | None = None, errors: str = "raise", timeout: float | None = None,
             job_id: str | None = None, container: str = "batchnb-map", max_retries: int = 0,
             wait: bool = True, cache: bool = False,
-            environment: Environment | str | None = "auto") -> list[Any] | MapResult:
+            environment: Environment | str | None = "auto", progress: bool = True) -> list[Any] | MapResult:
         """Run ``fn`` over ``items`` on the pool's nodes; results come back in input order.
 
         The function and the items are pickled with cloudpickle (``chunk_size`` items per task),
@@ -636,6 +636,9 @@ class Session:
         environment : Environment, "auto" or None
             What the nodes install before running ``fn`` (see above); an explicit
             ``Environment``'s key is part of the cache key.
+        progress : bool
+            While waiting, show the tasks completed so far: a progress bar widget in a notebook,
+            a text bar elsewhere (``tqdm.auto``). False shows nothing.
 
         Returns
         -------
@@ -671,7 +674,7 @@ class Session:
                                       fix="drop wait=False, or drop cache=True")
 
             def submit_and_wait(values: list[Any]) -> MapResult:
-                return submit(values).wait(timeout=timeout)
+                return submit(values).wait(timeout=timeout, progress=progress)
 
             result = cached_map(self, fn, list(items), submit=submit_and_wait, container=container,
                                 environment=environment.key if isinstance(environment, Environment) else "")
@@ -679,7 +682,7 @@ class Session:
         result = submit(items)
         if not wait:
             return result
-        result.wait(timeout=timeout)
+        result.wait(timeout=timeout, progress=progress)
         if errors == "collect":
             return result
         return result.values(errors=errors)

@@ -165,12 +165,14 @@ class MapResult:
 
     # ------------------------------------------------------------------------------- waiting
     @fill_doc
-    def wait(self, *, timeout: float | None = None, poll: float = 1.0) -> MapResult:
+    def wait(self, *, timeout: float | None = None, poll: float = 1.0, progress: bool = False) -> MapResult:
         """Block until every task has finished, then fetch the results.
 
         Parameters
         ----------
         %(poll_params)s
+        progress : bool
+            Show the tasks completed so far (a bar widget in a notebook, text elsewhere).
 
         Returns
         -------
@@ -182,15 +184,19 @@ class MapResult:
         batchnb.errors.BatchTimeoutError
             Not finished within ``timeout`` seconds (the job keeps running).
         """
+        from batchnb.core.progress import TaskProgress
         from batchnb.errors import BatchTimeoutError
 
         job = self.session.job(self.job_id)
+        bar = TaskProgress(self.n_tasks, f"map {self.job_id}", enabled=progress)
         try:
-            job.wait(timeout=timeout, poll=poll)
+            job.wait(timeout=timeout, poll=poll, on_counts=bar)
         except BatchTimeoutError as exc:
             raise BatchTimeoutError(
                 f"{exc.message} (map job {self.job_id!r})",
                 fix=f"the job keeps running: later, session.map_result({self.job_id!r}).wait() collects the results") from None
+        finally:
+            bar.close()
         return self._collect(job)
 
     def done(self) -> bool:

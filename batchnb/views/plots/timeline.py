@@ -58,8 +58,8 @@ def timeline_figure(
     and a widget re-sends it on every refresh). Always one trace per state in
     ``TIMELINE_STATES`` order (uids ``timeline-<state>``): ``go.Scattergl`` when more than
     ``webgl_threshold`` tasks are drawn, ``go.Scatter`` otherwise. Hover: task id, node, exit code,
-    duration
-    (a ``+`` marks a task still running).
+    duration (a ``+`` marks a task still running). A last trace, ``timeline-retried``, rings the
+    start of every task that was retried or requeued.
     """
     started = tasks[tasks["start_time"].notna()]
     capped = len(started) > max_tasks
@@ -108,6 +108,22 @@ def timeline_figure(
                 hovertemplate="%{text}<extra></extra>",
             )
         )  # fmt: skip
+
+    # Retried or requeued tasks: a ring at the start of the attempt drawn (Batch keeps only the
+    # last attempt's times), always present as one more trace so the figure updates in place.
+    retries = started["retry_count"].fillna(0).to_numpy(dtype=np.int64)
+    requeues = started["requeue_count"].fillna(0).to_numpy(dtype=np.int64)
+    again = (retries > 0) | (requeues > 0)
+    again_text = (started.index.astype("string")[again] + "<br>retried " + pd.Index(retries[again]).astype(str)
+                  + "× · requeued " + pd.Index(requeues[again]).astype(str) + "×").to_numpy(dtype=object)
+    fig.add_trace(
+        trace_cls(
+            x=start[again] / _NS_PER_MS, y=y[again], text=again_text, name="retried", uid="timeline-retried",
+            mode="markers", marker={"symbol": "circle-open", "size": 11, "color": "#ff7f0e",
+                                    "line": {"width": 2, "color": "#ff7f0e"}},
+            hovertemplate="%{text}<extra></extra>",
+        )
+    )  # fmt: skip
 
     yaxis: dict = {"title": "node", "range": [len(lane_names) - 0.5, -0.5], "zeroline": False}
     if len(lane_names) <= MAX_LABELLED_LANES:
