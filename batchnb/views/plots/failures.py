@@ -54,7 +54,10 @@ def duration_histogram(tasks: pd.DataFrame, *, bins: int = 40) -> go.Figure:
 def failure_reasons(tasks: pd.DataFrame) -> pd.Series:
     """Per failed task, a short reason: the failure code, split by exit code for plain non-zero exits
     (``FailureExitCode`` alone says nothing about *why*)."""
-    failed = tasks[(display_states(tasks) == "failed").to_numpy()]
+    return _reasons(tasks[(display_states(tasks) == "failed").to_numpy()])
+
+
+def _reasons(failed: pd.DataFrame) -> pd.Series:
     code = failed["failure_code"].fillna("(no failure code)")
     exit_text = "exit code " + failed["exit_code"].astype("string")
     plain_exit = (code == "FailureExitCode") & failed["exit_code"].notna()
@@ -65,11 +68,13 @@ def failures_by_code(tasks: pd.DataFrame, *, top: int = 15) -> go.Figure:
     """Horizontal bar chart of failed tasks per reason, most frequent on top; beyond ``top`` reasons
     the rest are summed into "other". One trace (uid ``failures-by-code``); hover gives the count and
     one example message."""
-    reasons = failure_reasons(tasks)
+    failed = tasks[(display_states(tasks) == "failed").to_numpy()]
+    reasons = _reasons(failed)
     counts = reasons.value_counts()
     if len(counts) > top:
         counts = pd.concat([counts.iloc[: top - 1], pd.Series({"other": counts.iloc[top - 1 :].sum()})])
-    messages = tasks.loc[reasons.index, "failure_message"].groupby(reasons.to_numpy()).first()
+    # From the failed rows themselves: looking them up in a 10^6-row index by id cost 0.2 s.
+    messages = failed["failure_message"].groupby(reasons.to_numpy()).first()
     example = [str(messages.get(r, "") or "")[:200] if r != "other" else "" for r in counts.index]
     fig = go.Figure(
         go.Bar(

@@ -16,9 +16,13 @@ TIMELINE_STATES = ("preparing", "running", "succeeded", "failed")
 # Above this many tasks the SVG renderer gets sluggish in the browser.
 WEBGL_THRESHOLD = 2_000
 # Above this many started tasks the timeline is binned per node and time instead of one bar per
-# task. Measured (benchmarks/bench_figures.py --browser, headless Chromium on this 2-core machine):
-# see the module constant's note in the README's Measured table.
-AGGREGATE_ABOVE = 50_000
+# task. Measured with `benchmarks/bench_figures.py --browser` (headless Chromium, software WebGL, on
+# this loaded 2-core machine): one bar per task took 0.5-0.8 s to draw at 2,000 tasks (SVG), 2.5-2.9 s
+# at 5,000, 3.7-4.7 s at 10,000 and 4.9-9.2 s at 20,000 (WebGL), and a zoom redrew in 0.2, 0.6,
+# 0.9-1.5 and 1.4-4.7 s; the binned figure drew in ~1 s and zoomed in ~0.15 s at any task count.
+# Per-task JSON is ~190 bytes per task (1.9 MB at 10,000, re-sent on each refresh), binned ~200 KB.
+# 10,000 keeps a zoom within about a second; past it the per-task figure only gets slower.
+AGGREGATE_ABOVE = 10_000
 # Columns of the binned timeline: about one per 2-3 px of a 900-1400 px wide output area.
 TIME_BINS = 400
 # Rows of the binned timeline before consecutive nodes share a row.
@@ -176,8 +180,18 @@ def _density_figure(tasks: pd.DataFrame, has_start: np.ndarray, *, x_range, y_ra
     latest = max(int(start.max()), int(end_col.max()), int(state_time.max()))
     end = np.maximum(np.where(end_col == nat, latest, end_col), start)
     failed = (display_states(tasks).cat.codes.to_numpy() == DISPLAY_FAILED)[has_start]
-    nodes = tasks["node_id"].to_numpy(dtype=object, na_value="(no node)")[has_start]
-    lane, lane_names = pd.factorize(nodes, sort=True)
+    # Factorized as stored (Arrow strings or categories: no million Python strings), then sorted.
+    codes, uniques = pd.factorize(tasks["node_id"])
+    codes = codes[has_start]
+    names = np.asarray(uniques.astype(object), dtype=object)
+    if (codes < 0).any():  # started, but no node recorded
+        names = np.append(names, "(no node)")
+        codes = np.where(codes < 0, len(names) - 1, codes)
+    order = np.argsort(names)
+    lane = np.empty(len(names), dtype=np.int64)
+    lane[order] = np.arange(len(names))
+    lane = lane[codes]
+    lane_names = names[order]
     bins = bin_task_intervals(
         lane, start, end, failed, lanes=len(lane_names),
         time_range=None if x_range is None else (_time_ns(x_range[0]), _time_ns(x_range[1])),
