@@ -200,13 +200,15 @@ def _density_figure(tasks: pd.DataFrame, has_start: np.ndarray, *, x_range, y_ra
     )  # fmt: skip
     rows = len(bins.lane_edges) - 1
     per = "node" if bins.nodes_per_row == 1 else f"{bins.nodes_per_row:,} nodes"
+    # Hover names the lane by its rank among the nodes (sorted by id, as the axis labels are).
+    where = "node #%{y:.0f}" if bins.nodes_per_row == 1 else f"{per} around node #%{{y:.0f}}"
     fig = go.Figure(
         go.Heatmap(
             x=bins.time_edges.astype("datetime64[ns]"), y=bins.lane_edges, z=bins.counts, customdata=bins.failed,
-            uid="timeline-density", name="tasks", zmin=0, colorscale=DENSITY_COLORSCALE,
+            uid="timeline-density", name="tasks", zmin=0,
+            zmax=max(1, int(bins.counts.max())) if bins.counts.size else 1, colorscale=DENSITY_COLORSCALE,
             colorbar={"title": {"text": "tasks", "side": "right"}, "thickness": 14, "outlinewidth": 0},
-            hovertemplate=f"%{{x}}<br>node #%{{y:.0f}} ({per} per row): %{{z:,}} tasks, "
-                          "%{customdata:,} failed<extra></extra>",
+            hovertemplate=f"%{{x}}<br>{where}: %{{z:,}} tasks, %{{customdata:,}} failed<extra></extra>",
         )
     )  # fmt: skip
     # Lane names on the axis: every row when they fit, else the first node of a dozen rows.
@@ -216,12 +218,12 @@ def _density_figure(tasks: pd.DataFrame, has_start: np.ndarray, *, x_range, y_ra
     yaxis = {"title": "node", "range": [float(bins.lane_edges[-1]), float(bins.lane_edges[0])], "zeroline": False,
              "showgrid": False, "tickmode": "array", "tickvals": [float(v) for v in shown],
              "ticktext": [str(lane_names[int(v)]) for v in shown]}
-    title = (f"Task timeline · {int(has_start.sum()):,} tasks on {len(lane_names):,} nodes · "
-             f"tasks running per {per} per {_bin_text(bins.bin_ns)} (zoom in for finer bins)")
+    title = (f"Task timeline · {int(has_start.sum()):,} tasks on {len(lane_names):,} nodes, "
+             f"binned per {per} and {_bin_text(bins.bin_ns)}")
     fig.update_layout(
         **BASE_LAYOUT,
         title={**TITLE, "text": title},
-        xaxis={"type": "date", "title": "time (UTC)"},
+        xaxis={"type": "date", "title": "time (UTC) · zoom in for finer bins"},
         yaxis=yaxis,
         hovermode="closest",
     )

@@ -56,7 +56,7 @@ def test_binned_counts_equal_the_tasks_in_each_node_and_time_bin():
     # Failed tasks per cell ride along for the hover.
     failed = tasks[(frames.display_states(tasks) == "failed").to_numpy()]
     assert np.array_equal(np.asarray(fig.data[0].customdata), brute_force_counts(tasks, time_edges, lane_edges, of=failed))
-    assert "6 nodes per" in fig.layout.title.text and "3,000" not in fig.layout.title.text
+    assert "binned per 6 nodes and" in fig.layout.title.text and "3,000" not in fig.layout.title.text
 
 
 def test_bins_count_exact_intervals_on_named_nodes():
