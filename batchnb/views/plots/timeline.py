@@ -20,6 +20,8 @@ WEBGL_THRESHOLD = 2_000
 # this loaded 2-core machine): one bar per task took 0.5-0.8 s to draw at 2,000 tasks (SVG), 2.5-2.9 s
 # at 5,000, 3.7-4.7 s at 10,000 and 4.9-9.2 s at 20,000 (WebGL), and a zoom redrew in 0.2, 0.6,
 # 0.9-1.5 and 1.4-4.7 s; the binned figure drew in ~1 s and zoomed in ~0.15 s at any task count.
+# A later full run: 10,000 / 25,000 / 100,000 / 200,000 tasks drew in 6.6 / 8.9 / 14.6 / 31.7 s and
+# zoomed in 0.85 / 2.3 / 7.9 / 9.0 s, the binned 10^6-task figure in 3.6 s and 0.4 s.
 # Per-task JSON is ~190 bytes per task (1.9 MB at 10,000, re-sent on each refresh), binned ~200 KB.
 # 10,000 keeps a zoom within about a second; past it the per-task figure only gets slower.
 AGGREGATE_ABOVE = 10_000

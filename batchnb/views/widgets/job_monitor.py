@@ -265,7 +265,11 @@ class JobMonitor(widgets.VBox):
         if figure.widget is None or not figure.widget.data or figure.widget.data[0].type != "heatmap":
             return
         with quiet(self.note):
-            figure.refresh(lambda: self._build("timeline"), force=True)
+            try:
+                figure.refresh(lambda: self._build("timeline"), force=True)
+            except Exception as exc:  # from a plotly callback: say so in the status line, not the cell
+                self.note(f"timeline zoom failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+                self._update_notes()
 
     def _build(self, key: str, *, zoomed: bool = True):
         tasks = self.watcher.tasks
