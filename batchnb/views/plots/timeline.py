@@ -66,6 +66,9 @@ def _sub_lanes(lane: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np
 
 
 def _time_ns(value) -> int:
+    # plotly.js sends a date axis range as date strings; as numbers they are milliseconds since the epoch.
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+        return int(round(float(value) * _NS_PER_MS))
     ts = pd.Timestamp(value)
     return int((ts.tz_localize("UTC") if ts.tzinfo is None else ts).as_unit("ns").value)
 

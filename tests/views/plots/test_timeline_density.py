@@ -91,6 +91,11 @@ def test_zoom_gives_finer_bins_over_the_zoomed_range():
     assert whole_y[1] - whole_y[0] == 6 and y[1] - y[0] == 1
     assert np.array_equal(z, brute_force_counts(tasks, t, y))
     assert list(zoomed.layout.yaxis.range) == [109.5, 59.5]
+    # The same range as plotly's numbers for a date axis (ms since the epoch) gives the same bins.
+    as_ms = tuple(pd.Timestamp(v, tz="UTC").value / 1e6 for v in x_range)
+    same = plots.timeline_figure(tasks, aggregate_above=0, time_bins=100, max_rows=50, x_range=as_ms,
+                                 y_range=(109.4, 60.2))
+    assert np.array_equal(np.asarray(same.data[0].z), z)
 
 
 def test_small_jobs_keep_one_bar_per_task_and_big_ones_switch_at_the_threshold():
