@@ -70,7 +70,7 @@ def test_progress_figure_stacks_states_and_titles_counts_and_eta():
 
 
 def test_timeline_of_100k_tasks_uses_webgl_one_trace_per_state(tasks_100k):
-    fig = plots.timeline_figure(tasks_100k, max_tasks=100_000)
+    fig = plots.timeline_figure(tasks_100k, aggregate_above=100_000)
     assert [(t.type, t.uid) for t in fig.data] == [("scattergl", f"timeline-{s}")
                                                    for s in (*plots.timeline.TIMELINE_STATES, "retried")]
     started = int(tasks_100k["start_time"].notna().sum())
@@ -92,12 +92,6 @@ def test_small_timeline_is_svg_with_labelled_lanes_and_parallel_tasks_side_by_si
     assert len(lanes) == 3  # three overlapping tasks on one node get three sub-lanes
     running = fig.data[plots.timeline.TIMELINE_STATES.index("running")]
     assert running.text[0].endswith("+")  # still running
-
-
-def test_timeline_caps_to_latest_tasks(tasks_100k):
-    fig = plots.timeline_figure(tasks_100k, max_tasks=1000)
-    assert sum(len(t.x) for t in fig.data) == 3000
-    assert "latest 1,000" in fig.layout.title.text
 
 
 # ------------------------------------------------------------------------------------ heatmap

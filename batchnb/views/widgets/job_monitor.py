@@ -56,7 +56,10 @@ class JobMonitor(MonitorBase):
         self.watcher = watcher
         self.job = job
         self.interval = interval
-        self._figures = {key: LiveFigure(f"batchnb-fig-{key}") for key, _ in TABS}
+        # The timeline of a big job is binned per node and time: a zoom re-bins it for the zoomed range.
+        self._figures = {key: LiveFigure(f"batchnb-fig-{key}",
+                                         on_zoom=self._timeline_zoomed if key == "timeline" else None)
+                         for key, _ in TABS}
         self._stale = {key for key, _ in TABS}
         self._failed_ids: tuple[str, ...] = ()
         self._history_len = -1
@@ -219,12 +222,25 @@ class JobMonitor(MonitorBase):
             if self._figures[key].refresh(lambda: self._build(key), force=final):
                 self._stale.discard(key)
 
-    def _build(self, key: str):
+    def _timeline_zoomed(self) -> None:
+        figure = self._figures["timeline"]
+        # One bar per task: plotly zooms those by itself, nothing to re-bin.
+        if figure.widget is None or not figure.widget.data or figure.widget.data[0].type != "heatmap":
+            return
+        with quiet(self.note):
+            try:
+                figure.refresh(lambda: self._build("timeline"), force=True)
+            except Exception as exc:  # from a plotly callback: say so in the status line, not the cell
+                self.note(f"timeline zoom failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+                self._update_notes()
+
+    def _build(self, key: str, *, zoomed: bool = True):
         tasks = self.watcher.tasks
         if key == "progress":
             return plots.progress_figure(self.watcher.history.frame, total=self.watcher.total or None)
         if key == "timeline":
-            return plots.timeline_figure(tasks)
+            x_range, y_range = self._figures["timeline"].view if zoomed else (None, None)
+            return plots.timeline_figure(tasks, x_range=x_range, y_range=y_range)
         if key == "durations":
             return plots.duration_histogram(tasks)
         return plots.failures_by_code(tasks)
@@ -402,7 +418,7 @@ class JobMonitor(MonitorBase):
         return bundles
 
     def _static_figure(self, key: str):
-        fig = self._build(key)
+        fig = self._build(key, zoomed=False)
         fig.update_layout(height=360)
         return fig
 
