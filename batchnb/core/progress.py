@@ -21,6 +21,11 @@ class TaskProgress:
 
             self._bar = tqdm(total=total, desc=desc, unit="task")
 
+    @property
+    def enabled(self) -> bool:
+        """Whether a bar is shown (callers skip the requests that would feed it otherwise)."""
+        return self._bar is not None
+
     def __call__(self, counts: dict[str, int]) -> None:
         """Show ``counts`` (``completed``, ``failed``, ``running``: a job's task counts)."""
         bar = self._bar
