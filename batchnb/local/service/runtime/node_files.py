@@ -117,16 +117,7 @@ def file_headers(path: Path, url: str) -> dict[str, str]:
         info = Path(path).stat()
     except (FileNotFoundError, NotADirectoryError):
         raise _not_found() from None
-    is_dir = stat.S_ISDIR(info.st_mode)
-    return {
-        "Content-Type": "application/octet-stream" if is_dir else content_type(Path(path)),
-        "Content-Length": "0" if is_dir else str(info.st_size),
-        "Last-Modified": formatdate(info.st_mtime, usegmt=True),
-        "ocp-creation-time": formatdate(_creation_timestamp(info), usegmt=True),
-        "ocp-batch-file-isdirectory": "True" if is_dir else "False",
-        "ocp-batch-file-url": url,
-        "ocp-batch-file-mode": file_mode(info),
-    }
+    return headers_of(info, Path(path).name, url)
 
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
@@ -243,6 +234,7 @@ def open_entry(anchor: Path, base_parts: tuple[str, ...], segments: list[str]) -
 
 
 def headers_of(info: os.stat_result, name: str, url: str) -> dict[str, str]:
+    """Headers of a file GET/HEAD from its stat; ``name`` picks the Content-Type."""
     is_dir = stat.S_ISDIR(info.st_mode)
     return {
         "Content-Type": "application/octet-stream" if is_dir else content_type(Path(name)),

@@ -29,6 +29,13 @@ AUTOSCALE_CAP_SECONDS = 10.0
 FLUSH_INTERVAL_SECONDS = 0.05
 
 
+
+def _runtime_failure(message: str) -> RunOutcome:
+    """The outcome of a task the runtime itself failed to run: a server error, so it is retried elsewhere."""
+    now = clock.now()
+    return RunOutcome(exit_code=None, failure={"category": "servererror", "code": "Unknown", "message": message},
+                      kind="preprocessing", start_time=now, end_time=now)
+
 class Scheduler:
     def __init__(self, service):
         self.svc = service
@@ -269,9 +276,7 @@ class Scheduler:
             return
         except Exception as exc:
             log.exception("multi-instance task run failed")
-            outcome = RunOutcome(exit_code=None, failure={"category": "servererror", "code": "Unknown",
-                                                          "message": f"The local nodes failed to run the task: {exc}"},
-                                 kind="preprocessing", start_time=clock.now(), end_time=clock.now())
+            outcome = _runtime_failure(f"The local nodes failed to run the task: {exc}")
         if task.run is not me:
             return
         self._finish(task, nodes[0], outcome)
@@ -334,9 +339,7 @@ class Scheduler:
             return  # whoever cancelled has already moved the task on
         except Exception as exc:  # the runtime itself failed: a server error, the task is retried elsewhere
             log.exception("task run failed")
-            outcome = RunOutcome(exit_code=None, failure={"category": "servererror", "code": "Unknown",
-                                                          "message": f"The local node failed to run the task: {exc}"},
-                                 kind="preprocessing", start_time=clock.now(), end_time=clock.now())
+            outcome = _runtime_failure(f"The local node failed to run the task: {exc}")
         if task.run is not me:
             return
         self._finish(task, node, outcome)
