@@ -90,9 +90,11 @@ batchnb.errors.ValidationError
 batchnb.errors.NotFoundError
     The set has no executed notebook (yet).""",
     # Blob operations.
-    "container_param": """\
+    "container_prefix_params": """\
 container : str
-    The container's name.""",
+    The container's name.
+prefix : str
+    Only blobs under this prefix.""",
 }
 
 _PLACEHOLDER = re.compile(r"^(?P<indent>[ \t]*)%\((?P<name>\w+)\)s[ \t]*$", re.MULTILINE)

@@ -34,6 +34,7 @@ from urllib.parse import quote
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ServiceRequestError, ServiceResponseError
 
+from batchnb.core.docstrings import fill_doc
 from batchnb.core.redact import redact
 from batchnb.core.specs.task_files import OutputFileSpec, ResourceFileSpec
 from batchnb.core.transport import call
@@ -276,6 +277,7 @@ class Storage:
         cc = self.client.get_container_client(container)
         return call(f"list blobs in {container!r}", lambda: [b.name for b in cc.list_blobs(name_starts_with=prefix or None)])
 
+    @fill_doc
     def list_blob_versions(self, container: str, prefix: str = "") -> dict[str, tuple[dt.datetime, str]]:
         """The version of every blob under ``prefix``.
 
@@ -284,10 +286,7 @@ class Storage:
 
         Parameters
         ----------
-        container : str
-            The container's name.
-        prefix : str
-            Only blobs under this prefix.
+        %(container_prefix_params)s
 
         Returns
         -------
@@ -620,16 +619,14 @@ class Storage:
                                   **self._signing(until))
         return f"{self.url}/{container}/{quote(blob, safe='/')}?{token}"
 
+    @fill_doc
     def input_files(self, container: str, prefix: str = "", *, keep_prefix: bool = False,
                     expiry: dt.timedelta | dt.datetime | float | None = None) -> list[ResourceFileSpec]:
         """One resource file per blob under ``prefix``, each with a read-only SAS.
 
         Parameters
         ----------
-        container : str
-            The container's name.
-        prefix : str
-            Only blobs under this prefix.
+        %(container_prefix_params)s
         keep_prefix : bool
             Download to the full blob name instead of the name without ``prefix``.
         expiry : timedelta, datetime or float, optional
@@ -739,16 +736,14 @@ class Storage:
                               upload_condition=upload_condition)
 
     # ------------------------------------------------------------------------------- download
+    @fill_doc
     def download(self, container: str, prefix: str = "", dest: str | os.PathLike[str] = ".", *,
                  pattern: str | None = None, max_concurrency: int = 8, progress: bool = False) -> list[Path]:
         """Download the blobs under ``prefix`` to ``dest``, keeping their folders below the prefix.
 
         Parameters
         ----------
-        container : str
-            The container's name.
-        prefix : str
-            Only blobs under this prefix.
+        %(container_prefix_params)s
         dest : str or os.PathLike
             The local folder.
         pattern : str, optional
