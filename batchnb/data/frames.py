@@ -28,7 +28,8 @@ FAILURE_CATEGORIES = ["usererror", "servererror"]
 
 # Batch's $select only takes top-level properties, so the nested blocks come whole; these are
 # all a watcher needs (no commandLine, resourceFiles, environment, ... which dominate task size).
-TASK_SELECT_FIELDS = ("id", "state", "stateTransitionTime", "creationTime", "executionInfo", "nodeInfo")
+TASK_SELECT_FIELDS = ("id", "state", "stateTransitionTime", "creationTime", "executionInfo", "nodeInfo",
+                      "requiredSlots")
 TASK_SELECT = ",".join(TASK_SELECT_FIELDS)
 
 _UTC_NS = "datetime64[ns, UTC]"
@@ -47,6 +48,8 @@ TASK_COLUMNS: dict[str, Any] = {
     "failure_code": "string",
     "failure_message": "string",
     "failure_category": pd.CategoricalDtype(FAILURE_CATEGORIES),
+    # The task's share of its node (requiredSlots / taskSlotsPerNode) is what it costs.
+    "required_slots": "Int64",
 }
 
 
@@ -75,7 +78,7 @@ def tasks_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     cols: dict[str, list[Any]] = {k: [] for k in ("id", *TASK_COLUMNS)}
     # Bound appends: this loop is the whole cost of a first load of a million tasks.
     (a_id, a_state, a_state_time, a_created, a_start, a_end, a_exit, a_result, a_retry, a_requeue, a_node,
-     a_fcode, a_fmsg, a_fcat) = (cols[k].append for k in cols if k != "duration")  # fmt: skip
+     a_fcode, a_fmsg, a_fcat, a_slots) = (cols[k].append for k in cols if k != "duration")  # fmt: skip
     empty: dict[str, Any] = {}
     for row in rows:
         get = row.get
@@ -92,6 +95,7 @@ def tasks_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         a_retry(xget("retryCount"))
         a_requeue(xget("requeueCount"))
         a_node((get("nodeInfo") or empty).get("nodeId"))
+        a_slots(get("requiredSlots"))
         fail = xget("failureInfo")
         if fail:
             a_fcode(fail.get("code"))
