@@ -1,7 +1,7 @@
 """Cost so far and the estimate to finish for a job a monitor is already watching.
 
 The monitor's watcher holds the job's task table (refreshed incrementally); this prices that table
-with :func:`job_cost_frame` and extrapolates with the same model as ``job.estimate()``, so the
+column-wise with :func:`cost_table` (what ``job.cost()`` runs on listed rows) and extrapolates with the same model as ``job.estimate()``, so the
 numbers equal ``job.cost()`` and ``job.estimate()`` without listing the tasks again. What it asks
 the service for is the pool's facts (size, slots, which nodes are spot, their states): one
 ``get_pool`` and one ``list_nodes``, again only when a task ran on a node it has not seen or
@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from batchnb.core.cost.estimate import Estimate, _estimate_from_frame
-from batchnb.core.cost.job_cost import PoolFacts, job_cost_frame, region_of
+from batchnb.core.cost.job_cost import PoolFacts, cost_table, region_of
 from batchnb.core.cost.prices import Price, vm_price
 from batchnb.core.transport import as_rows, call
 from batchnb.errors import NotFoundError
@@ -27,7 +28,7 @@ from batchnb.errors import NotFoundError
 if TYPE_CHECKING:
     from batchnb.core.session import Session
 
-__all__ = ["JobCostSnapshot", "LiveJobCost", "rows_from_task_frame"]
+__all__ = ["JobCostSnapshot", "LiveJobCost", "cost_from_task_frame"]
 
 
 @dataclass(frozen=True)
@@ -39,24 +40,24 @@ class JobCostSnapshot:
     estimate: Estimate | None
 
 
-def _value(v: Any) -> Any:
-    return None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT else v
-
-
-def rows_from_task_frame(tasks: pd.DataFrame, pool_id: str | None) -> Iterator[dict[str, Any]]:
-    """The typed task frame (``batchnb.data.frames``) back as the REST-shaped rows that
-    :func:`job_cost_frame` reads: id, state, execution times, retries, node, required slots."""
+def cost_from_task_frame(tasks: pd.DataFrame, pool_id: str | None, pools: Mapping[str, PoolFacts],
+                         price_of: Any) -> pd.DataFrame:
+    """``job.cost()``'s table from the typed task frame (``batchnb.data.frames``), column-wise:
+    the frame holds every task with the same fields ``job.cost()`` lists."""
     n = len(tasks)
-    slots = tasks["required_slots"] if "required_slots" in tasks.columns else pd.Series([1] * n)
-    columns = (tasks.index, tasks["state"], tasks["start_time"], tasks["end_time"], tasks["retry_count"],
-               tasks["requeue_count"], tasks["node_id"], slots)
-    for task_id, state, start, end, retries, requeues, node, required in zip(*columns, strict=True):
-        node = _value(node)
-        yield {"id": str(task_id), "state": _value(state),
-               "executionInfo": {"startTime": _value(start), "endTime": _value(end),
-                                 "retryCount": _value(retries), "requeueCount": _value(requeues)},
-               "nodeInfo": {"nodeId": node, "poolId": pool_id} if node else None,
-               "requiredSlots": _value(required)}
+    node = tasks["node_id"].astype(object).reset_index(drop=True)
+    pools_col = pd.Series([pool_id] * n, dtype=object)  # the job's pool, as job.cost() assumes
+
+    def counts(name: str, default: int) -> np.ndarray:
+        if name not in tasks.columns:
+            return np.full(n, float(default))
+        values = tasks[name].astype("Float64").fillna(float(default)).to_numpy(dtype=float)
+        return np.where(values > 0, values, float(default)) if name == "required_slots" else values
+
+    return cost_table(pd.Index(tasks.index.astype(str), dtype="string", name="task_id"),
+                      tasks["state"].astype(object), tasks["start_time"], tasks["end_time"], node, pools_col,
+                      counts("required_slots", 1), counts("retry_count", 0), counts("requeue_count", 0),
+                      pools, price_of)
 
 
 class LiveJobCost:
@@ -113,10 +114,10 @@ class LiveJobCost:
             return vm_price(vm_size, region=self.region, spot=spot, currency=currency)
 
         if not pool_id:
-            frame = job_cost_frame(rows_from_task_frame(tasks, None), {}, price_of)
+            frame = cost_from_task_frame(tasks, None, {}, price_of)
             return JobCostSnapshot(frame.attrs["summary"], None)
         facts = self._facts_for(pool_id, tasks)
         pools: Mapping[str, PoolFacts] = {pool_id.lower(): facts}
-        frame = job_cost_frame(rows_from_task_frame(tasks, pool_id), pools, price_of, default_pool=pool_id)
+        frame = cost_from_task_frame(tasks, pool_id, pools, price_of)
         estimate = _estimate_from_frame(self.session, frame, facts, pool_id, self.region, nodes=self._nodes)
         return JobCostSnapshot(frame.attrs["summary"], estimate)

@@ -36,15 +36,19 @@ class _CostLine(widgets.HTML):
         self.error: str | None = None
         self._busy = False
         self._last = -float("inf")
+        self._took = 0.0  # seconds the last pricing took
 
     def _due(self, final: bool) -> bool:
-        return not self._busy and (final or time.monotonic() - self._last >= self.min_interval)
+        # A big job takes seconds to price: never spend more than ~5 % of the time on it.
+        interval = max(self.min_interval, 20.0 * self._took)
+        return not self._busy and (final or time.monotonic() - self._last >= interval)
 
     def _run(self, fn: Any, *, inline: bool) -> None:
         self._busy, self._last = True, time.monotonic()
 
         def done(result: Any) -> None:
             self._busy, self.error = False, None
+            self._took = time.monotonic() - self._last
             self._show(result)
 
         def failed(exc: BaseException) -> None:
