@@ -47,9 +47,21 @@ def _cells(state_dir: str) -> list[str]:
 
 
 def test_live_job_monitor_shows_what_the_job_costs(
-    jupyter_lab: LabServer, browser_page: Page, page_record: PageRecord, local_service
+    jupyter_lab: LabServer, browser_page: Page, page_record: PageRecord, local_service, batch_client
 ) -> None:
-    page = browser_page
+    try:
+        _check_cost_line(browser_page, jupyter_lab, page_record, local_service)
+    finally:  # the service is shared with the other browser tests: leave no pool behind
+        for delete in (lambda: batch_client.begin_delete_job("cost-job", polling_interval=0.2).result(),
+                       lambda: batch_client.begin_delete_pool("cost-pool", polling_interval=0.2).result()):
+            try:
+                delete()
+            except Exception:
+                pass
+
+
+def _check_cost_line(page: Page, jupyter_lab: LabServer, page_record: PageRecord, local_service) -> None:
+    page.set_viewport_size({"width": 900, "height": 1000})  # the line wraps, never cut or wider
     path = write_notebook(jupyter_lab, "cost_line.ipynb", _cells(str(local_service.state_dir)))
     open_notebook(page, jupyter_lab, path)
     run_all(page, wait=False)
@@ -62,6 +74,8 @@ def test_live_job_monitor_shows_what_the_job_costs(
             ? line.textContent : null;
     }""", timeout=150)
     assert re.search(r"cost so far \d+\.\d{4} USD", str(live)), live
+    assert page.evaluate("""() => [...document.querySelectorAll('.batchnb-cost-line, .batchnb-cost-line *')]
+        .every(e => e.scrollWidth <= e.clientWidth + 1)""")
     screenshot(page, "job_monitor_cost_line_live")  # the page: the live view keeps moving
 
     wait_for(page, "() => window.__batchnbRunAll && window.__batchnbRunAll.done", timeout=200)

@@ -54,7 +54,7 @@ class _CostLine(widgets.HTML):
         def failed(exc: BaseException) -> None:
             self._busy = False
             self.error = f"cost unavailable: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
-            self.value = f"<span style='color:#6b7280'>{html.escape(self.error)}</span>"
+            self._set(f"<span style='color:#6b7280'>{html.escape(self.error)}</span>")
 
         if inline or running_loop() is None:
             try:
@@ -68,6 +68,10 @@ class _CostLine(widgets.HTML):
 
     def _show(self, result: Any) -> None:
         raise NotImplementedError
+
+    def _set(self, body: str) -> None:
+        # Wraps at any width (900 px and narrower) instead of being cut or widening the output.
+        self.value = f"<div style='white-space:normal;overflow-wrap:anywhere;line-height:1.4'>{body}</div>"
 
     def text(self) -> str:
         """The line as plain text ("" until the first figures)."""
@@ -115,8 +119,8 @@ class JobCostLine(_CostLine):
 
     def _show(self, snapshot: Any) -> None:
         self.snapshot = snapshot
-        self.value = html.escape(self.text()).replace("cost so far", "<b>cost so far</b>", 1).replace(
-            "to finish", "<b>to finish</b>", 1)
+        self._set(html.escape(self.text()).replace("cost so far", "<b>cost so far</b>", 1).replace(
+            "to finish", "<b>to finish</b>", 1))
 
     def text(self) -> str:
         if self.snapshot is None:
@@ -163,8 +167,8 @@ class PoolCostLine(_CostLine):
         text = self.text()
         hint = self.summary.get("hint")
         body = html.escape(text.replace(f" · {hint}", "") if hint else text)
-        self.value = body.replace("idle", "<b>idle</b>", 1) + (
-            f"<br><span class='batchnb-autoscale-hint' style='color:#b45309'>{html.escape(hint)}</span>" if hint else "")
+        self._set(body.replace("idle", "<b>idle</b>", 1) + (
+            f"<br><span class='batchnb-autoscale-hint' style='color:#b45309'>{html.escape(hint)}</span>" if hint else ""))
 
     def text(self) -> str:
         s = self.summary
