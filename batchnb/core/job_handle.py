@@ -7,7 +7,7 @@ same view as the handle that created the job.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from azure.batch import models as batch_models
 
+from batchnb.core.docstrings import expand_sections, fill_doc
 from batchnb.core.handle_base import _Handle, state_text
 from batchnb.core.redact import redact
 from batchnb.core.specs.environment import Environment, pool_environment
@@ -22,7 +23,7 @@ from batchnb.core.specs.models import TaskSpec
 from batchnb.core.specs.task_files import OutputFileSpec
 from batchnb.core.tasks.bulk import BulkAddResult, add_tasks
 from batchnb.core.transport import Deadline, as_rows, call
-from batchnb.data.frames import TASK_SELECT_FIELDS, failed_tasks, tasks_frame
+from batchnb.data.frames import TASK_SELECT_FIELDS, failed_tasks, tasks_frame, with_params
 from batchnb.errors import ConflictError, NotFoundError, TaskFailedError, ValidationError
 
 if TYPE_CHECKING:
@@ -40,23 +41,24 @@ _DEFAULT_FAILURE_TAIL = 2048
 TASK_FILES_GONE_CODES = frozenset({"TaskFilesUnavailable", "TaskFilesCleanedup"})
 
 
+def stream_doc(summary: str) -> str:
+    """The docstring of :meth:`JobHandle.stdout` / :meth:`JobHandle.stderr`."""
+    return expand_sections(f"{summary}\n\nParameters\n----------\n%(task_tail_params)s\n\n%(text_returns)s",
+                           missing="No such task, or it has not started on a node")
+
+
+@fill_doc(kind="job", model="BatchJob")
 class JobHandle(_Handle[batch_models.BatchJob]):
     """A job by id: tasks, counts, logs, waiting and retries.
 
     Get one from :meth:`Session.create_job` or :meth:`Session.job`. It holds no state but the
     last ``refresh()``; every method asks the service.
 
-    Parameters
-    ----------
-    session : Session
-        The session that reaches the job's account.
-    job_id : str
-        The job's id.
-    info : azure.batch.models.BatchJob, optional
-        Properties already fetched (otherwise fetched on first use of :attr:`info`).
+    %(handle_params)s
     """
 
-    # Kept to keep ``job_id`` as the keyword name callers know.
+    _kind = "job"
+
     def __init__(self, session: Session, job_id: str, info: batch_models.BatchJob | None = None) -> None:
         super().__init__(session, job_id, info)
 
@@ -65,14 +67,6 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         return self.session.batch_client
 
     # ------------------------------------------------------------------------------- the job
-    def _fetch(self) -> batch_models.BatchJob:
-        return self.session.get_job(self.id)
-
-    @property
-    def state(self) -> str | None:
-        """``active``, ``terminating``, ``completed``... (refreshed on each access)."""
-        return self._fresh_state("state")
-
     @property
     def pool_id(self) -> str | None:
         """The id of the pool that runs the job's tasks."""
@@ -83,6 +77,7 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         """The job's metadata as a dict (``JobSpec(metadata=...)``)."""
         return {m.name: m.value for m in (self.info.metadata or [])}
 
+    @fill_doc(until="the job is completed")
     def terminate(self, *, reason: str | None = None, wait: bool = False, timeout: float = 300) -> None:
         """End the job: running tasks are stopped, no new task starts (see :meth:`Session.terminate_job`).
 
@@ -90,24 +85,9 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         ----------
         reason : str, optional
             The termination reason recorded on the job.
-        wait : bool
-            Wait until the job is completed.
-        timeout : float
-            Seconds to wait with ``wait=True``.
+        %(wait_params)s
         """
         self.session.terminate_job(self.id, reason=reason, wait=wait, timeout=timeout)
-
-    def delete(self, *, wait: bool = False, timeout: float = 300) -> None:
-        """Delete the job and its tasks (see :meth:`Session.delete_job`).
-
-        Parameters
-        ----------
-        wait : bool
-            Wait until the job is gone.
-        timeout : float
-            Seconds to wait with ``wait=True``.
-        """
-        self.session.delete_job(self.id, wait=wait, timeout=timeout)
 
     # ------------------------------------------------------------------------------- tasks
     def add_tasks(self, tasks: TaskSpec | Iterable[TaskSpec | batch_models.BatchTaskCreateOptions], *,
@@ -216,15 +196,17 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         -------
         pandas.DataFrame
             One row per task, indexed by task id: state, exit code, result, retry/requeue counts,
-            node, times, failure code and message (typed columns, see ``batchnb.data.frames``).
+            node, times, failure code and message (typed columns, see ``batchnb.data.frames``),
+            then one column per sweep parameter (stored with each task, so a re-attached job
+            has them too).
         """
         if filter is None:
             from batchnb.data.watch import watcher_for
 
             watcher = watcher_for(self._client, self.id)
             call(f"refresh the tasks of job {self.id!r}", watcher.refresh)
-            return watcher.tasks.copy()
-        return tasks_frame(self._list_task_rows(TASK_SELECT_FIELDS, filter))
+            return with_params(watcher.tasks.copy())
+        return with_params(tasks_frame(self._list_task_rows(TASK_SELECT_FIELDS, filter)))
 
     def monitor(self, *, interval: float = 2.0):
         """A live view of the job: progress, figures, failed tasks with stderr, retry/terminate.
@@ -289,6 +271,7 @@ class JobHandle(_Handle[batch_models.BatchJob]):
             return list(pool.map(read, task_ids))
 
     # ------------------------------------------------------------------------------- files
+    @fill_doc(missing="No such task or file (yet), or its node is gone")
     def read_file(self, task_id: str, path: str, *, tail: int | None = None, encoding: str = "utf-8") -> str:
         """A file of the task's directory on its node, as text, with secrets masked.
 
@@ -306,15 +289,7 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         encoding : str
             The file's text encoding (undecodable bytes are replaced).
 
-        Returns
-        -------
-        str
-            The text.
-
-        Raises
-        ------
-        batchnb.errors.NotFoundError
-            No such task or file (yet), or its node is gone.
+        %(text_returns)s
         """
         return redact(self.read_bytes(task_id, path, tail=tail).decode(encoding, errors="replace"))
 
@@ -360,52 +335,20 @@ class JobHandle(_Handle[batch_models.BatchJob]):
             self._client.download_task_file(self.id, task_id, path, ocp_range=ocp_range)))
 
     def stdout(self, task_id: str, *, tail: int | None = None) -> str:
-        """The task's stdout.
-
-        Parameters
-        ----------
-        task_id : str
-            The task's id.
-        tail : int, optional
-            Only the last ``tail`` bytes, fetched by byte range.
-
-        Returns
-        -------
-        str
-            The text.
-
-        Raises
-        ------
-        batchnb.errors.NotFoundError
-            No such task, or it has not started on a node.
-        """
         return self.read_file(task_id, STDOUT, tail=tail)
 
     def stderr(self, task_id: str, *, tail: int | None = None) -> str:
-        """The task's stderr.
-
-        Parameters
-        ----------
-        task_id : str
-            The task's id.
-        tail : int, optional
-            Only the last ``tail`` bytes, fetched by byte range.
-
-        Returns
-        -------
-        str
-            The text.
-
-        Raises
-        ------
-        batchnb.errors.NotFoundError
-            No such task, or it has not started on a node.
-        """
         return self.read_file(task_id, STDERR, tail=tail)
 
+    # One docstring for both streams: they differ only in the file they read.
+    stdout.__doc__ = stream_doc("What the task printed (``stdout.txt`` of its directory), secrets masked.")
+    stderr.__doc__ = stream_doc("The task's stderr (``stderr.txt``): where a failed task usually says why.")
+
     # ------------------------------------------------------------------------------- waiting
+    @fill_doc
     def wait(self, *, timeout: float | None = None, poll: float = 2.0,
-             raise_on_failure: bool = False) -> dict[str, int]:
+             raise_on_failure: bool = False,
+             on_counts: Callable[[dict[str, int]], None] | None = None) -> dict[str, int]:
         """Block until no task is active or running.
 
         The counts are only a hint: Azure documents that Get Task Counts may lag behind the task
@@ -414,12 +357,11 @@ class JobHandle(_Handle[batch_models.BatchJob]):
 
         Parameters
         ----------
-        timeout : float, optional
-            Seconds to wait (None: no limit).
-        poll : float
-            Seconds between checks.
+        %(poll_params)s
         raise_on_failure : bool
             Raise for the first failed task instead of returning.
+        on_counts : callable, optional
+            Called with the task counts after every check (e.g. to drive a progress bar).
 
         Returns
         -------
@@ -443,12 +385,16 @@ class JobHandle(_Handle[batch_models.BatchJob]):
                 if not pending:
                     break
                 counts = {**counts, **_pending_counts(pending)}  # the counts lag: the list is exact
+            if on_counts is not None:
+                on_counts(counts)
             if deadline.expired():
                 raise deadline.timeout_error(
                     f"job {self.id!r} ({counts['active']} active, {counts['running']} running, "
                     f"{counts['completed']} completed)",
                     fix="call job.wait() again to keep waiting; the job keeps running")
             deadline.sleep()
+        if on_counts is not None:
+            on_counts(counts)
         if raise_on_failure:
             failed = self.failures()  # the list, not counts["failed"], which may still read 0
             if not failed.empty:
@@ -661,6 +607,7 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         return self.session.storage.download(container, prefix=prefix, dest=dest, pattern=pattern)
 
     # ------------------------------------------------------------------------------- cost
+    @fill_doc
     def cost(self, *, region: str | None = None, currency: str = "USD") -> pd.DataFrame:
         """What each task cost, with retries and requeues (their lost runs estimated).
 
@@ -669,10 +616,7 @@ class JobHandle(_Handle[batch_models.BatchJob]):
 
         Parameters
         ----------
-        region : str, optional
-            The region's prices (default: the account's; eastus locally).
-        currency : str
-            A 3-letter currency code.
+        %(price_params)s
 
         Returns
         -------

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from azure.batch import models as batch_models
 
+from batchnb.core.docstrings import fill_doc
 from batchnb.core.handle_base import _Handle, state_text
 from batchnb.core.specs.sampler_start_task import SAMPLER_FILE_NAME
 from batchnb.core.transport import Deadline, as_rows, call
@@ -28,34 +29,21 @@ __all__ = ["PoolHandle"]
 _SETTLED_NODE_STATES = frozenset({"idle", "running", "starttaskfailed", "offline", "preempted", "deallocated"})
 
 
+@fill_doc(kind="pool", model="BatchPool")
 class PoolHandle(_Handle[batch_models.BatchPool]):
     """A pool by id. Holds no state but the last ``refresh()``; every method asks the service.
 
     Get one from :meth:`Session.create_pool` or :meth:`Session.pool`.
 
-    Parameters
-    ----------
-    session : Session
-        The session that reaches the pool's account.
-    pool_id : str
-        The pool's id.
-    info : azure.batch.models.BatchPool, optional
-        Properties already fetched (otherwise fetched on first use of :attr:`info`).
+    %(handle_params)s
     """
 
-    # Kept to keep ``pool_id`` as the keyword name callers know.
+    _kind = "pool"
+
     def __init__(self, session: Session, pool_id: str, info: batch_models.BatchPool | None = None) -> None:
         super().__init__(session, pool_id, info)
 
     # ------------------------------------------------------------------------------- reading
-    def _fetch(self) -> batch_models.BatchPool:
-        return self.session.get_pool(self.id)
-
-    @property
-    def state(self) -> str | None:
-        """``active`` or ``deleting`` (refreshed on each access)."""
-        return self._fresh_state("state")
-
     @property
     def allocation_state(self) -> str | None:
         """``steady``, ``resizing`` or ``stopping`` (refreshed on each access)."""
@@ -104,6 +92,7 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
         return nodes_frame(rows)
 
     # ------------------------------------------------------------------------------- changing
+    @fill_doc(until="the pool is steady again with its nodes ready")
     def resize(self, *, dedicated_nodes: int | None = None, spot_nodes: int | None = None,
                wait: bool = False, timeout: float = 900) -> PoolHandle:
         """Change the node counts (see :meth:`Session.resize_pool`).
@@ -112,10 +101,7 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
         ----------
         dedicated_nodes, spot_nodes : int, optional
             The new targets; None keeps a count as it is.
-        wait : bool
-            Wait until the pool is steady again with its nodes ready.
-        timeout : float
-            Seconds to wait with ``wait=True``.
+        %(wait_params)s
 
         Returns
         -------
@@ -125,18 +111,6 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
         self.session.resize_pool(self.id, dedicated_nodes=dedicated_nodes, spot_nodes=spot_nodes,
                                  wait=wait, timeout=timeout)
         return self
-
-    def delete(self, *, wait: bool = False, timeout: float = 900) -> None:
-        """Delete the pool (its nodes go away; running tasks are requeued).
-
-        Parameters
-        ----------
-        wait : bool
-            Wait until the pool is gone.
-        timeout : float
-            Seconds to wait with ``wait=True``.
-        """
-        self.session.delete_pool(self.id, wait=wait, timeout=timeout)
 
     def wait_steady(self, *, timeout: float = 900, poll: float = 5.0, nodes_ready: bool = True) -> PoolHandle:
         """Wait until the pool stops resizing and (``nodes_ready``) every node has settled.
@@ -228,6 +202,7 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
             fix="read the start task's output with pool.start_task_output(node_id), fix the start task "
                 "and recreate the pool (or reboot the nodes)")
 
+    @fill_doc(missing="No such node, or its start task has not written the file")
     def start_task_output(self, node_id: str, *, stream: str = "stderr", tail: int | None = 4096) -> str:
         """The end of a node's start task output: why a start task failed.
 
@@ -240,15 +215,7 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
         tail : int, optional
             Only the last ``tail`` characters (None: all).
 
-        Returns
-        -------
-        str
-            The text.
-
-        Raises
-        ------
-        batchnb.errors.NotFoundError
-            No such node, or its start task has not written the file.
+        %(text_returns)s
         """
         client = self.session.batch_client
         path = f"startup/{stream}.txt"
@@ -300,6 +267,7 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
         return True
 
     # ------------------------------------------------------------------------------- cost
+    @fill_doc
     def cost(self, *, since: datetime | None = None, region: str | None = None,
              currency: str = "USD") -> pd.DataFrame:
         """What the pool's nodes cost, busy against idle. Nodes that left are counted from ``/poolusagemetrics``.
@@ -308,10 +276,7 @@ class PoolHandle(_Handle[batch_models.BatchPool]):
         ----------
         since : datetime.datetime, optional
             Start of the period (default: the pool's creation).
-        region : str, optional
-            The region's prices (default: the account's; eastus locally).
-        currency : str
-            A 3-letter currency code.
+        %(price_params)s
 
         Returns
         -------

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from azure.batch import models as batch_models
 
 from batchnb.core import sdk_logging
+from batchnb.core.docstrings import fill_doc
 from batchnb.core.handle_base import state_text
 from batchnb.core.job_handle import JobHandle
 from batchnb.core.pool_handle import PoolHandle
@@ -254,23 +255,15 @@ class Session:
             handle.wait_steady(timeout=timeout)
         return handle
 
+    @fill_doc(kind="pool", model="BatchPool")
     def get_pool(self, pool_id: str) -> batch_models.BatchPool:
         """The pool's properties as the service reports them now.
 
         Parameters
         ----------
-        pool_id : str
-            The pool's id.
+        %(entity_id_param)s
 
-        Returns
-        -------
-        azure.batch.models.BatchPool
-            The SDK model.
-
-        Raises
-        ------
-        batchnb.errors.NotFoundError
-            There is no such pool.
+        %(entity_model_returns)s
         """
         return self._call(f"get pool {pool_id!r}", self.batch_client.get_pool, pool_id)
 
@@ -318,6 +311,7 @@ class Session:
                    "target_spot", "task_slots_per_node", "autoscale", "created"]
         return pd.DataFrame(rows, columns=columns).set_index("pool_id")
 
+    @fill_doc(until="the pool is steady again with its nodes ready")
     def resize_pool(self, pool_id: str, *, dedicated_nodes: int | None = None, spot_nodes: int | None = None,
                     wait: bool = False, timeout: float = _DEFAULT_POOL_TIMEOUT) -> PoolHandle:
         """Set the pool's target node counts.
@@ -328,10 +322,7 @@ class Session:
             The pool's id.
         dedicated_nodes, spot_nodes : int, optional
             The new targets; None keeps a count as it is (give at least one).
-        wait : bool
-            Wait until the pool is steady again with its nodes ready.
-        timeout : float
-            Seconds to wait with ``wait=True``.
+        %(wait_params)s
 
         Returns
         -------
@@ -364,6 +355,7 @@ class Session:
             handle.wait_steady(timeout=timeout)
         return handle
 
+    @fill_doc(until="the pool is gone")
     def delete_pool(self, pool_id: str, *, wait: bool = False, timeout: float = _DEFAULT_POOL_TIMEOUT) -> None:
         """Delete a pool; its nodes go away and their running tasks are requeued.
 
@@ -373,10 +365,7 @@ class Session:
         ----------
         pool_id : str
             The pool's id.
-        wait : bool
-            Wait until the pool is gone.
-        timeout : float
-            Seconds to wait with ``wait=True``.
+        %(wait_params)s
 
         Raises
         ------
@@ -479,23 +468,15 @@ class Session:
                               fix="create the pool first (session.create_pool(...)), check the id in "
                                   "session.list_pools(), or pass allow_missing_pool=True if it comes later")
 
+    @fill_doc(kind="job", model="BatchJob")
     def get_job(self, job_id: str) -> batch_models.BatchJob:
         """The job's properties as the service reports them now.
 
         Parameters
         ----------
-        job_id : str
-            The job's id.
+        %(entity_id_param)s
 
-        Returns
-        -------
-        azure.batch.models.BatchJob
-            The SDK model.
-
-        Raises
-        ------
-        batchnb.errors.NotFoundError
-            There is no such job.
+        %(entity_model_returns)s
         """
         return self._call(f"get job {job_id!r}", self.batch_client.get_job, job_id)
 
@@ -543,6 +524,7 @@ class Session:
         columns = ["job_id", "state", "pool_id", "priority", "created", "state_time"]
         return pd.DataFrame(rows, columns=columns).set_index("job_id")
 
+    @fill_doc(until="the job is completed")
     def terminate_job(self, job_id: str, *, reason: str | None = None, wait: bool = False,
                       timeout: float = _DEFAULT_JOB_TIMEOUT) -> None:
         """End a job: running tasks are stopped and no new task starts.
@@ -555,10 +537,7 @@ class Session:
             The job's id.
         reason : str, optional
             The termination reason recorded on the job (default ``"UserTerminate"``).
-        wait : bool
-            Wait until the job is completed.
-        timeout : float
-            Seconds to wait with ``wait=True``.
+        %(wait_params)s
 
         Raises
         ------
@@ -583,6 +562,7 @@ class Session:
                              lambda: state_text(self.get_job(job_id).state) == "completed", timeout,
                              fix="check again later")
 
+    @fill_doc(until="the job is gone")
     def delete_job(self, job_id: str, *, wait: bool = False, timeout: float = _DEFAULT_JOB_TIMEOUT) -> None:
         """Delete a job and its tasks. Deleting a job that does not exist is not an error.
 
@@ -590,10 +570,7 @@ class Session:
         ----------
         job_id : str
             The job's id.
-        wait : bool
-            Wait until the job is gone.
-        timeout : float
-            Seconds to wait with ``wait=True``.
+        %(wait_params)s
 
         Raises
         ------
@@ -608,7 +585,7 @@ class Session:
             chunk_size: int | None = None, errors: str = "raise", timeout: float | None = None,
             job_id: str | None = None, container: str = "batchnb-map", max_retries: int = 0,
             wait: bool = True, cache: bool = False,
-            environment: Environment | str | None = "auto") -> list[Any] | MapResult:
+            environment: Environment | str | None = "auto", progress: bool = True) -> list[Any] | MapResult:
         """Run ``fn`` over ``items`` on the pool's nodes; results come back in input order.
 
         The function and the items are pickled with cloudpickle (``chunk_size`` items per task),
@@ -659,6 +636,9 @@ class Session:
         environment : Environment, "auto" or None
             What the nodes install before running ``fn`` (see above); an explicit
             ``Environment``'s key is part of the cache key.
+        progress : bool
+            While waiting, show the tasks completed so far: a progress bar widget in a notebook,
+            a text bar elsewhere (``tqdm.auto``). False shows nothing.
 
         Returns
         -------
@@ -694,7 +674,7 @@ class Session:
                                       fix="drop wait=False, or drop cache=True")
 
             def submit_and_wait(values: list[Any]) -> MapResult:
-                return submit(values).wait(timeout=timeout)
+                return submit(values).wait(timeout=timeout, progress=progress)
 
             result = cached_map(self, fn, list(items), submit=submit_and_wait, container=container,
                                 environment=environment.key if isinstance(environment, Environment) else "")
@@ -702,7 +682,7 @@ class Session:
         result = submit(items)
         if not wait:
             return result
-        result.wait(timeout=timeout)
+        result.wait(timeout=timeout, progress=progress)
         if errors == "collect":
             return result
         return result.values(errors=errors)

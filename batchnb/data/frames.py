@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from batchnb.core.tasks.task_params import decode_params
+
 # --------------------------------------------------------------------------------------- tasks
 
 TASK_STATES = ["active", "preparing", "running", "completed"]
@@ -28,8 +30,9 @@ FAILURE_CATEGORIES = ["usererror", "servererror"]
 
 # Batch's $select only takes top-level properties, so the nested blocks come whole; these are
 # all a watcher needs (no commandLine, resourceFiles, environment, ... which dominate task size).
-TASK_SELECT_FIELDS = ("id", "state", "stateTransitionTime", "creationTime", "executionInfo", "nodeInfo",
-                      "requiredSlots")
+# displayName carries a sweep task's parameters (batchnb.core.tasks.task_params): a short string.
+TASK_SELECT_FIELDS = ("id", "displayName", "state", "stateTransitionTime", "creationTime", "executionInfo",
+                      "nodeInfo", "requiredSlots")
 TASK_SELECT = ",".join(TASK_SELECT_FIELDS)
 
 _UTC_NS = "datetime64[ns, UTC]"
@@ -48,6 +51,7 @@ TASK_COLUMNS: dict[str, Any] = {
     "failure_code": "string",
     "failure_message": "string",
     "failure_category": pd.CategoricalDtype(FAILURE_CATEGORIES),
+    "display_name": "string",
     # The task's share of its node (requiredSlots / taskSlotsPerNode) is what it costs.
     "required_slots": "Int64",
 }
@@ -78,7 +82,7 @@ def tasks_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     cols: dict[str, list[Any]] = {k: [] for k in ("id", *TASK_COLUMNS)}
     # Bound appends: this loop is the whole cost of a first load of a million tasks.
     (a_id, a_state, a_state_time, a_created, a_start, a_end, a_exit, a_result, a_retry, a_requeue, a_node,
-     a_fcode, a_fmsg, a_fcat, a_slots) = (cols[k].append for k in cols if k != "duration")  # fmt: skip
+     a_fcode, a_fmsg, a_fcat, a_name, a_slots) = (cols[k].append for k in cols if k != "duration")  # fmt: skip
     empty: dict[str, Any] = {}
     for row in rows:
         get = row.get
@@ -95,6 +99,7 @@ def tasks_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         a_retry(xget("retryCount"))
         a_requeue(xget("requeueCount"))
         a_node((get("nodeInfo") or empty).get("nodeId"))
+        a_name(get("displayName"))
         a_slots(get("requiredSlots"))
         fail = xget("failureInfo")
         if fail:
@@ -165,6 +170,32 @@ def display_states(tasks: pd.DataFrame) -> pd.Series:
     codes[done & ~failed] = DISPLAY_STATES.index("succeeded")
     cat = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(DISPLAY_STATES))
     return pd.Series(cat, index=tasks.index, name="state")
+
+
+def task_params(tasks: pd.DataFrame) -> pd.DataFrame:
+    """The sweep parameters each task was made with (read from its display name), one column per
+    parameter, indexed like ``tasks``; no columns when no task has parameters.
+
+    Parsed once per distinct display name (a sweep has as many as tasks, a re-listing repeats them).
+    """
+    names = tasks["display_name"] if "display_name" in tasks else pd.Series([], dtype="string")
+    known = names.dropna()
+    if known.empty:
+        return pd.DataFrame(index=tasks.index)
+    parsed = {name: decode_params(name) for name in known.unique()}
+    rows = [parsed[name] for name in known]
+    frame = pd.DataFrame.from_records(rows, index=known.index) if any(rows) else pd.DataFrame(index=known.index)
+    return frame.reindex(tasks.index).infer_objects()
+
+
+def with_params(tasks: pd.DataFrame) -> pd.DataFrame:
+    """``tasks`` with its sweep parameters appended as columns (``param_<name>`` where a name is
+    already a column, e.g. a parameter called ``state``)."""
+    params = task_params(tasks)
+    if params.columns.empty:
+        return tasks
+    params.columns = [f"param_{c}" if c in tasks.columns else str(c) for c in params.columns]
+    return tasks.join(params)
 
 
 # --------------------------------------------------------------------------------------- nodes

@@ -337,21 +337,23 @@ def _port_frees_up(port: int, timeout: float = 3.0) -> bool:
     return True
 
 
+# start() options that become `serve` flags: the ones with a value, and the switches.
+_VALUE_OPTIONS = ("node_boot_seconds", "clock_scale")
+_SWITCH_OPTIONS = ("allow_bearer", "host_python")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 def _option_flags(options: dict[str, Any]) -> list[str]:
     flags: list[str] = []
     for key, value in (options.get("faults") or {}).items():
-        flags += [f"--{key.replace('_', '-')}", str(value)]
-    if options.get("node_boot_seconds") is not None:
-        flags += ["--node-boot-seconds", str(options["node_boot_seconds"])]
-    if options.get("allow_bearer"):
-        flags.append("--allow-bearer")
+        flags += [_flag(key), str(value)]
     for key, value in (options.get("quotas") or {}).items():
-        flags += [f"--{key.replace('_', '-')}-quota", str(value)]
-    if options.get("clock_scale") is not None:
-        flags += ["--clock-scale", str(options["clock_scale"])]
-    if options.get("host_python"):
-        flags.append("--host-python")
-    return flags
+        flags += [_flag(key) + "-quota", str(value)]
+    flags += [f for key in _VALUE_OPTIONS if options.get(key) is not None for f in (_flag(key), str(options[key]))]
+    return flags + [_flag(key) for key in _SWITCH_OPTIONS if options.get(key)]
 
 
 def _wait_server_ready(sd: Path, pid: int) -> dict[str, Any] | None:

@@ -140,5 +140,6 @@ def test_estimate_rejects_bad_input_before_creating_anything(session, pool) -> N
         session.estimate([], pool=pool)
     with pytest.raises(ValidationError, match="pool"):
         session.estimate([batchnb.TaskSpec("a", "true")], pool="no-such-pool", pilot=1)
-    after = set(session.list_jobs().index)
-    assert after == before
+    # New jobs only: a job another test deleted just before may vanish meanwhile (deletes finish
+    # in the background), which is not something this test created.
+    assert set(session.list_jobs().index) - before == set()

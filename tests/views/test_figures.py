@@ -70,12 +70,13 @@ def test_progress_figure_stacks_states_and_titles_counts_and_eta():
 
 
 def test_timeline_of_100k_tasks_uses_webgl_one_trace_per_state(tasks_100k):
-    fig = plots.timeline_figure(tasks_100k, max_tasks=100_000)
-    assert [(t.type, t.uid) for t in fig.data] == [("scattergl", f"timeline-{s}") for s in plots.timeline.TIMELINE_STATES]
+    fig = plots.timeline_figure(tasks_100k, aggregate_above=100_000)
+    assert [(t.type, t.uid) for t in fig.data] == [("scattergl", f"timeline-{s}")
+                                                   for s in (*plots.timeline.TIMELINE_STATES, "retried")]
     started = int(tasks_100k["start_time"].notna().sum())
     assert sum(len(t.x) for t in fig.data) == 3 * started  # start, end, gap per task; no shapes
     assert not fig.layout.shapes
-    failed = fig.data[-1]
+    failed = fig.data[plots.timeline.TIMELINE_STATES.index("failed")]
     task_id = failed.text[0].split("<br>")[0]
     assert tasks_100k.loc[task_id, "failure_code"] == "FailureExitCode"
     assert f"exit {tasks_100k.loc[task_id, 'exit_code']}" in failed.text[0] and " s" in failed.text[0]
@@ -91,12 +92,6 @@ def test_small_timeline_is_svg_with_labelled_lanes_and_parallel_tasks_side_by_si
     assert len(lanes) == 3  # three overlapping tasks on one node get three sub-lanes
     running = fig.data[plots.timeline.TIMELINE_STATES.index("running")]
     assert running.text[0].endswith("+")  # still running
-
-
-def test_timeline_caps_to_latest_tasks(tasks_100k):
-    fig = plots.timeline_figure(tasks_100k, max_tasks=1000)
-    assert sum(len(t.x) for t in fig.data) == 3000
-    assert "latest 1,000" in fig.layout.title.text
 
 
 # ------------------------------------------------------------------------------------ heatmap

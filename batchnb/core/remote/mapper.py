@@ -15,6 +15,7 @@ too). Its command line pins the inputs' SHA-256; ``integrity`` says why results 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import pickle
@@ -32,13 +33,15 @@ from batchnb.core.remote.job_kind import META_KIND, metadata_of_kind
 from batchnb.core.remote.map_environment import resolve_map_environment
 from batchnb.core.remote.result import MapResult, task_id_for
 from batchnb.core.remote.uv_staging import uv_variables
-from batchnb.core.specs.environment import Environment
+from batchnb.core.specs.environment import Environment, pool_environment
 from batchnb.core.specs.models import JobSpec, TaskSpec
 from batchnb.core.specs.task_files import ResourceFileSpec
+from batchnb.core.tasks.bulk import add_tasks
 from batchnb.core.validation import check_container_name, check_id, check_int
 from batchnb.errors import ValidationError
 
 if TYPE_CHECKING:
+    from batchnb.core.job_handle import JobHandle
     from batchnb.core.session import Session
 
 __all__ = ["attach_map", "submit_map"]
@@ -154,7 +157,8 @@ def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any],
     # The job first: a pool or job-id mistake fails before anything is uploaded.
     spec = JobSpec(job_id, pool=pool, max_task_retries=max_retries, max_wall_clock=lifetime,
                    environment=variables, metadata=metadata)
-    job = session.create_job(spec, exist_ok=False)
+    # A pool read just now exists: create_job need not read it again to check.
+    job = session.create_job(spec, exist_ok=False, allow_missing_pool=info is not None)
 
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="batchnb-map-put") as pool_:
         list(pool_.map(lambda kv: storage.upload_bytes(kv[1], container=container, blob=kv[0]), blobs.items()))
@@ -180,9 +184,25 @@ def submit_map(session: Session, fn: Callable[[Any], Any], items: Iterable[Any],
         tasks.append(TaskSpec(task_id_for(number), command,
                               resource_files=[runner_file, fn_file, read_only(items_blob, "items.pkl")],
                               output_files=[result_file]))
-    job.add_tasks(tasks)
+    _add_tasks(session, job, tasks, info)
     _terminate_when_done(session, job_id)
-    return MapResult(session, job_id, n_items=n_items, chunk_size=chunk, n_tasks=n_tasks, container=container)
+    return MapResult(session, job_id, n_items=n_items, chunk_size=chunk, n_tasks=n_tasks, container=container,
+                     job=job)
+
+
+def _add_tasks(session: Session, job: JobHandle, tasks: list[TaskSpec], info: Any) -> None:
+    """``job.add_tasks(tasks)``, without reading the job and its pool again when the pool was just read.
+
+    What job.add_tasks adds to a plain bulk add is the pool's ``python_env`` (its bin first on
+    PATH) and a slot check that map tasks (one slot each) never need; the pool is in ``info``.
+    """
+    if info is None:
+        job.add_tasks(tasks)
+        return
+    pool_env = pool_environment(info)
+    if pool_env is not None:
+        tasks = [dataclasses.replace(t, command_line=pool_env.path_command(t.command_line)) for t in tasks]
+    add_tasks(session.batch_client, job.id, tasks)
 
 
 def _terminate_when_done(session: Session, job_id: str) -> None:

@@ -30,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batchnb.core.docstrings import fill_doc
 from batchnb.core.remote.job_kind import META_KIND, metadata_of_kind
 from batchnb.core.specs.environment import Environment
 from batchnb.core.specs.models import JobSpec, TaskSpec
@@ -285,15 +286,13 @@ class NotebookSweep:
                         environment={"BATCHNB_SWEEP_SET": str(index), **variables})
 
     # ----------------------------------------------------------------------------- waiting
+    @fill_doc
     def wait(self, *, timeout: float | None = None, poll: float = 1.0) -> NotebookSweep:
         """Block until every parameter set's task has finished (failed ones included).
 
         Parameters
         ----------
-        timeout : float, optional
-            Seconds to wait (None: no limit).
-        poll : float
-            Seconds between checks.
+        %(poll_params)s
 
         Returns
         -------
@@ -377,50 +376,36 @@ class NotebookSweep:
         frame["error_cell"] = frame["error_cell"].astype("Int64")  # a cell number, or <NA>
         return frame
 
+    @fill_doc
     def notebook(self, index: int) -> Any:
         """The executed notebook of one parameter set.
 
-        Parameters
-        ----------
-        index : int
-            The parameter set (a row of ``results()``).
+        %(sweep_set_param)s
 
         Returns
         -------
         nbformat.NotebookNode
             The notebook with its outputs.
 
-        Raises
-        ------
-        batchnb.errors.ValidationError
-            No such parameter set.
-        batchnb.errors.NotFoundError
-            The set has no executed notebook (yet).
+        %(sweep_output_raises)s
         """
         import nbformat
 
         data = self._output(index, "output.ipynb")
         return nbformat.reads(data.decode("utf-8"), as_version=4)
 
+    @fill_doc
     def html(self, index: int) -> str:
         """The executed notebook of one parameter set as HTML (nbconvert).
 
-        Parameters
-        ----------
-        index : int
-            The parameter set (a row of ``results()``).
+        %(sweep_set_param)s
 
         Returns
         -------
         str
             The HTML.
 
-        Raises
-        ------
-        batchnb.errors.ValidationError
-            No such parameter set.
-        batchnb.errors.NotFoundError
-            The set has no executed notebook (yet).
+        %(sweep_output_raises)s
         """
         from nbconvert import HTMLExporter
 

@@ -7,11 +7,14 @@ import datetime as dt
 import html
 import pickle
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from batchnb.core.docstrings import fill_doc
 from batchnb.core.redact import redact
 from batchnb.core.remote.integrity import (
     CLOCK_SKEW,
@@ -21,6 +24,7 @@ from batchnb.core.remote.integrity import (
     command_digests,
     parse_result,
 )
+from batchnb.core.transport import Backoff, Deadline, call
 from batchnb.errors import (
     BatchnbError,
     ConflictError,
@@ -37,6 +41,13 @@ if TYPE_CHECKING:
 __all__ = ["ItemError", "MapResult", "RemoteItemError"]
 
 ERROR_MODES = ("raise", "collect")
+# Seconds before a wait's first check; the interval then grows slowly (x1.25) up to its ``poll``, so
+# that checks are dense where small maps finish (8 within the first 0.2 s, 1 s apart after ~4 s). On
+# Azure each check is a round trip of its own, which spaces them out anyway.
+_FIRST_POLL = 0.01
+_POLL_GROWTH = 1.25
+# The progress bar's counts are one more request: read at most this often (seconds).
+_PROGRESS_INTERVAL = 1.0
 
 
 class RemoteItemError(TaskFailedError):
@@ -135,6 +146,8 @@ class MapResult:
         How the items were cut into tasks.
     container : str
         The blob container holding inputs and results.
+    job : JobHandle, optional
+        A handle on the job already at hand (saves fetching it again).
 
     Attributes
     ----------
@@ -145,8 +158,9 @@ class MapResult:
     clock_skew: dt.timedelta = CLOCK_SKEW
 
     def __init__(self, session: Session, job_id: str, *, n_items: int, chunk_size: int, n_tasks: int,
-                 container: str) -> None:
+                 container: str, job: JobHandle | None = None) -> None:
         self.session = session
+        self._job = job  # the handle submit_map already holds: saves a GET of the job when waiting
         self.job_id = job_id
         self.n_items = n_items
         self.chunk_size = chunk_size
@@ -163,15 +177,21 @@ class MapResult:
         return self.session.job(self.job_id)
 
     # ------------------------------------------------------------------------------- waiting
-    def wait(self, *, timeout: float | None = None, poll: float = 1.0) -> MapResult:
+    @fill_doc
+    def wait(self, *, timeout: float | None = None, poll: float = 1.0, progress: bool = False) -> MapResult:
         """Block until every task has finished, then fetch the results.
+
+        Each check is one small request for the first task not yet completed (the task list is
+        exact; Azure's task counts may lag behind it). The first check comes after 10 ms and the
+        interval grows slowly to ``poll``: a one-item map on a warm local pool is done in tens of
+        milliseconds, and on Azure the early checks are a handful of tiny requests.
 
         Parameters
         ----------
-        timeout : float, optional
-            Seconds to wait (None: no limit).
-        poll : float
-            Seconds between checks.
+        %(poll_params)s
+        progress : bool
+            Show the tasks completed so far (a bar widget in a notebook, text elsewhere; its counts
+            are read at most once a second, beside the checks).
 
         Returns
         -------
@@ -183,16 +203,39 @@ class MapResult:
         batchnb.errors.BatchTimeoutError
             Not finished within ``timeout`` seconds (the job keeps running).
         """
-        from batchnb.errors import BatchTimeoutError
+        from batchnb.core.progress import TaskProgress
 
-        job = self.session.job(self.job_id)
+        job = self._job or self.session.job(self.job_id)
+        deadline = Deadline(timeout, poll=poll)
+        pauses = Backoff(base=_FIRST_POLL, cap=max(_FIRST_POLL, poll), factor=_POLL_GROWTH)
+        bar = TaskProgress(self.n_tasks, f"map {self.job_id}", enabled=progress)
+        next_counts = 0.0
         try:
-            job.wait(timeout=timeout, poll=poll)
-        except BatchTimeoutError as exc:
-            raise BatchTimeoutError(
-                f"{exc.message} (map job {self.job_id!r})",
-                fix=f"the job keeps running: later, session.map_result({self.job_id!r}).wait() collects the results") from None
+            while self._first_unfinished():
+                if deadline.expired():
+                    raise deadline.timeout_error(
+                        f"map job {self.job_id!r} (tasks are still active or running)",
+                        fix=f"the job keeps running: later, session.map_result({self.job_id!r}).wait() collects "
+                            "the results")
+                if bar.enabled and time.monotonic() >= next_counts:
+                    bar(job.task_counts())
+                    next_counts = time.monotonic() + _PROGRESS_INTERVAL
+                pause, remaining = pauses.next_delay(), deadline.remaining()
+                time.sleep(pause if remaining is None else min(pause, remaining))
+            if bar.enabled:
+                bar(job.task_counts())  # the counts may lag the list (Azure says so): the bar says so too
+        finally:
+            bar.close()
         return self._collect(job)
+
+    def _first_unfinished(self) -> list[str]:
+        """The id of one task that is not completed yet, or nothing: a one-row answer whatever the job's size."""
+        client = self.session.batch_client
+
+        def first() -> list[str]:
+            pager = client.list_tasks(self.job_id, select=["id"], filter="state ne 'completed'", max_results=1)
+            return [str(task.id) for task in islice(pager, 1)]
+        return call(f"list the unfinished tasks of map job {self.job_id!r}", first)
 
     def done(self) -> bool:
         """Whether every task has finished.
@@ -203,7 +246,7 @@ class MapResult:
             True when no task is active or running, confirmed by the task list (Azure's task
             counts may lag behind it).
         """
-        return self.session.job(self.job_id)._all_tasks_done()
+        return not self._first_unfinished()
 
     # ------------------------------------------------------------------------------- results
     def collect(self) -> MapResult:
@@ -223,9 +266,12 @@ class MapResult:
         fails raises MapResultTamperedError and none of the job's results are loaded."""
         storage = self.session.storage
         prefix = f"{self.job_id}/out/"
-        present = storage.list_blob_versions(self.container, prefix)
-        job = job or self.session.job(self.job_id)
-        rows = {row["id"]: row for row in job._list_task_rows(["id", "state", "executionInfo", "commandLine"])}
+        job = job or self._job or self.session.job(self.job_id)
+        # The blob listing and the task list are independent reads: one round trip instead of two.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchnb-map-list") as lister:
+            listing = lister.submit(storage.list_blob_versions, self.container, prefix)
+            rows = {row["id"]: row for row in job._list_task_rows(["id", "state", "executionInfo", "commandLine"])}
+            present = listing.result()
         refused: dict[str, str] = {}
         expected: dict[int, tuple[str, tuple[str, str]]] = {}
         for number in range(self.n_tasks):

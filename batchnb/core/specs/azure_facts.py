@@ -113,6 +113,48 @@ _VCPU_EXCEPTIONS = {
     "standard_hb120rs_v2": 120, "standard_hb120rs_v3": 120, "standard_hb176rs_v4": 176,
 }
 
+# Memory (GiB) per vCPU by family, from the same size-series pages; sizes that break their
+# family's ratio are listed in _MEMORY_EXCEPTIONS.
+_MEMORY_PER_VCPU: dict[str, float] = {
+    "Av2": 2, "Dv2": 3.5, "DSv2": 3.5, "Fsv2": 2, "F": 2, "Fs": 2, "Lsv3": 8, "Lasv3": 8, "M": 8,
+    **{f: 4 for f in ("Dv3", "Dsv3", "Dv4", "Dsv4", "Ddv4", "Ddsv4", "Dav4", "Dasv4", "Dv5", "Dsv5", "Ddv5",
+                      "Ddsv5", "Dasv5", "Dadsv5", "Dpsv5", "Dpdsv5", "Dsv6", "Ddsv6", "Dasv6", "Dadsv6")},
+    **{f: 8 for f in ("Ev3", "Esv3", "Ev4", "Esv4", "Edv4", "Edsv4", "Ev5", "Esv5", "Edv5", "Edsv5", "Easv5",
+                      "Eadsv5")},
+}
+_MEMORY_EXCEPTIONS: dict[str, float] = {
+    "standard_a2m_v2": 16, "standard_a4m_v2": 32, "standard_a8m_v2": 64,
+    "standard_b1s": 1, "standard_b1ms": 2, "standard_b2s": 4, "standard_b2ms": 8, "standard_b4ms": 16,
+    "standard_b8ms": 32, "standard_b12ms": 48, "standard_b16ms": 64, "standard_b20ms": 80,
+    "standard_b2ts_v2": 1, "standard_b2ls_v2": 4, "standard_b2s_v2": 8, "standard_b4ls_v2": 8,
+    "standard_b4s_v2": 16, "standard_b8ls_v2": 16, "standard_b8s_v2": 32, "standard_b16ls_v2": 32,
+    "standard_b16s_v2": 64, "standard_b32ls_v2": 64, "standard_b32s_v2": 128,
+    **{f"standard_d{n}_v2": g for n, g in ((11, 14), (12, 28), (13, 56), (14, 112), (15, 140))},
+    **{f"standard_ds{n}_v2": g for n, g in ((11, 14), (12, 28), (13, 56), (14, 112), (15, 140))},
+    "standard_e64_v3": 432, "standard_e64s_v3": 432,
+    **{f"standard_e64{s}_v4": 504 for s in ("", "s", "d", "ds")},
+    **{f"standard_e96{s}_v5": 672 for s in ("", "s", "d", "ds", "as", "ads")},
+    "standard_nc4as_t4_v3": 28, "standard_nc8as_t4_v3": 56, "standard_nc16as_t4_v3": 110,
+    "standard_nc64as_t4_v3": 440, "standard_nc24ads_a100_v4": 220, "standard_nc48ads_a100_v4": 440,
+    "standard_nc96ads_a100_v4": 880, "standard_nc40ads_h100_v5": 320, "standard_nc80adis_h100_v5": 640,
+    "standard_nd40rs_v2": 672, "standard_nd96asr_v4": 900, "standard_nd96amsr_a100_v4": 1900,
+    "standard_nd96isr_h100_v5": 1900, "standard_nv6ads_a10_v5": 55, "standard_nv12ads_a10_v5": 110,
+    "standard_nv18ads_a10_v5": 220, "standard_nv36ads_a10_v5": 440, "standard_nv72ads_a10_v5": 880,
+    "standard_hb120rs_v2": 456, "standard_hb120rs_v3": 448, "standard_hb176rs_v4": 768, "standard_hx176rs": 1408,
+    "standard_m32ls": 256, "standard_m64s": 1024, "standard_m128s": 2048,
+}
+
+
+def vm_memory_gib(name: str) -> float | None:
+    """The memory of a known size in GiB (None when batchnb does not know it)."""
+    key = name.strip().lower()
+    if key in _MEMORY_EXCEPTIONS:
+        return _MEMORY_EXCEPTIONS[key]
+    facts = VM_SIZES.get(key)
+    per_vcpu = _MEMORY_PER_VCPU.get(facts.family) if facts else None
+    return facts.vcpus * per_vcpu if facts and per_vcpu else None
+
+
 RETIRED_VM_SIZES: dict[str, str] = {
     **{f"standard_nc{n}s_v3": "2025-09-30" for n in (6, 12, 24)},
     "standard_nc24rs_v3": "2025-09-30",

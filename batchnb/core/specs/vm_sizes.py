@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import re
 
-from batchnb.core.specs.azure_facts import RETIRED_VM_SIZES, VM_SIZES, VmSizeFacts, max_task_slots, vm_size_facts
+from batchnb.core.specs.azure_facts import (
+    RETIRED_VM_SIZES,
+    VM_SIZES,
+    VmSizeFacts,
+    max_task_slots,
+    vm_memory_gib,
+    vm_size_facts,
+)
 from batchnb.core.validation import did_you_mean
 from batchnb.errors import ValidationError
 
-__all__ = ["KNOWN_VM_SIZES", "VmSizeFacts", "check_vm_size", "max_task_slots", "vm_size_facts"]
+__all__ = ["KNOWN_VM_SIZES", "VmSizeFacts", "check_vm_size", "max_task_slots", "vm_memory_gib", "vm_size_facts"]
 
 KNOWN_VM_SIZES: tuple[str, ...] = tuple(facts.name for facts in VM_SIZES.values())
 

@@ -35,6 +35,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from batchnb.core.specs.models import MAX_DEPENDENCY_IDS_LENGTH, TaskSpec
 from batchnb.core.specs.task_files import ResourceFileSpec, url_file_name
+from batchnb.core.tasks.task_params import encode_params
 from batchnb.core.validation import check_blob_name, check_choice, check_id, check_int, check_unique_ids
 from batchnb.errors import ValidationError
 
@@ -348,7 +349,11 @@ def _build(
             duplicate = next(p for p in paths if paths.count(p) > 1)
             raise ValidationError("blobs", f"two files in task {task_id!r} would both be downloaded to {duplicate!r}",
                                   fix="pass (blob_name, url) pairs so that files keep their folders, or chunk_size=1")
-        tasks.append(TaskSpec(task_id, command, resource_files=[*extra_files, *files], **options))
+        named = dict(options)
+        if len(chunk) == 1 and row_keys and "display_name" not in named:
+            # Stored with the task, so a re-attached job still shows which values it ran with.
+            named["display_name"] = encode_params({k: chunk[0][k] for k in row_keys})
+        tasks.append(TaskSpec(task_id, command, resource_files=[*extra_files, *files], **named))
         for offset, values in enumerate(chunk):
             row = {"task_id": task_id, "item_index": lo + offset}
             row.update({k: values[k] for k in row_keys})

@@ -30,9 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import magic_arguments
 
 from batchnb.core.redact import redact
 from batchnb.errors import BatchnbError
+from batchnb.views.magics.args import help_option, out_option
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
@@ -50,9 +52,14 @@ _CELL_COMMANDS: set[tuple[str, ...]] = set()
 
 
 def command(*words: str, cell: bool = False) -> Callable[[CommandFunc], CommandFunc]:
-    """Register a subcommand under ``words`` (``command("pool", "create")``)."""
+    """Register a subcommand under ``words`` (``command("pool", "create")``).
+
+    Goes above the function's ``@argument`` lines: it builds the argparse parser
+    (``magic_arguments``) with ``-h/--help`` and ``-o/--out`` first, which every subcommand takes.
+    """
 
     def register(func: CommandFunc) -> CommandFunc:
+        func = magic_arguments(name="batch " + " ".join(words))(help_option(out_option(func)))
         _COMMANDS[words] = func
         if cell:
             _CELL_COMMANDS.add(words)

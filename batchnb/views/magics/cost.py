@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import argument
 
 from batchnb.views.magics import Context, command
-from batchnb.views.magics.args import help_option, out_option
 
 
 def summary_line(summary: dict[str, Any], *, pool: bool) -> str:
@@ -29,9 +28,6 @@ def summary_line(summary: dict[str, Any], *, pool: bool) -> str:
 
 
 @command("cost")
-@magic_arguments(name="batch cost")
-@help_option
-@out_option
 @argument("job_id", nargs="?", default=None, metavar="JOB", help="the job whose tasks to cost")
 @argument("--pool", default=None, metavar="POOL", help="cost a pool's nodes instead: busy and idle node-hours")
 @argument("--region", default=None, help="price in this region (default: the account's; eastus locally)")

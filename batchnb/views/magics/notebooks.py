@@ -5,16 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import argument
 
 from batchnb.views.magics import Context, command
-from batchnb.views.magics.args import help_option, out_option, parse_sweep, timeout_option
+from batchnb.views.magics.args import parse_sweep, timeout_option
 
 
 @command("notebook")
-@magic_arguments(name="batch notebook")
-@help_option
-@out_option
 @argument("path", metavar="PATH", help="the notebook to run (it needs a cell tagged 'parameters')")
 @argument("--sweep", nargs="+", action="append", metavar="NAME=VALUES", required=True,
           help="one run per combination; VALUES is START:STOP[:STEP] (inclusive) or a,b,c")

@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import argument
 
 from batchnb.core.specs.images import DEFAULT_IMAGE
 from batchnb.views.magics import Context, command
 from batchnb.views.magics.args import (
-    help_option,
     non_negative_int,
-    out_option,
     positive_int,
     timeout_kwargs,
     wait_options,
@@ -22,9 +20,6 @@ from batchnb.views.magics.args import (
 
 
 @command("connect")
-@magic_arguments(name="batch connect")
-@help_option
-@out_option
 @argument("target", nargs="?", default=None, metavar="local|PROFILE",
           help="'local' for the embedded local service, or a profile name; "
                "omit to read AZURE_BATCH_* / AZURE_STORAGE_* from the environment")
@@ -52,9 +47,6 @@ def connect(ctx: Context, args: Any) -> Any:
 
 
 @command("pool", "create")
-@magic_arguments(name="batch pool create")
-@help_option
-@out_option
 @argument("pool_id", metavar="ID")
 @argument("--vm-size", default="standard_d2s_v3", help="VM size (default: %(default)s)")
 @argument("--nodes", type=non_negative_int, default=None, help="dedicated nodes")
@@ -111,27 +103,18 @@ def _cloudpickle() -> str:
 
 
 @command("pool", "list")
-@magic_arguments(name="batch pool list")
-@help_option
-@out_option
 def pool_list(ctx: Context, args: Any) -> Any:
     """The account's pools as a DataFrame."""
     return ctx.session().list_pools()
 
 
 @command("pools")
-@magic_arguments(name="batch pools")
-@help_option
-@out_option
 def pools(ctx: Context, args: Any) -> Any:
     """The account's pools as a DataFrame (same as `pool list`)."""
     return ctx.session().list_pools()
 
 
 @command("pool", "show")
-@magic_arguments(name="batch pool show")
-@help_option
-@out_option
 @argument("pool_id", metavar="ID")
 def pool_show(ctx: Context, args: Any) -> Any:
     """A pool's state and its nodes (the result is the pool handle; its nodes are shown)."""
@@ -144,9 +127,6 @@ def pool_show(ctx: Context, args: Any) -> Any:
 
 
 @command("pool", "resize")
-@magic_arguments(name="batch pool resize")
-@help_option
-@out_option
 @argument("pool_id", metavar="ID")
 @argument("--nodes", type=non_negative_int, default=None, help="target dedicated nodes")
 @argument("--spot", type=non_negative_int, default=None, help="target spot nodes")
@@ -163,9 +143,6 @@ def pool_resize(ctx: Context, args: Any) -> Any:
 
 
 @command("pool", "delete")
-@magic_arguments(name="batch pool delete")
-@help_option
-@out_option
 @argument("pool_id", metavar="ID")
 @wait_options
 def pool_delete(ctx: Context, args: Any) -> None:
@@ -178,9 +155,6 @@ def pool_delete(ctx: Context, args: Any) -> None:
 
 
 @command("job", "create")
-@magic_arguments(name="batch job create")
-@help_option
-@out_option
 @argument("job_id", metavar="ID")
 @argument("--pool", required=True, metavar="POOL", help="the pool that runs the job's tasks")
 @argument("--retries", type=int, default=0, help="default retries of its tasks (-1: unlimited)")
@@ -202,9 +176,6 @@ _STATE_HELP = "only jobs in this state (active, completed, terminating, ...)"
 
 
 @command("job", "list")
-@magic_arguments(name="batch job list")
-@help_option
-@out_option
 @argument("--state", default=None, help=_STATE_HELP)
 def job_list(ctx: Context, args: Any) -> Any:
     """The account's jobs as a DataFrame."""
@@ -212,9 +183,6 @@ def job_list(ctx: Context, args: Any) -> Any:
 
 
 @command("jobs")
-@magic_arguments(name="batch jobs")
-@help_option
-@out_option
 @argument("--state", default=None, help=_STATE_HELP)
 def jobs(ctx: Context, args: Any) -> Any:
     """The account's jobs as a DataFrame (same as `job list`)."""
@@ -222,9 +190,6 @@ def jobs(ctx: Context, args: Any) -> Any:
 
 
 @command("job", "show")
-@magic_arguments(name="batch job show")
-@help_option
-@out_option
 @argument("job_id", metavar="ID")
 def job_show(ctx: Context, args: Any) -> Any:
     """A job's state and task counts (the result is the job handle)."""
@@ -236,9 +201,6 @@ def job_show(ctx: Context, args: Any) -> Any:
 
 
 @command("job", "terminate")
-@magic_arguments(name="batch job terminate")
-@help_option
-@out_option
 @argument("job_id", metavar="ID")
 @argument("--reason", default=None, help="termination reason shown on the job")
 @wait_options
@@ -251,9 +213,6 @@ def job_terminate(ctx: Context, args: Any) -> Any:
 
 
 @command("job", "delete")
-@magic_arguments(name="batch job delete")
-@help_option
-@out_option
 @argument("job_id", metavar="ID")
 @wait_options
 def job_delete(ctx: Context, args: Any) -> None:

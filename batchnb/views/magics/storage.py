@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import argument
 
 from batchnb.views.magics import Context, command
-from batchnb.views.magics.args import container_and_prefix, help_option, out_option
+from batchnb.views.magics.args import container_and_prefix
 
 
 def _size(n: int) -> str:
@@ -20,9 +20,6 @@ def _size(n: int) -> str:
 
 
 @command("upload")
-@magic_arguments(name="batch upload")
-@help_option
-@out_option
 @argument("path", metavar="PATH", help="a file, a folder (recursively) or a glob such as 'data/*.csv'")
 @argument("destination", metavar="CONTAINER[/PREFIX]")
 @argument("--overwrite", action="store_true", help="upload even the files whose blob has the same size and MD5")
@@ -39,9 +36,6 @@ def upload(ctx: Context, args: Any) -> Any:
 
 
 @command("download")
-@magic_arguments(name="batch download")
-@help_option
-@out_option
 @argument("source", metavar="JOB|CONTAINER/PREFIX",
           help="a job id (its tasks' outputs, see --container) or CONTAINER/PREFIX (CONTAINER/ for all of it)")
 @argument("dest", metavar="DEST", help="local folder")

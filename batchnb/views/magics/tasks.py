@@ -7,14 +7,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import argument
 
 from batchnb.core.redact import redact
 from batchnb.core.tasks.planning import DEFAULT_OUTPUT_PATTERN, MERGE_INPUTS_DIR
 from batchnb.views.magics import Context, command
 from batchnb.views.magics.args import (
-    help_option,
-    out_option,
     parse_sweep,
     positive_int,
     timeout_option,
@@ -101,9 +99,6 @@ def tasks_table(job: JobHandle, state: str | None) -> Any:
 
 
 @command("tasks", cell=True)
-@magic_arguments(name="batch tasks")
-@help_option
-@out_option
 @argument("job_id", metavar="JOB")
 @argument("--state", choices=_TASK_STATES, default=None, help="line magic: only tasks in this state")
 @argument("--pool", default=None, metavar="POOL",
@@ -144,9 +139,6 @@ def tasks(ctx: Context, args: Any) -> Any:
 
 
 @command("monitor")
-@magic_arguments(name="batch monitor")
-@help_option
-@out_option
 @argument("job_id", nargs="?", default=None, metavar="JOB")
 @argument("--pool", default=None, metavar="POOL", help="monitor a pool's nodes instead of a job")
 def monitor(ctx: Context, args: Any) -> Any:
@@ -163,9 +155,6 @@ def monitor(ctx: Context, args: Any) -> Any:
 
 
 @command("logs")
-@magic_arguments(name="batch logs")
-@help_option
-@out_option
 @argument("job_id", metavar="JOB")
 @argument("task_id", metavar="TASK")
 @argument("--stderr", action="store_true", help="stderr instead of stdout")
@@ -232,9 +221,6 @@ def _follow_blocking(job: JobHandle, task_id: str, name: str, tail: int | None, 
 
 
 @command("retry")
-@magic_arguments(name="batch retry")
-@help_option
-@out_option
 @argument("job_id", metavar="JOB")
 @argument("task_ids", nargs="*", metavar="TASK", help="retry these tasks (default: every failed task)")
 @argument("--failed", action="store_true", help="retry every failed task (the default)")

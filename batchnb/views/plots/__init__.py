@@ -5,7 +5,8 @@ No widgets and no HTTP here; widgets call these and show the result.
 Updating a live figure in place: for a given input *shape* every function returns the same
 number of traces, in the same order, with the same keys (each trace's ``uid``, copied to ``meta``
 because a FigureWidget replaces uids). Each function documents what "shape" means: e.g.
-``timeline_figure`` switches ``go.Scatter`` to ``go.Scattergl`` above its WebGL threshold, and
+``timeline_figure`` switches ``go.Scatter`` to ``go.Scattergl`` above its WebGL threshold and to one
+``go.Heatmap`` of tasks binned per node and time above ``AGGREGATE_ABOVE`` tasks, and
 ``utilization_figure`` depends on how many nodes are drawn individually. A widget can therefore
 build a new figure on each refresh and copy its trace arrays and title into the ``FigureWidget``
 it shows, inside one ``batch_update()``: :func:`update_in_place` does exactly that, and returns

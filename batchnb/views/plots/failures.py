@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from batchnb.data.frames import display_states
+from batchnb.data.frames import DISPLAY_STATES, display_states
 from batchnb.views.plots._style import BASE_LAYOUT, LEGEND_TOP, TASK_STATE_COLORS, TITLE, duration_unit, keyed
 
 HISTOGRAM_STATES = ("succeeded", "failed")
@@ -18,9 +18,11 @@ def duration_histogram(tasks: pd.DataFrame, *, bins: int = 40) -> go.Figure:
     Binned here with numpy and drawn as two ``go.Bar`` traces (uids ``duration-succeeded``,
     ``duration-failed``), so a refresh ships ``bins`` numbers per trace instead of every duration.
     """
-    done = tasks[tasks["duration"].notna()]
-    states = display_states(done).to_numpy()
-    seconds = done["duration"].dt.total_seconds().to_numpy(dtype="float64")
+    # Column arrays, not a filtered frame: slicing a million rows copies every column, strings included.
+    duration = tasks["duration"].to_numpy(dtype="timedelta64[ns]")
+    done = ~np.isnat(duration)
+    codes = display_states(tasks).cat.codes.to_numpy()[done]
+    seconds = duration[done].view(np.int64) / 1e9
     unit, scale = duration_unit(float(seconds.max()) if len(seconds) else 0.0)
     values = seconds / scale
     if len(values):
@@ -31,7 +33,7 @@ def duration_histogram(tasks: pd.DataFrame, *, bins: int = 40) -> go.Figure:
     centers = (edges[:-1] + edges[1:]) / 2
     fig = go.Figure()
     for state in HISTOGRAM_STATES:
-        counts, _ = np.histogram(values[states == state], bins=edges)
+        counts, _ = np.histogram(values[codes == DISPLAY_STATES.index(state)], bins=edges)
         fig.add_trace(
             go.Bar(
                 x=centers, y=counts, width=float(edges[1] - edges[0]), name=state, uid=f"duration-{state}",
@@ -52,7 +54,10 @@ def duration_histogram(tasks: pd.DataFrame, *, bins: int = 40) -> go.Figure:
 def failure_reasons(tasks: pd.DataFrame) -> pd.Series:
     """Per failed task, a short reason: the failure code, split by exit code for plain non-zero exits
     (``FailureExitCode`` alone says nothing about *why*)."""
-    failed = tasks[(display_states(tasks) == "failed").to_numpy()]
+    return _reasons(tasks[(display_states(tasks) == "failed").to_numpy()])
+
+
+def _reasons(failed: pd.DataFrame) -> pd.Series:
     code = failed["failure_code"].fillna("(no failure code)")
     exit_text = "exit code " + failed["exit_code"].astype("string")
     plain_exit = (code == "FailureExitCode") & failed["exit_code"].notna()
@@ -63,11 +68,13 @@ def failures_by_code(tasks: pd.DataFrame, *, top: int = 15) -> go.Figure:
     """Horizontal bar chart of failed tasks per reason, most frequent on top; beyond ``top`` reasons
     the rest are summed into "other". One trace (uid ``failures-by-code``); hover gives the count and
     one example message."""
-    reasons = failure_reasons(tasks)
+    failed = tasks[(display_states(tasks) == "failed").to_numpy()]
+    reasons = _reasons(failed)
     counts = reasons.value_counts()
     if len(counts) > top:
         counts = pd.concat([counts.iloc[: top - 1], pd.Series({"other": counts.iloc[top - 1 :].sum()})])
-    messages = tasks.loc[reasons.index, "failure_message"].groupby(reasons.to_numpy()).first()
+    # From the failed rows themselves: looking them up in a 10^6-row index by id cost 0.2 s.
+    messages = failed["failure_message"].groupby(reasons.to_numpy()).first()
     example = [str(messages.get(r, "") or "")[:200] if r != "other" else "" for r in counts.index]
     fig = go.Figure(
         go.Bar(

@@ -12,6 +12,9 @@ from batchnb.views.plots._style import BASE_LAYOUT, LEGEND_TOP, TASK_STATE_COLOR
 
 # Bottom to top: what is done stays at the bottom, so the stack reads like a progress bar turned on its side.
 PROGRESS_TRACES = ("succeeded", "failed", "running", "active")
+# Samples drawn at most: a week-long job keeps up to 20,000 (CountsHistory's cap), which made a
+# 2.3 MB figure re-sent on every refresh for a curve a 1400 px wide plot cannot show more of.
+MAX_PROGRESS_POINTS = 1_500
 
 
 def estimate_eta(
@@ -63,16 +66,22 @@ def progress_title(history: pd.DataFrame, *, total: int | None = None) -> str:
     return " · ".join(parts)
 
 
-def progress_figure(history: pd.DataFrame, *, total: int | None = None) -> go.Figure:
+def progress_figure(history: pd.DataFrame, *, total: int | None = None,
+                    max_points: int = MAX_PROGRESS_POINTS) -> go.Figure:
     """Stacked area of succeeded/failed/running/active task counts over time.
 
-    Always four traces, in ``PROGRESS_TRACES`` order, with uids ``progress-<state>``.
+    Always four traces, in ``PROGRESS_TRACES`` order, with uids ``progress-<state>``. A history
+    longer than ``max_points`` is drawn from evenly spaced samples, the first and the latest
+    always among them (the title's counts and ETA use every sample).
     """
     empty = history is None or len(history) == 0
-    x = np.array([], dtype="datetime64[ns]") if empty else history.index.tz_convert(None).to_numpy()
+    drawn = history
+    if not empty and len(history) > max_points:
+        drawn = history.iloc[np.unique(np.linspace(0, len(history) - 1, max_points).round().astype(np.int64))]
+    x = np.array([], dtype="datetime64[ns]") if empty else drawn.index.tz_convert(None).to_numpy()
     fig = go.Figure()
     for state in PROGRESS_TRACES:
-        y = np.array([], dtype="int64") if empty else history[state].to_numpy(dtype="int64", na_value=0)
+        y = np.array([], dtype="int64") if empty else drawn[state].to_numpy(dtype="int64", na_value=0)
         fig.add_trace(
             go.Scatter(
                 x=x, y=y, name=state, uid=f"progress-{state}", mode="lines", stackgroup="tasks",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 # Per-trace properties that carry data or change with it; styling stays as first built.
-_DATA_PROPS = ("x", "y", "z", "text", "customdata", "base", "width", "name")
+_DATA_PROPS = ("x", "y", "z", "zmax", "text", "customdata", "base", "width", "name")
 
 
 def trace_signature(fig: go.Figure) -> tuple[tuple[str, str | None], ...]:

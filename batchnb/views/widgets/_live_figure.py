@@ -54,11 +54,21 @@ class LiveFigure:
     The copy happens inside one ``batch_update()`` (one message to the browser, the user's zoom
     kept). When the new figure has a different trace layout (e.g. the timeline switched to
     WebGL), a new FigureWidget replaces the old one in the box.
+
+    ``on_zoom``: called (with no arguments) when the user zooms, pans or resets the axes in the
+    browser, after :attr:`view` took the new ranges; the owner rebuilds the figure for that view
+    (an aggregated figure re-bins it) and calls :meth:`refresh`. The ranges arrive through the
+    FigureWidget's ``layout.on_change`` for ``xaxis.range``/``yaxis.range``, as plotly-resampler
+    does; the changes this class makes itself while updating the figure are not zooms.
     """
 
-    def __init__(self, css_class: str, *, height: int = 360) -> None:
+    def __init__(self, css_class: str, *, height: int = 360, on_zoom: Callable[[], None] | None = None) -> None:
         self.height = height
         self.widget: go.FigureWidget | None = None
+        self.on_zoom = on_zoom
+        # (x range, y range) the user zoomed to; None for an axis shown whole (autorange).
+        self.view: tuple[tuple | None, tuple | None] = (None, None)
+        self._updating = False
         # min_width 0 and overflow hidden: a flex item otherwise grows to its content, and plotly
         # (autosize) takes its width from the element it sits in: a figure drawn wider than the
         # output area then never shrinks back.
@@ -90,18 +100,38 @@ class LiveFigure:
         dates_as_text(fig)
         nan_as_none(fig)
         created = False
-        if self.widget is None or not update_in_place(self.widget, fig):
-            old = self.widget
-            self.widget = FullStateFigureWidget(fig)
-            self.box.children = (self.widget,)
-            created = True
-            if old is not None:
-                old.close()
-        sync_figure_state(self.widget)
+        self._updating = True
+        try:
+            if self.widget is None or not update_in_place(self.widget, fig):
+                old = self.widget
+                self.widget = FullStateFigureWidget(fig)
+                self.view = (None, None)  # a new figure starts unzoomed
+                if self.on_zoom is not None:
+                    self.widget.layout.on_change(self._ranges_changed, "xaxis.range", "yaxis.range",
+                                                 "xaxis.autorange", "yaxis.autorange")
+                self.box.children = (self.widget,)
+                created = True
+                if old is not None:
+                    old.close()
+            sync_figure_state(self.widget)
+        finally:
+            self._updating = False
         # Creating a FigureWidget costs seconds once (plotly.js travels with it): not a reason to
         # redraw this figure less often afterwards, so only the build (and an in-place update) count.
         self.last_seconds = build_seconds + (0.0 if created else time.perf_counter() - start)
         self.updated_at = time.monotonic()
+
+    def _ranges_changed(self, _layout, x_range, y_range, x_auto, y_auto) -> None:
+        if self._updating or self.on_zoom is None:
+            return
+        # A double click resets the axes: autorange true, and the ranges plotly.js then computes
+        # are the whole figure again.
+        view = (None if x_auto or x_range is None else tuple(x_range),
+                None if y_auto or y_range is None else tuple(y_range))
+        if view == self.view:
+            return
+        self.view = view
+        self.on_zoom()
 
     def close(self) -> None:
         if self.widget is not None:

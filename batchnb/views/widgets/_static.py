@@ -21,7 +21,7 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.io as pio
 
-__all__ = ["EMPTY_SLOT", "StaticSwap", "figure_bundle"]
+__all__ = ["EMPTY_SLOT", "StaticSwap", "after_next_cell", "figure_bundle"]
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 # An empty display: next to nothing on the page while the widget is live.
@@ -136,3 +136,29 @@ def _resend_after_next_cell() -> None:
     if shell is not None:
         shell.events.register("post_run_cell", _flush_pending)
         _HOOKED = True
+
+
+def after_next_cell(fn: Callable[[], None]) -> None:
+    """Call ``fn`` once, at the end of the next cell that runs (not the one running now, if any).
+
+    A view whose work finished stays usable (its tasks, their output) until the user moves on; the
+    swap to its static picture then happens while that cell runs, when JupyterLab takes display
+    updates. Without IPython (a script) ``fn`` runs at once.
+    """
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        fn()
+        return
+    # IPython counts a cell before running it: a cell running now has number execution_count - 1.
+    first = shell.execution_count
+
+    def hook(result: Any) -> None:
+        count = getattr(result, "execution_count", None)
+        if count is not None and count < first:
+            return  # the cell that was running when fn was scheduled
+        shell.events.unregister("post_run_cell", hook)
+        fn()
+
+    shell.events.register("post_run_cell", hook)

@@ -8,8 +8,6 @@ not rebuilt every two seconds for nobody.
 
 from __future__ import annotations
 
-import collections
-import datetime as _dt
 import html
 from typing import Any
 
@@ -21,23 +19,26 @@ from batchnb.views import plots
 from batchnb.views.plots._style import format_timedelta
 from batchnb.views.widgets import _fallback
 from batchnb.views.widgets._live_figure import LiveFigure
-from batchnb.views.widgets._loop import in_background, running_loop
+from batchnb.views.widgets._loop import in_background
+from batchnb.views.widgets._monitor_base import MonitorBase, error_line
+from batchnb.views.widgets._monitor_base import classed as _classed
 from batchnb.views.widgets._quiet import quiet
-from batchnb.views.widgets._static import StaticSwap, figure_bundle, register_live
+from batchnb.views.widgets._static import StaticSwap, after_next_cell, figure_bundle, register_live
 from batchnb.views.widgets.cost_line import JobCostLine
+from batchnb.views.widgets.task_browser import TaskBrowser, load_tails
 
 __all__ = ["JobMonitor"]
 
 TABS = (("progress", "Progress"), ("timeline", "Timeline"), ("durations", "Durations"), ("failures", "Failures"))
+TASKS_TAB = len(TABS)  # the task browser, after the figures
 MAX_FAILED_LISTED = 500  # the Select shows the first failures; the table behind it has them all
 STDERR_TAIL_BYTES = 4096
 STATIC_FAILED_WITH_STDERR = 10  # failed tasks whose stderr tail the static summary carries
-MAX_NOTES = 20
 # Job states in which the buttons no longer apply (terminate, reactivate).
 _ENDED_STATES = frozenset({"terminating", "completed", "deleting"})
 
 
-class JobMonitor(widgets.VBox):
+class JobMonitor(MonitorBase):
     """Live view of one job: progress bar with counts and ETA, figure tabs, failed tasks, actions.
 
     ``job`` (a :class:`batchnb.core.job_handle.JobHandle`) performs the actions: the buttons call its
@@ -46,7 +47,9 @@ class JobMonitor(widgets.VBox):
 
     Log records and warnings raised while it polls land in its status line, never in the cell
     output. Displayed in a notebook, it swaps itself for a static summary and figures once the job
-    is done (or the view is closed), so a saved notebook reopened without a kernel still shows it.
+    is done (or deleted): inside :meth:`wait` at once, otherwise when the next cell runs (until then
+    the finished job's tasks and their output can still be browsed), when the view is closed, or
+    when the kernel exits; so a saved notebook reopened without a kernel still shows it.
     """
 
     def __init__(self, watcher: JobWatcher, *, job: Any = None, interval: float = 2.0,
@@ -54,15 +57,17 @@ class JobMonitor(widgets.VBox):
         self.watcher = watcher
         self.job = job
         self.interval = interval
-        self._figures = {key: LiveFigure(f"batchnb-fig-{key}") for key, _ in TABS}
+        # The timeline of a big job is binned per node and time: a zoom re-bins it for the zoomed range.
+        self._figures = {key: LiveFigure(f"batchnb-fig-{key}",
+                                         on_zoom=self._timeline_zoomed if key == "timeline" else None)
+                         for key, _ in TABS}
         self._stale = {key for key, _ in TABS}
         self._failed_ids: tuple[str, ...] = ()
         self._history_len = -1
-        self._notes: collections.deque[str] = collections.deque(maxlen=MAX_NOTES)
-        self._notes_shown = 0
-        self._gone_at: _dt.datetime | None = None
+        self._init_notes()
         self._static = StaticSwap(slots=3)
-        self._finalizing = False
+        self._swap_pending = False  # the static swap waits for the next cell
+        self._tails: dict[str, str | None] = {}  # failed tasks' stderr, read for the static summary
         self._blocking = False
 
         self.title = widgets.HTML(f"<b>Job <code>{html.escape(watcher.job_id)}</code></b>")
@@ -76,8 +81,9 @@ class JobMonitor(widgets.VBox):
                                  "batchnb-job-progress")
         self.counts = _classed(widgets.HTML(layout=widgets.Layout(flex="1 1 320px")), "batchnb-job-counts")
         self.cost_line = JobCostLine(watcher, job)  # cost so far and to finish (job.cost(), job.estimate())
-        self.tabs = _classed(widgets.Tab(children=[self._figures[k].box for k, _ in TABS],
-                                         titles=[t for _, t in TABS]), "batchnb-job-tabs")
+        self.task_browser = TaskBrowser(watcher)
+        self.tabs = _classed(widgets.Tab(children=[*(self._figures[k].box for k, _ in TABS), self.task_browser],
+                                         titles=[*(t for _, t in TABS), "Tasks"]), "batchnb-job-tabs")
         self.tabs.observe(lambda _: self._draw_figures(), names="selected_index")
         self.failed_select = _classed(widgets.Select(options=[], rows=8,
                                                      layout=widgets.Layout(flex="0 1 260px", min_width="160px")),
@@ -124,20 +130,6 @@ class JobMonitor(widgets.VBox):
             self.start()
 
     # ------------------------------------------------------------------------------- polling
-    def start(self) -> None:
-        """Poll on the running loop every ``interval`` seconds (no-op when already polling)."""
-        if running_loop() is not None:  # without one (scripts, tests) the owner calls update()
-            # Inside quiet(): the polling task, and the threads it uses, report to this view.
-            with quiet(self.note):
-                self.watcher.start(self.interval, on_update=lambda _: self.update())
-
-    def note(self, text: str) -> None:
-        """Keep a library message (log record, warning) for the status line; any thread may call it."""
-        self._notes.append(text)
-
-    def stop(self) -> None:
-        self.watcher.stop()
-
     def wait(self, timeout: float | None = None) -> "JobMonitor":
         """Block until the job is done (or ``timeout`` seconds), then show the final state.
 
@@ -158,25 +150,14 @@ class JobMonitor(widgets.VBox):
         """Stop polling and leave the static summary in the notebook (not a dead widget)."""
         self.watcher.stop()
         if self._static.shown and not self._static.static:
-            self._static.show_static(self.static_bundles())
+            self._static.show_static(self.static_bundles(self._tails))
         for fig in self._figures.values():
             fig.close()
         super().close()
 
     # ------------------------------------------------------------------------------- updates
-    def update(self) -> None:
-        """Bring every part of the view up to the watcher's current state (called after each refresh)."""
-        with quiet(self.note):
-            try:
-                self._update()
-            except Exception as exc:  # a view that stops on one bad refresh is worse than one that says so
-                self.note(f"view update failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
-                self._update_notes()
-
     def _update(self) -> None:
         w = self.watcher
-        if w.gone and self._gone_at is None:
-            self._gone_at = _dt.datetime.now(_dt.UTC)
         self._update_state()
         self._update_notes()
         if w.last_stats is None:
@@ -188,6 +169,7 @@ class JobMonitor(widgets.VBox):
             self._stale.add("progress")
         if w.last_stats.changed_ids or w.last_stats.full:
             self._stale.update(("timeline", "durations", "failures"))
+            self.task_browser.stale = True
             self._update_failed_list()
         self._draw_figures(final=w.done or w.gone)
         if (w.done or w.gone) and self._static.shown and not self._static.static:
@@ -208,16 +190,7 @@ class JobMonitor(widgets.VBox):
 
     def _update_state(self) -> None:
         w = self.watcher
-        state = self.state_text()
-        color = {"deleted": "#d62728", "deleting": "#d62728", "terminating": "#ff7f0e",
-                 "completed": "#2ca02c", "done": "#2ca02c"}.get(state, "#1f77b4")
-        self.state_badge.value = (f"<span style='color:{color};font-weight:600;margin:0 8px'>"
-                                  f"{html.escape(state)}</span>")
-        if w.gone and self._gone_at is not None:
-            status = f"job deleted (seen {self._gone_at:%H:%M:%S} UTC); stopped watching"
-        else:
-            status = w.status_text()
-        self.status.value = html.escape(status)
+        self._show_state(self.state_text(), kind="job")
         ended = w.gone or w.job_state in _ENDED_STATES
         if self.job is None or ended:
             self.terminate_button.disabled = True
@@ -225,16 +198,6 @@ class JobMonitor(widgets.VBox):
                                              "open the view with job.monitor() to act")
         if ended:
             self.retry_button.disabled = True
-
-    def _update_notes(self) -> None:
-        """Library messages in a collapsed line under the view (newest last)."""
-        notes = list(self._notes)
-        if len(notes) == self._notes_shown:
-            return
-        self._notes_shown = len(notes)
-        items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-        self.notes.value = (f"<details class='batchnb-notes'><summary style='color:#6b7280'>{len(notes)} library "
-                            f"message(s) while polling</summary><ul style='margin:0'>{items}</ul></details>")
 
     def _update_progress(self) -> None:
         c, total = self.watcher.counts, self.watcher.total
@@ -253,19 +216,35 @@ class JobMonitor(widgets.VBox):
         self.counts.value = " · ".join(parts)
 
     def _draw_figures(self, *, final: bool = False) -> None:
-        selected = TABS[self.tabs.selected_index or 0][0]
+        index = self.tabs.selected_index or 0
+        if index == TASKS_TAB:
+            self.task_browser.refresh()
+        selected = TABS[index][0] if index < len(TABS) else ""
         # The visible figure, and on the last update all of them: a page reload after the job is
         # done then shows every tab from the widgets' synced state.
         for key in [k for k, _ in TABS if k in self._stale and (final or k == selected)]:
             if self._figures[key].refresh(lambda: self._build(key), force=final):
                 self._stale.discard(key)
 
-    def _build(self, key: str):
+    def _timeline_zoomed(self) -> None:
+        figure = self._figures["timeline"]
+        # One bar per task: plotly zooms those by itself, nothing to re-bin.
+        if figure.widget is None or not figure.widget.data or figure.widget.data[0].type != "heatmap":
+            return
+        with quiet(self.note):
+            try:
+                figure.refresh(lambda: self._build("timeline"), force=True)
+            except Exception as exc:  # from a plotly callback: say so in the status line, not the cell
+                self.note(f"timeline zoom failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+                self._update_notes()
+
+    def _build(self, key: str, *, zoomed: bool = True):
         tasks = self.watcher.tasks
         if key == "progress":
             return plots.progress_figure(self.watcher.history.frame, total=self.watcher.total or None)
         if key == "timeline":
-            return plots.timeline_figure(tasks)
+            x_range, y_range = self._figures["timeline"].view if zoomed else (None, None)
+            return plots.timeline_figure(tasks, x_range=x_range, y_range=y_range)
         if key == "durations":
             return plots.duration_histogram(tasks)
         return plots.failures_by_code(tasks)
@@ -300,17 +279,14 @@ class JobMonitor(widgets.VBox):
                 f"{html.escape(_text(row['failure_code']))} {html.escape(_text(row['failure_message']))}"
                 f" · node {html.escape(_text(row['node_id']))}")
         self.failed_detail.value = head + "<pre>loading stderr...</pre>"
-        w = self.watcher
 
-        def show(text: str | None) -> None:
+        def show(tails: dict[str, str]) -> None:
             if self.failed_select.value != task_id:
                 return  # the user moved on while we were reading
-            body = "(no stderr: the task did not run on a node)" if text is None else (text or "(empty)")
+            body = tails["stderr.txt"]
             self.failed_detail.value = head + f"<pre class='batchnb-stderr-text'>{html.escape(body)}</pre>"
 
-        in_background(lambda: read_task_file_tail(w.client, w.job_id, task_id, "stderr.txt",
-                                                  max_bytes=STDERR_TAIL_BYTES),
-                      show, lambda exc: show(f"could not read stderr: {type(exc).__name__}"))
+        load_tails(self.watcher, task_id, ("stderr.txt",), show, max_bytes=STDERR_TAIL_BYTES)
 
     # ------------------------------------------------------------------------------- actions
     def _retry_failed(self) -> None:
@@ -340,9 +316,8 @@ class JobMonitor(widgets.VBox):
     def _action_failed(self, exc: BaseException) -> None:
         # A one-line message under the buttons (they keep their size), and the buttons follow the
         # job's state: a job deleted meanwhile leaves both disabled.
-        text = " ".join(str(exc).split())[:300]
-        self.message.value = f"<span style='color:#d62728'>{html.escape(text)}</span>"
-        ended = self.watcher.gone or self.watcher.job_state in _ENDED_STATES or "NotFound" in text
+        self.message.value = error_line(exc)
+        ended = self.watcher.gone or self.watcher.job_state in _ENDED_STATES or "NotFound" in str(exc)
         self.terminate_button.disabled = self.job is None or ended
         self.retry_button.disabled = self.job is None or ended or self.watcher.failed().empty
         if ended:
@@ -367,9 +342,12 @@ class JobMonitor(widgets.VBox):
                  _fallback.counts_table_html(c), self.cost_line.summary_html()]
         if not w.tasks.empty and c["failed"]:
             failed = w.failed().head(STATIC_FAILED_WITH_STDERR)
+            # The sweep parameters (as stored with each task) say which inputs failed.
+            with_params = failed["display_name"].notna().any()
             parts.append("<p>First failed tasks:</p>" + _fallback.rows_table_html(
-                ["task", "exit code", "failure", "node"],
-                [(i, r.exit_code, r.failure_code, r.node_id) for i, r in failed.iterrows()]))
+                ["task", *(["parameters"] if with_params else []), "exit code", "failure", "node"],
+                [(i, *([r.display_name] if with_params else []), r.exit_code, r.failure_code, r.node_id)
+                 for i, r in failed.iterrows()]))
             for task_id, tail in (stderr_tails or {}).items():
                 body = "(no stderr: the task did not run on a node)" if tail is None else (tail or "(empty)")
                 parts.append(f"<details class='batchnb-static-stderr'><summary>stderr of "
@@ -384,12 +362,6 @@ class JobMonitor(widgets.VBox):
         when = f" · as of {w.updated_at:%Y-%m-%d %H:%M:%S} UTC" if w.updated_at is not None else ""
         return _fallback.section(f"Job {w.job_id} ({self.state_text()}){when}", *parts)
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
-        bundle = super()._repr_mimebundle_(**kwargs) or {}
-        bundle["text/plain"] = self.summary_text()
-        bundle["text/html"] = self.summary_html()
-        return bundle
-
     def _live_bundle(self) -> dict:
         return self._repr_mimebundle_()
 
@@ -402,36 +374,42 @@ class JobMonitor(widgets.VBox):
             self._finalize()
 
     def _finalize(self) -> None:
-        """Swap the displays for the static summary (with failed tasks' stderr tails) and figures."""
-        if self._finalizing:
-            return
-        self._finalizing = True
-        failed_ids = [str(i) for i in self.watcher.failed().index[:STATIC_FAILED_WITH_STDERR]]
-        w = self.watcher
+        """Leave the static summary (with failed tasks' stderr tails) and figures in the notebook.
 
-        def read() -> dict[str, str | None]:
-            tails: dict[str, str | None] = {}
-            for task_id in failed_ids:
-                try:
-                    tails[task_id] = read_task_file_tail(w.client, w.job_id, task_id, "stderr.txt",
-                                                         max_bytes=1024)
-                except Exception as exc:
-                    tails[task_id] = f"(could not read stderr: {type(exc).__name__})"
-            return tails
-
-        def swap(tails: dict[str, str | None]) -> None:
-            self._finalizing = False
-            if self.watcher.done or self.watcher.gone:
-                self._static.show_static(self.static_bundles(tails))
-
-        def failed(_: BaseException) -> None:
-            swap({})
-
+        Inside :meth:`wait` at once (the cell is running, the notebook takes the update). Otherwise
+        when the next cell runs: until then the view stays usable (browse the tasks, read any
+        task's output); the stderr tails are read now, off the loop, so the swap itself is quick."""
         if self._blocking:
-            swap(read())
+            self._swap_to_static(self._read_failed_tails())
             return
+        if self._swap_pending:
+            return
+        self._swap_pending = True
+
+        def keep(tails: dict[str, str | None]) -> None:
+            self._tails = tails
+
+        def swap() -> None:
+            self._swap_pending = False
+            self._swap_to_static(self._tails)
+
         with quiet(self.note):
-            in_background(read, swap, failed)
+            in_background(self._read_failed_tails, keep, lambda _: None)
+        after_next_cell(swap)
+
+    def _read_failed_tails(self) -> dict[str, str | None]:
+        w = self.watcher
+        tails: dict[str, str | None] = {}
+        for task_id in [str(i) for i in w.failed().index[:STATIC_FAILED_WITH_STDERR]]:
+            try:
+                tails[task_id] = read_task_file_tail(w.client, w.job_id, task_id, "stderr.txt", max_bytes=1024)
+            except Exception as exc:
+                tails[task_id] = f"(could not read stderr: {type(exc).__name__})"
+        return tails
+
+    def _swap_to_static(self, tails: dict[str, str | None]) -> None:
+        if (self.watcher.done or self.watcher.gone) and self._static.shown and not self._static.static:
+            self._static.show_static(self.static_bundles(tails))
 
     def static_bundles(self, stderr_tails: dict[str, str | None] | None = None) -> list[dict]:
         """What replaces the widget: an HTML summary, the progress figure and the timeline."""
@@ -444,14 +422,9 @@ class JobMonitor(widgets.VBox):
         return bundles
 
     def _static_figure(self, key: str):
-        fig = self._build(key)
+        fig = self._build(key, zoomed=False)
         fig.update_layout(height=360)
         return fig
-
-
-def _classed(widget: Any, css_class: str) -> Any:
-    widget.add_class(css_class)
-    return widget
 
 
 def _text(value: Any) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import collections
-import datetime as _dt
 import html
 from typing import Any
 
@@ -13,14 +11,15 @@ from batchnb.data.watch import PoolWatcher
 from batchnb.views import plots
 from batchnb.views.widgets import _fallback
 from batchnb.views.widgets._live_figure import LiveFigure
-from batchnb.views.widgets._loop import in_background, running_loop
+from batchnb.views.widgets._loop import in_background
+from batchnb.views.widgets._monitor_base import MonitorBase, error_line
 from batchnb.views.widgets._quiet import quiet
 from batchnb.views.widgets._static import StaticSwap, figure_bundle, register_live
 from batchnb.views.widgets.cost_line import PoolCostLine
 
 __all__ = ["PoolMonitor"]
 
-class PoolMonitor(widgets.VBox):
+class PoolMonitor(MonitorBase):
     """Node heatmap (any number of nodes, one trace), CPU/memory over time, and resize.
 
     ``pool`` (a :class:`batchnb.core.pool_handle.PoolHandle`) performs the resize; without one the
@@ -28,6 +27,8 @@ class PoolMonitor(widgets.VBox):
     the controls disabled; closing the view (or the pool's deletion) leaves a static summary and
     the heatmap in the notebook. Library messages go to its status line, not the cell output.
     """
+
+    default_color = "#2ca02c"
 
     def __init__(self, watcher: PoolWatcher, *, pool: Any = None, interval: float = 5.0,
                  autostart: bool = True) -> None:
@@ -59,9 +60,7 @@ class PoolMonitor(widgets.VBox):
                        (self.resize_button, "batchnb-resize-button"), (self.message, "batchnb-pool-message")):
             w.add_class(css)
         self._targets_shown = False
-        self._notes: collections.deque[str] = collections.deque(maxlen=20)
-        self._notes_shown = 0
-        self._gone_at: _dt.datetime | None = None
+        self._init_notes()
         self._static = StaticSwap(slots=2)
         wrap = {"flex_flow": "row wrap", "align_items": "center", "width": "100%"}
         super().__init__(children=[
@@ -80,18 +79,6 @@ class PoolMonitor(widgets.VBox):
         if autostart:
             self.start()
 
-    def start(self) -> None:
-        if running_loop() is not None:  # without one (scripts, tests) the owner calls update()
-            with quiet(self.note):
-                self.watcher.start(self.interval, on_update=lambda _: self.update())
-
-    def note(self, text: str) -> None:
-        """Keep a library message (log record, warning) for the status line; any thread may call it."""
-        self._notes.append(text)
-
-    def stop(self) -> None:
-        self.watcher.stop()
-
     def close(self) -> None:
         """Stop polling and leave the static summary and heatmap in the notebook."""
         self.watcher.stop()
@@ -100,14 +87,6 @@ class PoolMonitor(widgets.VBox):
         self.heatmap.close()
         self.utilization.close()
         super().close()
-
-    def update(self) -> None:
-        with quiet(self.note):
-            try:
-                self._update()
-            except Exception as exc:  # a view that stops on one bad refresh is worse than one that says so
-                self.note(f"view update failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
-                self._update_notes()
 
     def state_text(self) -> str:
         """``deleted``, ``deleting``, or the allocation state (``steady``, ``resizing``...)."""
@@ -122,15 +101,7 @@ class PoolMonitor(widgets.VBox):
     def _update(self) -> None:
         w = self.watcher
         state = self.state_text()
-        color = {"deleted": "#d62728", "deleting": "#d62728", "resizing": "#ff7f0e",
-                 "stopping": "#ff7f0e"}.get(state, "#2ca02c")
-        self.state_badge.value = f"<span style='color:{color};font-weight:600;margin:0 8px'>{html.escape(state)}</span>"
-        if w.gone:
-            if self._gone_at is None:
-                self._gone_at = _dt.datetime.now(_dt.UTC)
-            self.status.value = f"pool deleted (seen {self._gone_at:%H:%M:%S} UTC); stopped watching"
-        else:
-            self.status.value = html.escape(w.status_text())
+        self._show_state(state, kind="pool")
         ended = state in ("deleted", "deleting")
         self._update_notes()
         if ended:
@@ -160,15 +131,6 @@ class PoolMonitor(widgets.VBox):
         self.heatmap.refresh(lambda: plots.node_heatmap_figure(w.nodes, task_slots_per_node=w.task_slots_per_node))
         self.utilization.refresh(lambda: plots.utilization_figure(w.utilization))
 
-    def _update_notes(self) -> None:
-        notes = list(self._notes)
-        if len(notes) == self._notes_shown:
-            return
-        self._notes_shown = len(notes)
-        items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-        self.notes.value = (f"<details class='batchnb-notes'><summary style='color:#6b7280'>{len(notes)} library "
-                            f"message(s) while polling</summary><ul style='margin:0'>{items}</ul></details>")
-
     def _summary_line(self) -> str:
         w, p = self.watcher, self.watcher.pool
         states = w.nodes["state"].value_counts() if not w.nodes.empty else {}
@@ -185,8 +147,7 @@ class PoolMonitor(widgets.VBox):
         self.message.value = f"resizing to {dedicated} dedicated + {spot} spot..."
 
         def failed(exc: BaseException) -> None:
-            text = " ".join(str(exc).split())[:300]
-            self.message.value = f"<span style='color:#d62728'>{html.escape(text)}</span>"
+            self.message.value = error_line(exc)
 
         with quiet(self.note):
             in_background(lambda: pool.resize(dedicated_nodes=dedicated, spot_nodes=spot),
@@ -213,12 +174,6 @@ class PoolMonitor(widgets.VBox):
         return _fallback.section(f"Pool {w.pool_id} ({self.state_text()}){when}", "<p>" + self._summary_line() + "</p>",
                                  self.cost_line.summary_html(),
                                  _fallback.rows_table_html(["node state", "nodes"], rows), util)
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
-        bundle = super()._repr_mimebundle_(**kwargs) or {}
-        bundle["text/plain"] = self.summary_text()
-        bundle["text/html"] = self.summary_html()
-        return bundle
 
     def _ipython_display_(self) -> None:
         """The widget and one empty slot, both with display ids: swapped for the static summary and

@@ -31,6 +31,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -180,6 +181,28 @@ def _exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
+# Where a bare program name was found on a PATH, for a short while: thousands of tiny tasks run the
+# same program, and a walk of PATH (a stat per entry) costs more than the task's own exec. Only
+# absolute finds are kept, each is checked to be executable again on use, and an entry lives
+# _WHICH_TTL seconds, so a program installed earlier on PATH is seen within that time.
+_WHICH_TTL = 1.0
+_which_cache: dict[tuple[str, str], tuple[float, str]] = {}
+
+
+def _which(argv0: str, path: str) -> str | None:
+    key = (argv0, path)
+    now = time.monotonic()
+    hit = _which_cache.get(key)
+    if hit is not None and now - hit[0] < _WHICH_TTL and os.access(hit[1], os.X_OK):
+        return hit[1]
+    found = shutil.which(argv0, path=path)
+    if found and os.path.isabs(found):
+        if len(_which_cache) > 1024:  # many distinct PATHs (user variables): start over
+            _which_cache.clear()
+        _which_cache[key] = (now, found)
+    return found
+
+
 def _resolve_program(argv0: str, wd: Path, env: dict[str, str]) -> str | None:
     def runnable(path: str) -> bool:
         return os.path.isfile(path) and os.access(path, os.X_OK)
@@ -188,7 +211,7 @@ def _resolve_program(argv0: str, wd: Path, env: dict[str, str]) -> str | None:
     if has_separator:
         candidate = argv0 if os.path.isabs(argv0) else os.path.join(wd, argv0)
         return candidate if runnable(candidate) else None
-    found = shutil.which(argv0, path=env.get("PATH", os.defpath))
+    found = _which(argv0, env.get("PATH", os.defpath))
     if found:
         return found if os.path.isabs(found) else os.path.join(wd, found)
     candidate = os.path.join(wd, argv0)

@@ -16,6 +16,7 @@ import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -39,15 +40,47 @@ _CONTAINER_LIST = StorageFailureCodes(
 
 
 def download_resource_files(wd: Path, resources: list[dict], connection_string: str) -> dict | None:
-    """Download every resource into ``wd``; the failureInfo of the first that fails, else None."""
+    """Download every resource into ``wd``; the failureInfo of the first that fails, else None.
+
+    Several single files (a map() task has three) download at once: each is a round trip to
+    storage, and a task waits for all of them before it starts.
+    """
+    if _independent_files(resources):
+        with ThreadPoolExecutor(max_workers=min(_PARALLEL_DOWNLOADS, len(resources)),
+                                thread_name_prefix="resource-files") as pool:
+            failures = list(pool.map(lambda resource: _download_one(wd, resource, connection_string), resources))
+        return next((f for f in failures if f is not None), None)
+    for resource in resources:
+        failed = _download_one(wd, resource, connection_string)
+        if failed is not None:
+            return failed
+    return None
+
+
+_PARALLEL_DOWNLOADS = 4
+
+
+def _independent_files(resources: list[dict]) -> bool:
+    """More than one resource, each a single file (httpUrl) with a target of its own: their order
+    cannot matter (with a shared target or a container, the later one wins, so they go in order)."""
+    if len(resources) < 2 or not all(r.get("httpUrl") for r in resources):
+        return False
+    names = [r.get("filePath") or unquote(PurePosixPath(urlsplit(r["httpUrl"]).path).name) for r in resources]
+    if not all(names):
+        return False
+    targets = sorted(PurePosixPath(name.replace("\\", "/")).parts for name in names)
+    # Sorted, a target that is another's parent directory (or the same file) comes right before it.
+    return all(later[:len(earlier)] != earlier for earlier, later in zip(targets, targets[1:]))
+
+
+def _download_one(wd: Path, resource: dict, connection_string: str) -> dict | None:
     try:
-        for resource in resources:
-            if resource.get("httpUrl"):
-                _download_http_resource(wd, resource)
-            elif resource.get("storageContainerUrl") or resource.get("autoStorageContainerName"):
-                _download_container_resource(wd, resource, connection_string)
-            else:
-                raise StepFailed(failure("ResourceFileCreateFailed", "The resource file has no source"))
+        if resource.get("httpUrl"):
+            _download_http_resource(wd, resource)
+        elif resource.get("storageContainerUrl") or resource.get("autoStorageContainerName"):
+            _download_container_resource(wd, resource, connection_string)
+        else:
+            raise StepFailed(failure("ResourceFileCreateFailed", "The resource file has no source"))
     except StepFailed as failed:
         return failed.failure
     except Exception as exc:  # noqa: BLE001 - a task failure, never a crashed scheduler

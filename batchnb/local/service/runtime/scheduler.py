@@ -38,6 +38,7 @@ class Scheduler:
         self._prep_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
         self._multi_nodes: dict[str, list[Node]] = {}  # multi-instance task key -> its non-primary nodes
+        self._base_envs: dict[str, tuple[tuple, dict]] = {}  # node key -> (what it was built from, base env)
         self._python_bin = None if service.config.host_python else node_python.bare_python_bin(
             service.config.state_dir)
 
@@ -464,10 +465,16 @@ class Scheduler:
 
     # ---- start, prep and release tasks ---------------------------------------------------------
     def _base_env(self, node: Node) -> dict:
+        """The node's base variables, built once per node (every task reads them; task_env copies them)."""
         svc = self.svc
-        return node_dirs.base_env(root=svc.node_root(node), account_name=svc.config.account_name,
-                                  account_url=svc.base_url, pool_id=node.pool.doc["id"], node_id=node.id,
-                                  is_dedicated=bool(node.doc.get("isDedicated")), python_bin=self._python_bin)
+        args = dict(root=svc.node_root(node), account_name=svc.config.account_name, account_url=svc.base_url,
+                    pool_id=node.pool.doc["id"], node_id=node.id, is_dedicated=bool(node.doc.get("isDedicated")),
+                    python_bin=self._python_bin)
+        key = tuple(args.values())
+        cached = self._base_envs.get(node.key)
+        if cached is None or cached[0] != key:
+            cached = self._base_envs[node.key] = (key, node_dirs.base_env(**args))
+        return cached[1]
 
     async def _run_side_task(self, node: Node, spec: dict, tdir, *, job: Job | None, retries: int,
                              info: dict, limit_s: float | None = None) -> bool:
