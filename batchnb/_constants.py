@@ -24,6 +24,9 @@ LOCAL_ADMIN_PREFIX = "/_local"
 
 # Where the node-side utilization sampler appends JSON lines (relative to AZ_BATCH_NODE_SHARED_DIR).
 METRICS_FILE_NAME = "batchnb-metrics.jsonl"
+# Set to "1" in the environment of every process on an emulated (local) node: the sampler then
+# reports that node's own processes instead of the whole machine (nodes share it).
+EMULATED_NODE_ENV = "BATCHNB_EMULATED_NODE"
 
 # Bearer tokens of the local service (opt-in, --allow-bearer): HS256 JWTs signed with a key derived
 # from the account key under this label, so that only holders of the key can mint them.

@@ -39,6 +39,7 @@ from azure.core.credentials import AzureNamedKeyCredential  # noqa: E402
 
 from batchnb.core.cost import prices  # noqa: E402
 from batchnb.core.cost.job_cost import PoolFacts, job_cost_frame  # noqa: E402
+from batchnb.core.cost.live import cost_from_task_frame  # noqa: E402
 from batchnb.core.session import Session  # noqa: E402
 from batchnb.data.frames import tasks_frame  # noqa: E402
 
@@ -82,19 +83,26 @@ def kernel_side(n: int) -> list[tuple[str, str]]:
     def price_of(size: str, spot: bool):
         return prices.vm_price(size, spot=spot)
 
-    base_times, cost_times = [], []
+    base_times, cost_times, live_times = [], [], []
     for _ in range(ROUNDS):
         t0 = time.perf_counter()
-        tasks_frame(rows)
+        table = tasks_frame(rows)
         base_times.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         frame = job_cost_frame(rows, facts, price_of)
         cost_times.append(time.perf_counter() - t0)
-    base, cost = statistics.median(base_times), statistics.median(cost_times)
+        # What a job monitor's cost line does on each pricing: its watcher's table, no listing.
+        t0 = time.perf_counter()
+        live = cost_from_task_frame(table.copy(), POOL, facts, price_of)
+        live_times.append(time.perf_counter() - t0)
+    base, cost, live_s = (statistics.median(t) for t in (base_times, cost_times, live_times))
     summary = frame.attrs["summary"]
+    same = abs(live.attrs["summary"]["total_cost"] - summary["total_cost"]) <= 1e-9 * max(summary["total_cost"], 1)
     return [
         (f"task table from {n:,} REST rows (baseline)", f"{base * 1000:8.1f} ms"),
         ("cost table from the same rows", f"{cost * 1000:8.1f} ms  ({cost / base:.2f}x the baseline)"),
+        ("monitor: cost table from the typed task table", f"{live_s * 1000:8.1f} ms  ({live_s / base:.2f}x the "
+                                                          f"baseline; same total: {same})"),
         ("  its totals", f"{summary['core_hours']:.1f} core-h, {summary['total_cost']:.2f} "
                          f"{summary['currency']} ({summary['retries']} retries, {summary['requeues']} requeues)"),
     ]

@@ -32,7 +32,7 @@ FAILURE_CATEGORIES = ["usererror", "servererror"]
 # all a watcher needs (no commandLine, resourceFiles, environment, ... which dominate task size).
 # displayName carries a sweep task's parameters (batchnb.core.tasks.task_params): a short string.
 TASK_SELECT_FIELDS = ("id", "displayName", "state", "stateTransitionTime", "creationTime", "executionInfo",
-                      "nodeInfo")
+                      "nodeInfo", "requiredSlots")
 TASK_SELECT = ",".join(TASK_SELECT_FIELDS)
 
 _UTC_NS = "datetime64[ns, UTC]"
@@ -52,6 +52,8 @@ TASK_COLUMNS: dict[str, Any] = {
     "failure_message": "string",
     "failure_category": pd.CategoricalDtype(FAILURE_CATEGORIES),
     "display_name": "string",
+    # The task's share of its node (requiredSlots / taskSlotsPerNode) is what it costs.
+    "required_slots": "Int64",
 }
 
 
@@ -80,7 +82,7 @@ def tasks_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     cols: dict[str, list[Any]] = {k: [] for k in ("id", *TASK_COLUMNS)}
     # Bound appends: this loop is the whole cost of a first load of a million tasks.
     (a_id, a_state, a_state_time, a_created, a_start, a_end, a_exit, a_result, a_retry, a_requeue, a_node,
-     a_fcode, a_fmsg, a_fcat, a_name) = (cols[k].append for k in cols if k != "duration")  # fmt: skip
+     a_fcode, a_fmsg, a_fcat, a_name, a_slots) = (cols[k].append for k in cols if k != "duration")  # fmt: skip
     empty: dict[str, Any] = {}
     for row in rows:
         get = row.get
@@ -98,6 +100,7 @@ def tasks_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         a_requeue(xget("requeueCount"))
         a_node((get("nodeInfo") or empty).get("nodeId"))
         a_name(get("displayName"))
+        a_slots(get("requiredSlots"))
         fail = xget("failureInfo")
         if fail:
             a_fcode(fail.get("code"))

@@ -10,6 +10,12 @@ Every ``--interval`` seconds it appends one JSON line to
      "disk": 33.0, "rx": 1024.0, "tx": 512.0, "gpu": null, "gpu_mem": null}
 
 cpu/mem/disk/gpu/gpu_mem are percents, rx/tx bytes per second over all non-loopback interfaces.
+
+On Azure a node is a VM, so cpu and mem are the host's. On the embedded local service many nodes
+share one machine; its runtime marks their environment with ``BATCHNB_EMULATED_NODE=1``, and then
+cpu and mem are this node's own: the processes whose ``AZ_BATCH_NODE_ROOT_DIR`` is this node's root
+(its tasks, their children, start-task daemons; the sampler itself excluded), as a percent of the
+machine's CPUs and memory. Disk and network stay machine-wide (they cannot be told apart per node).
 The client reads new lines through the node file API with byte ranges. When the file passes
 ``--max-bytes`` it is renamed to ``<name>.1`` and a new one is started: a reader that finds the file
 shorter than its offset starts again from 0.
@@ -36,6 +42,9 @@ import time
 METRICS_FILE_NAME = "batchnb-metrics.jsonl"
 PID_FILE_NAME = "batchnb-sampler.pid"
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+# Must equal batchnb._constants.EMULATED_NODE_ENV (a unit test checks): set by the local runtime only.
+EMULATED_NODE_ENV = "BATCHNB_EMULATED_NODE"
+_ROOT_MARK = b"AZ_BATCH_NODE_ROOT_DIR="
 
 
 def read_cpu_times():
@@ -113,26 +122,122 @@ def read_gpu():
         return None, None
 
 
-class Sampler:
-    """Keeps the previous counters so CPU and network become rates over the last interval."""
+def read_proc_stat(pid):
+    """(ppid, starttime, cpu ticks of the process, cpu ticks of its reaped children, rss pages)."""
+    with open("/proc/%d/stat" % pid, "rb") as f:
+        data = f.read()
+    # The command name (field 2) may hold spaces and parentheses: fields start after the last ")".
+    rest = data[data.rindex(b")") + 2:].split()
+    return (int(rest[1]), int(rest[19]), int(rest[11]) + int(rest[12]), int(rest[13]) + int(rest[14]),
+            int(rest[21]))
 
-    def __init__(self, node_id, disk_path):
+
+def node_pids(root, exclude):
+    """Pids whose environment says they run on the node rooted at ``root`` (Linux /proc)."""
+    wants = {_ROOT_MARK + os.fsencode(root), _ROOT_MARK + os.fsencode(os.path.realpath(root))}
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in exclude:
+            continue
+        try:
+            with open("/proc/%s/environ" % name, "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:  # gone, or not ours to read: not one of this node's processes
+            continue
+        if any(w in env for w in wants):
+            found.append(int(name))
+    return found
+
+
+class NodeProcesses:
+    """CPU and memory of one emulated node's processes, from /proc.
+
+    CPU is the growth, between two samples, of each process's own ticks plus those of the children
+    it reaped (a short-lived child shows up only there). A child seen in the last sample and reaped
+    since by a node process would then count twice: its last seen ticks are taken off again.
+    """
+
+    def __init__(self, root):
+        self.root = root
+        self.me = os.getpid()
+        self.tick = float(os.sysconf("SC_CLK_TCK"))
+        self.cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self.page = os.sysconf("SC_PAGE_SIZE")
+        self._seen = {}  # pid -> (starttime, ppid, own ticks, ticks with reaped children)
+
+    def read(self):
+        """({pid: (starttime, ppid, own ticks, total ticks)}, rss bytes) of the node's processes now."""
+        now, rss = {}, 0
+        for pid in node_pids(self.root, {self.me}):
+            try:
+                ppid, start, own, children, pages = read_proc_stat(pid)
+            except (OSError, ValueError, IndexError):
+                continue
+            now[pid] = (start, ppid, own, own + children)
+            rss += pages * self.page
+        return now, rss
+
+    def ticks_since_last(self, now):
+        ticks = 0
+        for pid, (start, _, _, total) in now.items():
+            before = self._seen.get(pid)
+            ticks += total - before[3] if before is not None and before[0] == start else total
+        for pid, (start, ppid, _, total) in self._seen.items():
+            if (pid not in now or now[pid][0] != start) and ppid in now:
+                ticks -= total  # reaped by a node process: its whole time is now in the parent's
+        self._seen = now
+        return max(ticks, 0)
+
+    def prime(self):
+        self._seen = self.read()[0]
+
+    def sample(self, seconds):
+        now, rss = self.read()
+        ticks = self.ticks_since_last(now)
+        cpu = 100.0 * ticks / self.tick / (seconds * self.cpus) if seconds > 0 else 0.0
+        mem = None
+        total = read_mem_total()
+        if total:
+            mem = round(min(100.0, 100.0 * rss / total), 2)
+        return round(min(100.0, max(0.0, cpu)), 2), mem
+
+
+def read_mem_total():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+class Sampler:
+    """Keeps the previous counters so CPU and network become rates over the last interval.
+
+    ``node_root``: measure only that emulated node's processes (see the module docstring)."""
+
+    def __init__(self, node_id, disk_path, node_root=None):
         self.node_id = node_id
         self.disk_path = disk_path
+        self.node = NodeProcesses(node_root) if node_root and os.path.isdir("/proc") else None
         self._prev = None
 
     def prime(self):
         self._prev = (time.monotonic(), read_cpu_times(), read_net_bytes())
+        if self.node is not None:
+            self.node.prime()
 
     def sample(self):
         now = time.monotonic()
         cpu_now, net_now = read_cpu_times(), read_net_bytes()
         cpu = rx = tx = None
+        mem = read_mem_percent()
         if self._prev is not None:
             then, cpu_then, net_then = self._prev
             busy, total = cpu_now[0] - cpu_then[0], cpu_now[1] - cpu_then[1]
             cpu = round(100.0 * busy / total, 2) if total > 0 else 0.0
             dt = now - then
+            if self.node is not None:
+                cpu, mem = self.node.sample(dt)
             if dt > 0:
                 rx = round(max(0, net_now[0] - net_then[0]) / dt, 1)
                 tx = round(max(0, net_now[1] - net_then[1]) / dt, 1)
@@ -140,7 +245,7 @@ class Sampler:
         gpu, gpu_mem = read_gpu()
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         return {
-            "t": stamp, "node": self.node_id, "cpu": cpu, "mem": read_mem_percent(),
+            "t": stamp, "node": self.node_id, "cpu": cpu, "mem": mem,
             "disk": read_disk_percent(self.disk_path), "rx": rx, "tx": tx, "gpu": gpu, "gpu_mem": gpu_mem,
         }  # fmt: skip
 
@@ -209,7 +314,9 @@ def main(argv=None):
     directory = os.path.abspath(args.dir or os.environ.get("AZ_BATCH_NODE_SHARED_DIR") or ".")
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, METRICS_FILE_NAME)
-    sampler = Sampler(os.environ.get("AZ_BATCH_NODE_ID") or socket.gethostname(), disk_root())
+    emulated = os.environ.get(EMULATED_NODE_ENV) == "1"
+    sampler = Sampler(os.environ.get("AZ_BATCH_NODE_ID") or socket.gethostname(), disk_root(),
+                      node_root=os.environ.get("AZ_BATCH_NODE_ROOT_DIR") if emulated else None)
 
     if args.once:
         sampler.prime()

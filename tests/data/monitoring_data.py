@@ -65,6 +65,7 @@ def synthetic_tasks(n: int, *, seed: int = 0, nodes: int = 1000) -> pd.DataFrame
             np.where(failed, "usererror", "servererror"), dtype=frames.TASK_COLUMNS["failure_category"]
         ),
         "display_name": pd.Series([f"x={i}" for i in range(n)], dtype="string"),
+        "required_slots": pd.array(np.ones(n, dtype=int), dtype="Int64"),
     }
     index = pd.Index([f"task-{i:07d}" for i in range(n)], dtype="string", name="task_id")
     df = pd.DataFrame({k: v.array if isinstance(v, pd.Series) else v for k, v in columns.items()}, index=index)

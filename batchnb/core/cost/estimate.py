@@ -186,7 +186,9 @@ def estimate_job(session: Session, job_id: str, pool_id: str) -> Estimate:
 
 
 def _estimate_from_frame(session: Session, frame: pd.DataFrame, facts: PoolFacts, pool_id: str,
-                         region: str | None, **extra: Any) -> Estimate:
+                         region: str | None, *, nodes: list[dict[str, Any]] | None = None,
+                         **extra: Any) -> Estimate:
+    """``nodes``: the pool's usable nodes when the caller has them (a live monitor), else listed."""
     done = frame[(frame["state"] == "completed") & frame["start_time"].notna()]
     durations = done["wall_time"].dt.total_seconds().to_numpy(dtype=float)
     mean = float(durations.mean()) if len(durations) else 0.0
@@ -202,7 +204,8 @@ def _estimate_from_frame(session: Session, frame: pd.DataFrame, facts: PoolFacts
     floor = max(float(left_running.max()) if len(left_running) else 0.0, mean if len(waiting) else 0.0)
     basis = f"from {len(durations)} finished task(s), mean {mean:.1f} s"
     return _extrapolate(durations=durations, remaining_work_s=work, remaining=remaining, tasks=len(frame),
-                        slots_per_task=slots_per_task, nodes=_live_nodes(session, pool_id), facts=facts,
+                        slots_per_task=slots_per_task,
+                        nodes=nodes if nodes is not None else _live_nodes(session, pool_id), facts=facts,
                         session=session, region=region, basis=basis, floor_s=floor, **extra)
 
 

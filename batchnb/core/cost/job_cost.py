@@ -30,7 +30,7 @@ from batchnb.errors import NotFoundError
 if TYPE_CHECKING:
     from batchnb.core.session import Session
 
-__all__ = ["COST_TASK_SELECT", "PoolFacts", "job_cost", "job_cost_frame", "pool_facts", "region_of"]
+__all__ = ["COST_TASK_SELECT", "PoolFacts", "cost_table", "job_cost", "job_cost_frame", "pool_facts", "region_of"]
 
 COST_TASK_SELECT = ("id", "state", "executionInfo", "nodeInfo", "requiredSlots")
 PRIORITIES = ["dedicated", "spot", "unknown"]
@@ -90,7 +90,6 @@ def job_cost_frame(rows: Iterable[Mapping[str, Any]], pools: Mapping[str, PoolFa
     """The per-task cost table from REST task dicts (pure: no requests).
 
     ``pools``: facts by lower-cased pool id; ``price_of(vm_size, spot) -> Price``."""
-    now_ts = pd.Timestamp(now or datetime.now(timezone.utc))
     ids: list[str] = []
     states: list[Any] = []
     starts: list[Any] = []
@@ -100,7 +99,6 @@ def job_cost_frame(rows: Iterable[Mapping[str, Any]], pools: Mapping[str, PoolFa
     slots: list[int] = []
     retries: list[int] = []
     requeues: list[int] = []
-    combos: list[str] = []
     empty: dict[str, Any] = {}
     for row in rows:
         ex = row.get("executionInfo") or empty
@@ -112,14 +110,24 @@ def job_cost_frame(rows: Iterable[Mapping[str, Any]], pools: Mapping[str, PoolFa
         node_ids.append(node.get("nodeId"))
         pool = node.get("poolId") or default_pool
         pool_ids.append(pool)
-        combos.append(f"{str(pool).lower() if pool else ''}\x00{node.get('nodeId') or ''}")
         slots.append(int(row.get("requiredSlots") or 1))
         retries.append(int(ex.get("retryCount") or 0))
         requeues.append(int(ex.get("requeueCount") or 0))
-    index = pd.Index(ids, dtype="string", name="task_id")
-    start = _utc(starts)
-    end = _utc(ends)
-    state = pd.Series(states, dtype=object)
+    return cost_table(pd.Index(ids, dtype="string", name="task_id"), pd.Series(states, dtype=object),
+                      _utc(starts), _utc(ends), pd.Series(node_ids, dtype=object), pd.Series(pool_ids, dtype=object),
+                      np.array(slots, dtype=float), np.array(retries, dtype=float), np.array(requeues, dtype=float),
+                      pools, price_of, now=now)
+
+
+def cost_table(index: pd.Index, state: pd.Series, start: pd.Series, end: pd.Series, node_ids: pd.Series,
+               pool_ids: pd.Series, slots: np.ndarray, retries: np.ndarray, requeues: np.ndarray,
+               pools: Mapping[str, PoolFacts], price_of: Any, *, now: datetime | None = None) -> pd.DataFrame:
+    """The per-task cost table from columns (what :func:`job_cost_frame` reads from rows, or a
+    monitor has in its typed task table). Positional: every column in the order of ``index``;
+    ``state`` lower-case strings, ``start``/``end`` UTC datetimes (NaT: not yet), ``pool_ids`` as
+    Batch spells them (None: unknown)."""
+    now_ts = pd.Timestamp(now or datetime.now(timezone.utc))
+    state, start, end = (s.reset_index(drop=True) for s in (state, start, end))
     # A running task has no end yet: it costs until now. One that never started costs nothing.
     running_end = end.isna() & start.notna() & state.isin(["running", "preparing"])
     end = end.where(~running_end, now_ts)
@@ -129,7 +137,9 @@ def job_cost_frame(rows: Iterable[Mapping[str, Any]], pools: Mapping[str, PoolFa
 
     # Per distinct (pool, node): priority, size, slots, vCPUs and price, looked up once each; the
     # rows then take them by code (numpy), so 100,000 tasks on 100 nodes cost 100 lookups.
-    codes, uniques = pd.factorize(pd.Series(combos, dtype=object))
+    pool_keys = pd.Series(pool_ids.to_numpy(dtype=object), dtype="string").str.lower().fillna("")
+    combos = pool_keys + "\x00" + pd.Series(node_ids.to_numpy(dtype=object), dtype="string").fillna("")
+    codes, uniques = pd.factorize(combos.astype(object))
     price_cache: dict[tuple[Any, str], Price | None] = {}
 
     def lookup(size: Any, prio: str) -> Price | None:
@@ -156,23 +166,23 @@ def job_cost_frame(rows: Iterable[Mapping[str, Any]], pools: Mapping[str, PoolFa
     per_node_slots = np.asarray(u_slots, dtype=float)[codes]
     vcpus = np.asarray(u_vcpus, dtype=float)[codes]
     rates = np.asarray(u_rate, dtype=float)[codes]
-    share = np.minimum(np.array(slots, dtype=float) / per_node_slots, 1.0)
-    earlier = (np.array(retries, dtype=float) * RETRY_FRACTION + np.array(requeues, dtype=float) * REQUEUE_FRACTION)
+    share = np.minimum(slots / per_node_slots, 1.0)
+    earlier = retries * RETRY_FRACTION + requeues * REQUEUE_FRACTION
     frame = pd.DataFrame({
-        "state": pd.Categorical(states, categories=TASK_STATES),
-        "pool_id": pd.array(pool_ids, dtype="string"),
-        "node_id": pd.array(node_ids, dtype="string"),
+        "state": pd.Categorical(state.to_numpy(dtype=object), categories=TASK_STATES),
+        "pool_id": pd.array(pool_ids.to_numpy(dtype=object), dtype="string"),
+        "node_id": pd.array(node_ids.to_numpy(dtype=object), dtype="string"),
         "priority": pd.Categorical.from_codes(priority_codes.astype(np.int64), categories=pd.Index(PRIORITIES)),
         "vm_size": pd.array(vm_sizes, dtype="string"),
         "start_time": start.array,
         "end_time": end.array,
         "wall_time": wall.array,
-        "slots": pd.array(slots, dtype="Int64"),
+        "slots": pd.array(slots.astype(np.int64), dtype="Int64"),
         "slot_share": share,
         "vcpus": vcpus,
         "core_hours": hours * share * vcpus,
-        "retry_count": pd.array(retries, dtype="Int64"),
-        "requeue_count": pd.array(requeues, dtype="Int64"),
+        "retry_count": pd.array(retries.astype(np.int64), dtype="Int64"),
+        "requeue_count": pd.array(requeues.astype(np.int64), dtype="Int64"),
         "earlier_core_hours_est": hours * earlier * share * vcpus,
         "price_per_hour": rates,
         "cost": hours * share * rates,

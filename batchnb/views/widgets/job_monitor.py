@@ -24,6 +24,7 @@ from batchnb.views.widgets._monitor_base import MonitorBase, error_line
 from batchnb.views.widgets._monitor_base import classed as _classed
 from batchnb.views.widgets._quiet import quiet
 from batchnb.views.widgets._static import StaticSwap, after_next_cell, figure_bundle, register_live
+from batchnb.views.widgets.cost_line import JobCostLine
 from batchnb.views.widgets.task_browser import TaskBrowser, load_tails
 
 __all__ = ["JobMonitor"]
@@ -79,6 +80,7 @@ class JobMonitor(MonitorBase):
                                                                            max_width="100%")),
                                  "batchnb-job-progress")
         self.counts = _classed(widgets.HTML(layout=widgets.Layout(flex="1 1 320px")), "batchnb-job-counts")
+        self.cost_line = JobCostLine(watcher, job)  # cost so far and to finish (job.cost(), job.estimate())
         self.task_browser = TaskBrowser(watcher)
         self.tabs = _classed(widgets.Tab(children=[*(self._figures[k].box for k, _ in TABS), self.task_browser],
                                          titles=[*(t for _, t in TABS), "Tasks"]), "batchnb-job-tabs")
@@ -112,6 +114,7 @@ class JobMonitor(MonitorBase):
         super().__init__(children=[
             widgets.HBox([self.title, self.state_badge, self.status], layout=widgets.Layout(**wrap)),
             widgets.HBox([self.progress, self.counts], layout=widgets.Layout(**wrap)),
+            self.cost_line,
             self.tabs,
             self.failures,
             widgets.HBox([self.retry_button, self.terminate_button], layout=widgets.Layout(**wrap)),
@@ -160,6 +163,7 @@ class JobMonitor(MonitorBase):
         if w.last_stats is None:
             return
         self._update_progress()
+        self.cost_line.update(final=w.done)
         if len(w.history) != self._history_len:
             self._history_len = len(w.history)
             self._stale.add("progress")
@@ -325,7 +329,7 @@ class JobMonitor(MonitorBase):
         c = w.counts
         return (f"JobMonitor(job {w.job_id!r}, {self.state_text()}: {c['completed']:,}/{w.total:,} completed, "
                 f"{c['running']:,} running, {c['active']:,} active, {c['succeeded']:,} succeeded, "
-                f"{c['failed']:,} failed)")
+                f"{c['failed']:,} failed)" + (f"; {self.cost_line.text()}" if self.cost_line.text() else ""))
 
     def summary_html(self, *, stderr_tails: dict[str, str | None] | None = None) -> str:
         """The job as static HTML (no script): what GitHub, nbconvert and a reopened notebook show.
@@ -335,7 +339,7 @@ class JobMonitor(MonitorBase):
         w = self.watcher
         c = w.counts
         parts = [_fallback.progress_bar_html(c["completed"], w.total, failed=c["failed"]),
-                 _fallback.counts_table_html(c)]
+                 _fallback.counts_table_html(c), self.cost_line.summary_html()]
         if not w.tasks.empty and c["failed"]:
             failed = w.failed().head(STATIC_FAILED_WITH_STDERR)
             # The sweep parameters (as stored with each task) say which inputs failed.

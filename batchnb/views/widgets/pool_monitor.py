@@ -15,6 +15,7 @@ from batchnb.views.widgets._loop import in_background
 from batchnb.views.widgets._monitor_base import MonitorBase, error_line
 from batchnb.views.widgets._quiet import quiet
 from batchnb.views.widgets._static import StaticSwap, figure_bundle, register_live
+from batchnb.views.widgets.cost_line import PoolCostLine
 
 __all__ = ["PoolMonitor"]
 
@@ -43,6 +44,7 @@ class PoolMonitor(MonitorBase):
         self.status.add_class("batchnb-pool-status")
         self.summary = widgets.HTML()
         self.summary.add_class("batchnb-pool-summary")
+        self.cost_line = PoolCostLine(watcher, pool)  # idle node-hours and their cost (pool.cost())
         self.notes = widgets.HTML()
         self.notes.add_class("batchnb-pool-notes")
         number = {"flex": "0 1 180px", "min_width": "140px"}
@@ -64,6 +66,7 @@ class PoolMonitor(MonitorBase):
         super().__init__(children=[
             widgets.HBox([self.title, self.state_badge, self.status], layout=widgets.Layout(**wrap)),
             self.summary,
+            self.cost_line,
             self.heatmap.box,
             self.utilization.box,
             widgets.HBox([self.dedicated, self.spot, self.resize_button], layout=widgets.Layout(**wrap)),
@@ -124,6 +127,7 @@ class PoolMonitor(MonitorBase):
             self.resize_button.tooltip = ("autoscale pools are sized by their formula" if autoscale else
                                           "open the view with pool.monitor() to resize" if self.pool is None else "")
         self.summary.value = self._summary_line()
+        self.cost_line.update()
         self.heatmap.refresh(lambda: plots.node_heatmap_figure(w.nodes, task_slots_per_node=w.task_slots_per_node))
         self.utilization.refresh(lambda: plots.utilization_figure(w.utilization))
 
@@ -151,7 +155,9 @@ class PoolMonitor(MonitorBase):
 
     def summary_text(self) -> str:
         w = self.watcher
-        return f"PoolMonitor(pool {w.pool_id!r}, {self.state_text()}, {len(w.nodes):,} nodes, {w.task_slots_per_node} slot(s) per node)"
+        cost = self.cost_line.text()
+        return (f"PoolMonitor(pool {w.pool_id!r}, {self.state_text()}, {len(w.nodes):,} nodes, "
+                f"{w.task_slots_per_node} slot(s) per node)" + (f"; {cost}" if cost else ""))
 
     def summary_html(self) -> str:
         w = self.watcher
@@ -166,6 +172,7 @@ class PoolMonitor(MonitorBase):
                     f"memory {last['mem_percent'].mean():.0f} % (mean of {len(last)} nodes)</p>")
         when = f" · as of {w.updated_at:%Y-%m-%d %H:%M:%S} UTC" if w.updated_at is not None else ""
         return _fallback.section(f"Pool {w.pool_id} ({self.state_text()}){when}", "<p>" + self._summary_line() + "</p>",
+                                 self.cost_line.summary_html(),
                                  _fallback.rows_table_html(["node state", "nodes"], rows), util)
 
     def _ipython_display_(self) -> None:

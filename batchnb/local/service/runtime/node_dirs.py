@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from batchnb._constants import EMULATED_NODE_ENV
 from batchnb.local.service.runtime.node_python import host_python_bin, kernel_path_entries
 
 # Variables worth inheriting from the service's own environment: enough for programs to
@@ -54,6 +55,8 @@ def base_env(
         "AZ_BATCH_NODE_STARTUP_DIR": str(root / "startup"),
         "AZ_BATCH_NODE_MOUNTS_DIR": str(root / "fsmounts"),
         "AZ_BATCH_TASK_RESERVED_EPHEMERAL_DISK_SPACE_BYTES": _RESERVED_DISK_BYTES,
+        # Nodes share this machine: the utilization sampler then measures this node's processes only.
+        EMULATED_NODE_ENV: "1",
     }
 
 
