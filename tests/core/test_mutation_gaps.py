@@ -1,0 +1,1 @@
+"""Tests added where mutation testing (docs/mutation.md) found behaviour no test pinned down."""
