@@ -248,3 +248,32 @@ def test_redacted_repr_shows_only_changed_fields_and_masks_secrets():
     spec = _Spec("a", url="https://h/c?sv=1&sig=SECRETSIG", tags=["t"], hidden="nope")
     text = redacted_repr(spec)
     assert text == "_Spec(name='a', url='https://h/c?sv=1&sig=***', tags=['t'])"
+
+
+# ------------------------------------------------------------------------------------- price snapshot
+
+def test_snapshot_table_scales_family_rates_by_vcpus_and_keeps_listed_sizes():
+    from batchnb.core.cost import snapshot
+
+    # Built at import; built again here so that the rule itself is what is checked.
+    table = snapshot._build()
+    assert len(table) == len(snapshot.KNOWN_VM_SIZES)
+    assert table["standard_d2s_v3"] == 0.096 and table["standard_e4s_v5"] == 0.252
+    assert table["standard_b1s"] == snapshot._PER_SIZE["Standard_B1s"]  # listed sizes win over family rates
+    assert snapshot._family("Standard_D4s_v3") == "D{}s_v3"
+    assert snapshot._family("Standard_NC24ads_A100_v4") == "NC{}ads_A100_v4"
+    assert snapshot._family("Basic_A1") is None and snapshot._family("Standard_M") is None
+    assert snapshot.snapshot_sizes() == list(snapshot.KNOWN_VM_SIZES)  # Azure spelling, known order
+    assert snapshot.snapshot_price(" STANDARD_D2S_V3 ") == 0.096
+    assert snapshot.snapshot_price("Standard_D2s_v3", spot=True) == round(0.096 * snapshot.SPOT_FRACTION, 5)
+
+
+def test_a_price_reads_as_one_line(no_overrides):
+    price = batchnb.vm_price("Standard_D2s_v3")
+    assert str(price) == (f"Standard_D2s_v3 dedicated in eastus: 0.0960 USD/h "
+                          f"[snapshot, {price.as_of.isoformat()}] (approximate)")
+    batchnb.set_price_overrides({"Standard_D2s_v3": {"spot": 0.01234}})
+    spot = batchnb.vm_price("Standard_D2s_v3", spot=True, region="westeurope")
+    assert str(spot) == f"Standard_D2s_v3 spot in westeurope: 0.0123 USD/h [override, {spot.as_of.isoformat()}]"
+    prices.clear_price_overrides()
+    assert batchnb.vm_price("Standard_D2s_v3", spot=True).source == "snapshot"
