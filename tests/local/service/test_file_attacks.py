@@ -34,7 +34,12 @@ def planted(tmp_path_factory):
             f"f=open('big.bin','wb'); [f.write(bytes([i % 251]) * 1048576) for i in range({BIG // 1048576})]; "
             "f.close(); print('planted')")
     client.create_task(job, task("t", py(code)))
+    # The delete test gets links of its own: it removes them, and the tests run in random order.
+    links = (f"import os; o={str(outside)!r}; "
+             "os.symlink(o + '/secret.txt', 'link.txt'); os.symlink(o, 'linkdir'); print('planted')")
+    client.create_task(job, task("d", py(links)))
     assert wait_task(client, job, "t", timeout=60).execution_info.exit_code == 0
+    assert wait_task(client, job, "d", timeout=60).execution_info.exit_code == 0
     try:
         yield server, client, job, outside
     finally:
@@ -90,14 +95,14 @@ def test_listings_show_links_as_themselves_and_never_what_is_behind_them(planted
 def test_deletes_never_reach_outside_and_never_take_the_root(planted) -> None:
     server, client, job, outside = planted
     for root in (".", "%2E", ".%2F", "wd%2F..", "%2E%2E"):
-        response = _signed(server, "DELETE", f"/jobs/{job}/tasks/t/files/{root}", "recursive=true")
+        response = _signed(server, "DELETE", f"/jobs/{job}/tasks/d/files/{root}", "recursive=true")
         assert response.status_code == 400, (root, response.text[:200])
         assert "cannot be deleted" in response.text or "'..'" in response.text, (root, response.text[:300])
-    assert b"".join(client.download_task_file(job, "t", "stdout.txt")).strip() == b"planted"
-    client.delete_task_file(job, "t", "wd/linkdir", recursive=True)
-    client.delete_task_file(job, "t", "wd/link.txt")
+    assert b"".join(client.download_task_file(job, "d", "stdout.txt")).strip() == b"planted"
+    client.delete_task_file(job, "d", "wd/linkdir", recursive=True)
+    client.delete_task_file(job, "d", "wd/link.txt")
     assert (outside / "secret.txt").exists()
-    names = {f.name for f in client.list_task_files(job, "t", recursive=True)}
+    names = {f.name for f in client.list_task_files(job, "d", recursive=True)}
     assert "wd/linkdir" not in names and "wd/link.txt" not in names
 
 
