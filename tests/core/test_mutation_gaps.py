@@ -277,3 +277,91 @@ def test_a_price_reads_as_one_line(no_overrides):
     assert str(spot) == f"Standard_D2s_v3 spot in westeurope: 0.0123 USD/h [override, {spot.as_of.isoformat()}]"
     prices.clear_price_overrides()
     assert batchnb.vm_price("Standard_D2s_v3", spot=True).source == "snapshot"
+
+
+# ------------------------------------------------------------------------- second round (after run)
+
+def test_integer_and_choice_errors_say_what_is_allowed():
+    assert message(v.check_int, "3", field="n") == "n: must be an integer, got str '3'. Fix: use an integer."
+    assert message(v.check_int, True, field="n") == "n: must be an integer, got bool True. Fix: use an integer."
+    assert message(v.check_int, 5, field="n", maximum=4) == "n: 5 is out of range. Fix: use an integer <= 4."
+    assert v.check_int(4, field="n", maximum=4) == 4 and v.check_int(2.0, field="n") == 2
+    assert message(v.check_int, 0, field="n", minimum=1) == "n: 0 is out of range. Fix: use an integer >= 1."
+    assert message(v.check_int, 9, field="n", minimum=1, maximum=8) == (
+        "n: 9 is out of range. Fix: use an integer from 1 to 8.")
+    assert message(v.check_int, -2, field="n", minimum=0, special={-1: "unlimited"}) == (
+        "n: -2 is out of range. Fix: use -1 (unlimited) or an integer >= 0.")
+    assert message(v.check_choice, 3, field="kind", choices=["spread", "pack"]) == (
+        "kind: must be a string, got int 3. Fix: use one of 'spread', 'pack'.")
+    assert message(v.check_choice, "sprad", field="kind", choices=["spread", "pack"]) == (
+        "kind: 'sprad' is not a valid choice. Fix: did you mean 'spread'? use one of 'spread', 'pack'.")
+
+
+def test_environment_names_are_checked_with_the_fix():
+    assert message(v.check_environment, {"1X": "a"}) == (
+        "environment['1X']: is not a valid environment variable name. "
+        "Fix: use letters, digits and '_', not starting with a digit.")
+    assert message(v.check_environment, {"az_batch_x": "a"}) == (
+        "environment['az_batch_x']: is reserved: Batch sets AZ_BATCH_* variables itself. "
+        "Fix: choose a name that does not start with AZ_BATCH_.")
+    assert message(v.check_environment, [1]) == (
+        "environment: must be a dict of name -> value, got list. Fix: pass e.g. {'OMP_NUM_THREADS': '1'}.")
+
+
+def test_suggestions_are_the_three_closest_above_the_cutoff():
+    candidates = ["spread", "spreads", "spreadx", "spready", "pack"]
+    assert v.did_you_mean("spred", candidates) == "did you mean 'spread' or 'spready' or 'spreadx'? "
+    assert v.did_you_mean("spred", candidates, n=1, joiner=", ") == "did you mean 'spread'? "
+    assert v.did_you_mean("zzz", ["spread"]) == ""
+    assert v.close_matches("SPRED", candidates, n=4) == ["spread", "spready", "spreadx", "spreads"]
+    assert v.close_matches("abcdefgh", ["abcdefzz", "abcdzzzz"]) == ["abcdefzz"]  # 0.5 is below the 0.6 cutoff
+
+
+def test_more_path_and_id_edges():
+    assert message(v.check_relative_path, "c:x", field="output") == (
+        "output: 'c:x' is absolute. Fix: give a path relative to the task working directory.")
+    assert message(v.check_blob_name, "/Xy.csv").endswith("use 'Xy.csv'.")
+    assert message(v.check_unique_ids, ["a", "A", "a", "A"]).startswith(
+        "tasks: 1 id(s) are used more than once (case-insensitively): 'a', 'A', 'a' and 1 more. ")
+    four = ["a", "A", "b", "B", "c", "C", "d", "D"]
+    assert "'c', 'C' (and 1 more groups). " in message(v.check_unique_ids, four)
+
+
+def test_a_path_like_value_becomes_its_file_system_path(tmp_path):
+    import os
+
+    (tmp_path / "data.csv").write_text("x")
+    with os.scandir(tmp_path) as entries:
+        entry = next(entries)  # str() of a DirEntry is "<DirEntry 'data.csv'>", not a path
+        assert v.check_metadata({"input": entry}) == {"input": str(tmp_path / "data.csv")}
+
+
+def test_registration_is_fresh_per_value_and_longest_secrets_are_masked_first():
+    import uuid
+
+    short, exact = uuid.uuid4().hex[:7], "k" + uuid.uuid4().hex[:7]  # never registered before
+    count = registered_secret_count()
+    register_secret(short)
+    assert registered_secret_count() == count and redact(short) == short
+    register_secret(f"  {exact}  ")
+    assert redact(f"an {exact} key") == f"an {MASK} key"
+    longer = exact + "-and-more"
+    register_secret(longer)
+    assert redact(f"x {longer} y") == f"x {MASK} y"  # not "*** -and-more"
+    broken = b"\xff" + uuid.uuid4().hex.encode()  # not UTF-8: registered with a replacement character
+    register_secret(broken)
+    assert redact(broken.decode("utf-8", "replace")) == MASK
+
+
+@dataclasses.dataclass
+class _Ordered:
+    name: str
+    hidden: str = dataclasses.field(default="h", repr=False)
+    url: str = ""
+    tags: list = dataclasses.field(default_factory=list)
+    level: int = 0
+
+
+def test_redacted_repr_skips_hidden_and_default_fields_but_not_the_ones_after_them():
+    assert redacted_repr(_Ordered("a", hidden="x", level=2)) == "_Ordered(name='a', level=2)"
+    assert redacted_repr(_Ordered("a", tags=["t"])) == "_Ordered(name='a', tags=['t'])"
