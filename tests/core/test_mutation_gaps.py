@@ -365,3 +365,39 @@ class _Ordered:
 def test_redacted_repr_skips_hidden_and_default_fields_but_not_the_ones_after_them():
     assert redacted_repr(_Ordered("a", hidden="x", level=2)) == "_Ordered(name='a', level=2)"
     assert redacted_repr(_Ordered("a", tags=["t"])) == "_Ordered(name='a', tags=['t'])"
+
+
+DURATION_FIX = "give a datetime.timedelta, a number of seconds, or an ISO-8601 duration such as 'PT15M'"
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("x", f"t: 'x' is not an ISO-8601 duration. Fix: {DURATION_FIX}."),
+    (True, f"t: must be a duration, got True. Fix: {DURATION_FIX}."),
+    ([1], f"t: must be a duration, got list. Fix: {DURATION_FIX}."),
+    (-1, f"t: must be positive, got -PT1S. Fix: {DURATION_FIX}."),
+    (0, f"t: must be positive, got PT0S. Fix: {DURATION_FIX}."),
+    (float("inf"), f"t: must be finite, got inf. Fix: {DURATION_FIX} (None means no limit)"),
+])
+def test_duration_errors(value, expected):
+    assert message(v.to_timedelta, value, field="t") == expected
+
+
+def test_durations_within_limits():
+    import datetime as dt
+
+    minute, hour = dt.timedelta(minutes=1), dt.timedelta(hours=1)
+    assert v.to_timedelta(None, field="t") is None
+    assert v.to_timedelta(1.5, field="t") == dt.timedelta(seconds=1.5)
+    assert v.to_timedelta("PT1M", field="t", minimum=minute, maximum=hour) == minute  # limits are inclusive
+    assert v.to_timedelta(hour, field="t", minimum=minute, maximum=hour) == hour
+    assert message(v.to_timedelta, 59, field="t", minimum=minute) == (
+        "t: PT59S is shorter than the minimum PT1M. Fix: use at least PT1M.")
+    assert message(v.to_timedelta, "PT2H", field="t", maximum=hour) == (
+        "t: PT2H is longer than the maximum PT1H. Fix: use at most PT1H.")
+
+
+def test_display_names():
+    assert v.check_display_name(None) is None and v.check_display_name("a" * 1024) == "a" * 1024
+    assert message(v.check_display_name, 5) == "display_name: must be a string, got int. Fix: pass text or None."
+    assert message(v.check_display_name, "a" * 1025) == (
+        "display_name: is 1025 characters long. Fix: shorten it to at most 1024 characters.")
