@@ -4,9 +4,9 @@
 
 The floors are what the suite measured when they were set (rounded down a little for noise), so
 new code in a layer comes with tests. Raise a floor when a layer's coverage has risen; never lower
-one to let a change through. The local service runs as a separate process that is not measured,
-so its floor counts only the code that tests import and call in-process (model, OData, Shared Key,
-runtime helpers).
+one to let a change through. The local service runs as a separate process: .ci/test sets
+BATCHNB_LOCAL_COVERAGE so that batchnb.local starts it under `coverage run`, and its data is
+combined with the tests' (code run by tasks on local nodes, batchnb/node, is still not measured).
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ FLOORS = {
     "batchnb/data/": 88.0,  # 90.3 %
     "batchnb/views/": 90.0,  # 92.9 %
     "batchnb/node/": 24.0,  # 26.2 %: the sampler and the map runner run as node processes
-    "batchnb/local/service/": 31.0,  # 33.5 %: in-process tests only (model, OData, Shared Key, runtime)
+    # The service process measured too (BATCHNB_LOCAL_COVERAGE): 89.3 % from tests/local alone
+    # (2026-12-07, random order, 2 workers); it was 33.5 % when only in-process calls counted.
+    "batchnb/local/service/": 86.0,
     "batchnb/local/": 78.0,  # 80.7 %: the launcher
     "batchnb/": 46.0,  # 48.1 %: errors, cli (run as a subprocess by its tests), quickstart
 }

@@ -350,6 +350,8 @@ _FIXES: dict[str, str] = {
     "TaskDependenciesNotSpecifiedOnJob": "create the job with uses_task_dependencies=True",
     "TaskDependencyListTooLong": "depend on fewer task ids, or use integer ids and id ranges",
     "AuthenticationFailed": "check the account name and key (or clock skew over 15 minutes)",
+    "InvalidAuthenticationInfo": "the Authorization header is malformed; connect with an account key or Entra ID "
+                                 "credentials (a proxy may be rewriting the header)",
     "InsufficientAccountPermissions": "give the identity a Batch role on the account",
     "InvalidApplicationPackageReferences": "upload the application package or fix its name/version",
     "PoolQuotaReached": "delete unused pools or raise the account's pool quota",
@@ -492,7 +494,7 @@ def from_azure_error(exc: AzureError, *, action: str, endpoint: str | None = Non
             error = NotFoundError(message, fix=fix or "check the id", **common)
         elif status in (409, 412) or isinstance(exc, az.ResourceExistsError):
             error = ConflictError(message, fix=fix or "check the resource's current state", **common)
-        elif status in (401, 403):
+        elif status in (401, 403) or code == "InvalidAuthenticationInfo":  # Batch answers that one with 400
             error = AuthError(message, fix=fix or "check the credentials and the account's permissions",
                               **common)
         elif status in (429, 502, 503, 504):

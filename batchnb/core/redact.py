@@ -45,6 +45,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Authorization headers: "SharedKey account:signature" and "Bearer token".
     (re.compile(r"(?i)\b(SharedKey(?:Lite)?\s+[^:\s'\"]+:)[^\s'\",;]+"), r"\1" + MASK),
     (re.compile(r"(?i)\b(Bearer\s+)[A-Za-z0-9\-._~+/]+=*"), r"\1" + MASK),
+    # Batch's AuthenticationErrorDetail quotes the Shared Key signature it received.
+    (re.compile(r"(?i)(MAC signature found in the HTTP request ')[^'\s]+"), r"\1" + MASK),
     # Common key=value spellings in reprs and config dumps.
     (re.compile(r"(?i)\b((?:access_?key|account_?key|password|client_?secret)\s*[=:]\s*['\"]?)"
                 r"(?!\*\*\*)[^'\"\s,;)]+"), r"\1" + MASK),

@@ -43,6 +43,8 @@ from batchnb.local.processes import (
 
 STATE_DIR_ENV = "BATCHNB_LOCAL_STATE_DIR"
 HOST_PYTHON_ENV = "BATCHNB_LOCAL_HOST_PYTHON"  # "1": tasks see this interpreter and its packages
+# Names a coverage config file: the server then runs under `coverage run` (see _under_coverage).
+COVERAGE_ENV = "BATCHNB_LOCAL_COVERAGE"
 SERVER_MARKER = "batchnb.local"  # in the server's command line: `python -m batchnb.local serve`
 _SETTINGS = "settings.json"
 _SERVER = "server.json"
@@ -315,6 +317,7 @@ def _start_server(sd: Path, settings: dict[str, Any], options: dict[str, Any], s
         (sd / _SERVER).unlink(missing_ok=True)
         argv = [sys.executable, "-m", "batchnb.local", "serve", "--state-dir", str(sd),
                 "--port", str(port), "--account", str(settings["account_name"]), *_option_flags(options)]  # fmt: skip
+        argv = _under_coverage(argv, env)
         pid = spawn_detached(argv, log_path=sd / "server.log", env=env, cwd=sd)
         info = _wait_server_ready(sd, pid)
         if info is not None:
@@ -324,6 +327,20 @@ def _start_server(sd: Path, settings: dict[str, Any], options: dict[str, Any], s
             break
         port = 0  # our port was taken between the check and the bind: take any free one
     raise LocalServiceError(f"the local Batch service did not start; see {sd / 'server.log'}")
+
+
+def _under_coverage(argv: list[str], env: dict[str, str]) -> list[str]:
+    """The server's command line under `coverage run` when BATCHNB_LOCAL_COVERAGE names a coverage
+    config file (the test suite sets it, see .ci/test): the service is a process of its own, which
+    the tests' in-process coverage does not see. Each server writes a parallel data file next to
+    COVERAGE_FILE when it exits (SIGTERM stops it cleanly); `coverage combine` merges them."""
+    rcfile = env.get(COVERAGE_ENV, "").strip()
+    if not rcfile:
+        return argv
+    # The server runs in its state dir: a relative data file would be lost with it.
+    data_file = env.get("COVERAGE_FILE") or str(Path(rcfile).parent / ".coverage")
+    env["COVERAGE_FILE"] = str(Path(data_file).resolve())
+    return [argv[0], "-m", "coverage", "run", "--parallel-mode", f"--rcfile={Path(rcfile).resolve()}", *argv[1:]]
 
 
 def _port_frees_up(port: int, timeout: float = 3.0) -> bool:

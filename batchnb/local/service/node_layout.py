@@ -6,6 +6,7 @@ Shared by the model (which cleans task directories and answers file listings) an
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 NODE_SUBDIRS = ("applications", "fsmounts", "shared", "startup", "volatile", "workitems")
@@ -35,3 +36,19 @@ def task_dir(root: Path, job_id: str, task_id: str) -> Path:
 def start_task_dir(root: Path) -> Path:
     """The start task's task directory; its working directory is `startup/wd`."""
     return root / "startup"
+
+
+def agent_log_path(root: Path) -> Path:
+    """The node agent's log: beside the node's directory tree, not in it, because on Azure the
+    agent's logs are not node files (Upload Batch Service Logs is the way to get them)."""
+    return root.parent / f"{root.name}.agent.log"
+
+
+def append_agent_log(root: Path, message: str, *, when: str) -> None:
+    """One line of the node agent's log, ``<ISO time> <message>``; the time lets Upload Batch
+    Service Logs pick the files that have a line in the requested window."""
+    path = agent_log_path(root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Private like the service's own logs (task names and ids are the user's business).
+    with open(path, "a", encoding="utf-8", opener=lambda p, flags: os.open(p, flags, 0o600)) as log:
+        log.write(f"{when} {message}\n")

@@ -83,8 +83,10 @@ def authenticate(request: web.Request, config: ServerConfig) -> None:
     ok, sts = sharedkey.verify(request.method, request.rel_url.raw_path, request.rel_url.raw_query_string,
                                request.headers, config.account_name, config.account_key)
     if not ok:
-        raise _auth_error(403, "The MAC signature found in the HTTP request is not the same as any computed "
-                               f"signature. Server used following string to sign: '{sts}'.")
+        # Azure's wording, which quotes the signature it received (batchnb's errors mask it).
+        found = auth.split(":", 1)[1] if ":" in auth else ""
+        raise _auth_error(403, f"The MAC signature found in the HTTP request '{found}' is not the same as any "
+                               f"computed signature. Server used following string to sign: '{sts}'.")
 
 
 def _log_request(request: web.Request, request_id: str, outcome: str, started: float) -> None:

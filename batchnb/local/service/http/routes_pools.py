@@ -66,8 +66,7 @@ def register(app: web.Application, svc) -> None:
         action = request.match_info["action"].lower()
         body = await read_json(request)
         if action == "uploadbatchservicelogs":
-            svc.get_node(pool_id, node_id)
-            return json_response({"virtualDirectoryName": f"{pool_id}/{node_id}", "numberOfFilesUploaded": 0})
+            return json_response(await svc.upload_node_logs(pool_id, node_id, body))
         return run_action(request, node_actions, action, (pool_id, node_id), body)
 
     async def remote_login(request):

@@ -10,8 +10,8 @@ from batchnb.local.service.model import clock
 from batchnb.local.service.model.autoscale import DEALLOCATION_OPTIONS
 from batchnb.local.service.model.entities import Node, Pool
 from batchnb.local.service.model.errors import ServiceError, conflict, find
-from batchnb.local.service.model.validate import check_enum, check_object
-from batchnb.local.service.node_layout import create_node_layout
+from batchnb.local.service.model.validate import check_enum, check_object, check_time, require
+from batchnb.local.service.node_layout import agent_log_path, append_agent_log, create_node_layout
 
 AVAILABLE = ("idle", "running")
 
@@ -24,6 +24,26 @@ class NodeOps:
 
     def node_root(self, node: Node):
         return self.nodes_dir / node.pool.key / node.id
+
+    def note_on_node(self, node: Node, message: str, *, when=None) -> None:
+        """A line in the node agent's log (what Upload Batch Service Logs uploads)."""
+        try:
+            append_agent_log(self.node_root(node), message, when=clock.iso(when or clock.now()))
+        except OSError:  # a full or vanished disk must not fail the state change it records
+            pass
+
+    # ---- service logs -------------------------------------------------------------------------
+    async def upload_node_logs(self, pool_id: str, node_id: str, body: dict) -> dict:
+        """Upload Batch Service Logs: the node agent's log and the start task's output files that
+        have a line in [startTime, endTime] go to ``containerUrl`` under ``<pool>/<node>/<guid>/``.
+        The answer counts the files; the upload itself runs afterwards, as on Azure."""
+        node = self.get_node(pool_id, node_id)
+        body = check_object(body, shape={"containerUrl": str, "startTime": str, "endTime": str,
+                                         "identityReference": dict})
+        container_url = require(body, "containerUrl")
+        start = check_time(body, "startTime", required=True)
+        end = check_time(body, "endTime") or clock.now()
+        return await self.scheduler.upload_service_logs(node, self.node_root(node), container_url, start, end)
 
     # ---- allocation ---------------------------------------------------------------------------
     def add_node(self, pool: Pool, *, dedicated: bool) -> Node:
@@ -111,6 +131,7 @@ class NodeOps:
         await asyncio.sleep(min(0.2, self.config.node_boot_seconds / 2))
         await self.scheduler.kill_processes_under(self.node_root(node))  # the VM is gone
         await asyncio.to_thread(shutil.rmtree, self.node_root(node), True)
+        agent_log_path(self.node_root(node)).unlink(missing_ok=True)  # its logs leave with the VM
         if node.pool.nodes.get(node.id) is node:
             self.record_departed_node(node)  # metered until now; no await before it leaves the pool
         node.pool.nodes.pop(node.id, None)

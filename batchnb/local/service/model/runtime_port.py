@@ -7,6 +7,7 @@ so the model imports neither the runtime nor the HTTP layer and can be reasoned 
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -27,3 +28,5 @@ class NodeRuntime(Protocol):
     async def run_start_task(self, node: Node, spec: dict) -> bool: ...
     async def run_release_tasks(self, job: Job) -> None: ...
     async def kill_processes_under(self, root: Path) -> None: ...
+    async def upload_service_logs(self, node: Node, root: Path, container_url: str, start: datetime,
+                                  end: datetime) -> dict: ...

@@ -76,6 +76,8 @@ class BatchService(PoolOps, NodeOps, NodeUserOps, JobOps, JobScheduleOps, AutoPo
         else:  # allocationState
             doc[field] = state
             doc[field + "TransitionTime"] = clock.iso(when)
+        if isinstance(entity, Node) and field == "state":
+            self.note_on_node(entity, f"INFO node state changed to {state}", when=when)
         if isinstance(entity, Task):
             us = int(when.timestamp() * 1_000_000)
             entity.stamp_us = us

@@ -97,3 +97,16 @@ def check_object(body, prop: str = "body", shape: dict | None = None) -> dict:
 
         check_shape(body, shape, "" if prop == "body" else prop)
     return body
+
+
+def check_time(body: dict, prop: str, *, required: bool = False):
+    """An ISO-8601 date-time property as a UTC datetime (None when absent and not required)."""
+    value = body.get(prop)
+    if value is None or value == "":
+        if required:
+            raise missing(prop)
+        return None
+    try:
+        return clock.parse_iso(str(value))
+    except ValueError:
+        raise bad_value(prop, value, "The value is not a valid ISO-8601 date-time.") from None

@@ -15,7 +15,7 @@ from batchnb.local.service import node_layout
 from batchnb.local.service.model import clock
 from batchnb.local.service.model.entities import Job, Node, Task, job_pool_key
 from batchnb.local.service.model.tasks import _terminated_failure, _wall_clock_failure, mark_requeued
-from batchnb.local.service.runtime import multi_instance, node_dirs, node_processes, node_python
+from batchnb.local.service.runtime import multi_instance, node_dirs, node_processes, node_python, service_logs
 from batchnb.local.service.runtime.executor import RunOutcome, TaskRun, run_task
 from batchnb.local.service.runtime.node_processes import kill_task_group
 
@@ -300,6 +300,7 @@ class Scheduler:
                 info.pop(prop, None)
             doc["nodeInfo"] = _node_info(node, job, task)
         svc.move_task(task, "preparing" if needs_prep else "running", update)
+        svc.note_on_node(node, f"INFO task started: job {job.id} task {task.id}")
         svc.refresh_node_state(node)
         task.run = svc.spawn(self._execute(task, node, tdir, needs_prep), name=f"task-{task.key}")
 
@@ -378,6 +379,8 @@ class Scheduler:
             svc.complete_task(task, exit_code=outcome.exit_code, failure=outcome.failure, kind=outcome.kind,
                               end=clock.iso(outcome.end_time))
         self._record_on_node(node, task)
+        svc.note_on_node(node, f"INFO task ended: job {task.job.id} task {task.id} exit code {outcome.exit_code}"
+                               f"{' (failed)' if outcome.failure else ''}")
         svc.refresh_node_state(node)
         svc.wake()
 
@@ -512,14 +515,26 @@ class Scheduler:
                 return False
             attempt += 1
 
+    async def upload_service_logs(self, node: Node, root, container_url: str, start, end) -> dict:
+        started = node.doc.get("startTaskInfo", {}).get("startTime")
+        files = service_logs.collect(root, start, end,
+                                     start_task_started=clock.parse_iso(started) if started else None)
+        directory = service_logs.virtual_directory(node.pool.doc["id"], node.id)
+        # The files are read whole when uploaded, a moment after this answer (Azure too answers first).
+        self.svc.spawn(asyncio.to_thread(service_logs.upload, container_url, directory, files),
+                       name=f"service-logs-{node.id}")
+        return {"virtualDirectoryName": directory, "numberOfFilesUploaded": len(files)}
+
     async def run_start_task(self, node: Node, spec: dict) -> bool:
         info: dict = {}
         node.doc["startTaskInfo"] = info
         tdir = node_layout.start_task_dir(self.svc.node_root(node))
+        self.svc.note_on_node(node, "INFO start task started")
         try:
             return await self._run_side_task(node, spec, tdir, job=None, retries=int(spec.get("maxTaskRetryCount") or 0),
                                              info=info)
         finally:
+            self.svc.note_on_node(node, f"INFO start task ended: exit code {info.get('exitCode')}")
             self.svc.save(node)
             self.svc.flush()
 
