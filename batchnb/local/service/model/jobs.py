@@ -339,6 +339,7 @@ class JobOps:
         """Rebuild queues and counters; tasks that were running when the service died are requeued."""
         tasks = sorted(job.tasks.values(), key=lambda t: t.seq)
         job.tasks = {t.key: t for t in tasks}
+        job.order = None
         for task in tasks:
             if task.doc["state"] in ("running", "preparing"):
                 self.scheduler.kill_orphan(task)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -59,7 +60,10 @@ class BatchService(PoolOps, NodeOps, NodeUserOps, JobOps, JobScheduleOps, AutoPo
         self.save(entity)
 
     def save(self, entity: Pool | Node | Job | Task | JobSchedule) -> None:
-        table = {Pool: "pools", Node: "nodes", Job: "jobs", Task: "tasks", JobSchedule: "jobschedules"}[type(entity)]
+        if type(entity) is Task:
+            self.store.put("tasks", entity.key, entity.seq, entity.doc, entity.x, entity.pack)
+            return
+        table = {Pool: "pools", Node: "nodes", Job: "jobs", JobSchedule: "jobschedules"}[type(entity)]
         self.store.put(table, entity.key, entity.seq, entity.doc, entity.x)
 
     def set_state(self, entity: Pool | Node | Job | Task | JobSchedule, state: str, *, field: str = "state") -> None:
@@ -137,6 +141,16 @@ class BatchService(PoolOps, NodeOps, NodeUserOps, JobOps, JobScheduleOps, AutoPo
         for pool in self.pools.values():
             self.recover_pool(pool)
         self.flush()
+        self.pack_tasks()
+
+    def pack_tasks(self) -> int:
+        """Hold every waiting or finished task compactly (see ``Task.pack``); after a restart's load."""
+        packed = 0
+        for job in self.jobs.values():
+            for task in job.tasks.values():
+                if not task.packed:
+                    packed += task.pack(json.dumps(task.doc, separators=(",", ":")))
+        return packed
 
     async def start(self) -> None:
         self.load()
