@@ -94,8 +94,11 @@ def check_id(value: object, *, field: str = "id") -> str:
 
 def find_duplicate_ids(ids: Iterable[str]) -> list[list[str]]:
     """Groups of ids that Batch considers equal (it compares ids case-insensitively)."""
+    items = ids if isinstance(ids, (list, tuple)) else list(ids)
+    if len({item.lower() for item in items}) == len(items):  # the common case, without a list per id
+        return []
     groups: dict[str, list[str]] = {}
-    for item in ids:
+    for item in items:
         groups.setdefault(item.lower(), []).append(item)
     return [group for group in groups.values() if len(group) > 1]
 

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from azure.batch import models as batch_models
@@ -93,6 +94,9 @@ _SHARED_FIELDS = ("display_name", "output_files", "max_retries", "max_wall_clock
                   "required_slots", "container_image", "app_packages")
 
 
+_shared_values = attrgetter("environment", "exit_conditions", *_SHARED_FIELDS)
+
+
 def _shape_key(task: TaskSpec) -> tuple | None:
     if task.exit_conditions is not None:
         return None  # a dict or SDK model: not hashable; converted in full (rare)
@@ -104,22 +108,40 @@ def _shape_key(task: TaskSpec) -> tuple | None:
     return key
 
 
+def _shared_base(task: TaskSpec, shared: dict[Any, Any]) -> dict[str, Any] | None:
+    """The converted options ``task`` shares with others, or None when they cannot be shared.
+
+    Looked up first by the identity of the option objects (a sweep's tasks share them: one C
+    call), then by their values (tasks built one by one); the entry keeps the objects alive, so
+    an id cannot be reused by another object while ``shared`` lives."""
+    values = _shared_values(task)
+    by_identity = tuple(map(id, values))
+    hit = shared.get(by_identity)
+    if hit is not None:
+        return hit[1]
+    key = _shape_key(task)
+    if key is None:
+        return None
+    base = shared.get(key)
+    if base is None:
+        base = _sdk_json(task.replace(id="x", command_line="x", resource_files=()).to_sdk())
+        for name in ("id", "commandLine", "resourceFiles"):
+            base.pop(name, None)
+        shared[key] = base
+    shared[by_identity] = (values, base)
+    return base
+
+
 def _as_body(task: Any, shared: dict[tuple, dict[str, Any]]) -> tuple[str, dict[str, Any], int]:
     """(id, REST body, bytes in a request). The body is the dict the SDK would serialise for the
     task, built once: converting every TaskSpec through the SDK's models (``to_sdk``, then the
     SDK's encoder for sizing and again for sending) cost ~60 us a task, more than the service
     took to add it; sharing the converted body of a sweep's common options costs ~5 us."""
     if isinstance(task, TaskSpec):
-        key = _shape_key(task)
-        if key is None:
+        base = _shared_base(task, shared)
+        if base is None:
             body = _sdk_json(task.to_sdk())
         else:
-            base = shared.get(key)
-            if base is None:
-                base = _sdk_json(task.replace(id="x", command_line="x", resource_files=()).to_sdk())
-                for name in ("id", "commandLine", "resourceFiles"):
-                    base.pop(name, None)
-                shared[key] = base
             body = {"id": task.id, "commandLine": task.command_line, **base}
             if task.resource_files:
                 body["resourceFiles"] = [_sdk_json(to_resource_file(r)) for r in task.resource_files]
