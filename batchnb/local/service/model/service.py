@@ -129,8 +129,15 @@ class BatchService(PoolOps, NodeOps, NodeUserOps, JobOps, JobScheduleOps, AutoPo
         for key, seq, doc, x in self.store.load("jobs"):
             self.jobs[key] = Job(key=key, seq=seq, doc=doc, x=x)
             self.seq = max(self.seq, seq)
-        for key, seq, doc, x, job in self._load_children("tasks", self.jobs):
-            job.tasks[key] = Task(key=key, seq=seq, job=job, doc=doc, x=x)
+        for key, seq, text, x in self.store.load_texts("tasks"):
+            job = self.jobs.get(key.split("/", 1)[0])
+            if job is None:
+                self.store.delete("tasks", key)
+                continue
+            self.seq = max(self.seq, seq)
+            task = job.tasks[key] = Task(key=key, seq=seq, job=job, doc=json.loads(text), x=x)
+            # Packed as it is read, from the stored text: a million tasks never sit decoded at once.
+            task.pack(text)
         for key, seq, doc, x in self.store.load("jobschedules"):
             self.job_schedules[key] = JobSchedule(key=key, seq=seq, doc=doc, x=x)
             self.seq = max(self.seq, seq)

@@ -63,6 +63,11 @@ class Store:
         for key, seq, doc, x in self._db.execute(f"SELECT key, seq, doc, x FROM {table} ORDER BY seq"):
             yield key, seq, json.loads(doc), json.loads(x)
 
+    def load_texts(self, table: str) -> Iterator[tuple[str, int, str, dict]]:
+        """As :meth:`load`, with each document as its stored JSON text (tasks pack themselves from it)."""
+        for key, seq, doc, x in self._db.execute(f"SELECT key, seq, doc, x FROM {table} ORDER BY seq"):
+            yield key, seq, doc, json.loads(x)
+
     def close(self) -> None:
         self.flush()
         self._db.close()

@@ -184,7 +184,7 @@ class TaskOps:
 
     def enqueue(self, task: Task) -> None:
         job = task.job
-        if task.doc.get("dependsOn") and not self.dependencies_met(task):
+        if task.peek().get("dependsOn") and not self.dependencies_met(task):
             job.blocked[task.key] = None
         elif task.x.get("manager"):
             job.pending[task.key] = None
@@ -200,7 +200,7 @@ class TaskOps:
         """Every parent completed with dependencyAction=satisfy. Resumes from the first parent that
         was not met last time, so a merge task over 10,000 parents costs O(parents) overall."""
         job = task.job
-        deps = task.doc["dependsOn"]
+        deps = task.peek()["dependsOn"]
         parents = task.x.get("parents")
         if parents is None:
             parents = [f"{job.key}/{i.lower()}" for i in deps.get("taskIds") or []]
