@@ -6,7 +6,6 @@ same view as the handle that created the job.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
@@ -126,7 +125,8 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         env = self._pool_python_env()
         if env is not None:
             # The pool's start task installed it: its python comes first for every TaskSpec.
-            tasks = [dataclasses.replace(t, command_line=env.path_command(t.command_line))
+            # _sibling: only the changed command line is validated again (a sweep's million tasks).
+            tasks = [t._sibling(t.id, env.path_command(t.command_line), t.resource_files)
                      if isinstance(t, TaskSpec) else t for t in tasks]
         return add_tasks(self._client, self.id, tasks, max_concurrency=max_concurrency, timeout=timeout)
 

@@ -43,6 +43,7 @@ __all__ = [
 ID_MAX_LENGTH = 64
 ID_ALLOWED = "letters, digits, '-' and '_'"
 _ID_CHAR = re.compile(r"[A-Za-z0-9_\-]")
+_ID = re.compile(rf"[A-Za-z0-9_\-]{{1,{ID_MAX_LENGTH}}}")  # the common case in one match (sweeps check millions)
 DISPLAY_NAME_MAX_LENGTH = 1024
 BLOB_NAME_MAX_LENGTH = 1024
 BLOB_MAX_PATH_SEGMENTS = 254
@@ -71,6 +72,8 @@ def did_you_mean(word: str, candidates: Iterable[str], *, n: int = 3, joiner: st
 
 def check_id(value: object, *, field: str = "id") -> str:
     """A pool, job or task id: 1-64 letters, digits, '-' or '_' (unique case-insensitively)."""
+    if value.__class__ is str and _ID.fullmatch(value):
+        return value
     fix = f"use 1-{ID_MAX_LENGTH} characters from {ID_ALLOWED}"
     if not isinstance(value, str):
         raise ValidationError(field, f"must be a string, got {_kind(value)} {value!r}", fix=fix)
@@ -91,8 +94,11 @@ def check_id(value: object, *, field: str = "id") -> str:
 
 def find_duplicate_ids(ids: Iterable[str]) -> list[list[str]]:
     """Groups of ids that Batch considers equal (it compares ids case-insensitively)."""
+    items = ids if isinstance(ids, (list, tuple)) else list(ids)
+    if len({item.lower() for item in items}) == len(items):  # the common case, without a list per id
+        return []
     groups: dict[str, list[str]] = {}
-    for item in ids:
+    for item in items:
         groups.setdefault(item.lower(), []).append(item)
     return [group for group in groups.values() if len(group) > 1]
 

@@ -35,7 +35,7 @@ import pandas as pd
 from batchnb._constants import METRICS_FILE_NAME
 from batchnb.core.redact import redact
 from batchnb.core.tasks.bulk import submission_in_progress
-from batchnb.core.transport import Backoff, Deadline, retry_after_of, status_of
+from batchnb.core.transport import Backoff, Deadline, list_rows, retry_after_of, status_of
 from batchnb.data import frames
 from batchnb.data.node_metrics import parse_metrics_lines
 
@@ -408,8 +408,8 @@ class JobWatcher(_Poller):
         full = self._since is None
         flt = None if self._since is None else f"stateTransitionTime gt DateTime'{_format_filter_time(self._since)}'"
         before = meter.requests
-        rows = list(self.client.list_tasks(self.job_id, select=self.select, filter=flt,
-                                           max_results=self.page_size, **kw))
+        rows = list_rows(self.client, f"/jobs/{self.job_id}/tasks", select=self.select, filter=flt,
+                         max_results=self.page_size, **kw)
         paged = meter.requests - before > 1
         update = frames.tasks_frame(rows)
         self.job_state = _lower(job.get("state"))

@@ -17,11 +17,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ["bench_throughput.py", "bench_submit.py", "bench_monitor.py", "bench_staging.py", "bench_map.py",
-           "bench_wait.py", "bench_env.py", "reliability_summary.py", "bench_cost.py", "bench_sweeps.py"]
+           "bench_wait.py", "bench_env.py", "reliability_summary.py", "bench_cost.py", "bench_sweeps.py", "bench_scale.py"]
 # The scripts that start a throwaway service where --state-parent says; the others use
 # $BATCHNB_LOCAL_STATE_DIR when it is set.
 STATE_PARENT = {"bench_throughput.py", "bench_submit.py", "bench_monitor.py", "reliability_summary.py",
-                "bench_cost.py", "bench_wait.py"}
+                "bench_cost.py", "bench_wait.py", "bench_scale.py"}
 
 
 def _processes_mentioning(text: str) -> list[str]:

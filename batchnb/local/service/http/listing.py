@@ -7,6 +7,7 @@ import base64
 import bisect
 import hashlib
 import hmac
+import itertools
 import json
 import secrets
 from operator import attrgetter, itemgetter
@@ -109,9 +110,14 @@ def compile_filter(text: str | None, allowed: dict):
 
 def page(request: web.Request, entities: Iterable, *, allowed: dict, kind: str,
          render: Callable[[object], dict], seq_of: Callable[[object], int], sorted_by_seq: bool = True,
-         candidates: Callable[[object], list] | None = None, stats: Callable[[object], dict] | None = None) -> dict:
+         candidates: Callable[[object], list] | None = None, stats: Callable[[object], dict] | None = None,
+         live: Callable[[object], bool] | None = None) -> dict:
     """Build one page. `candidates(filter)` may narrow the entities (a change-log lookup) and
-    returns them sorted by seq; otherwise `entities` must already be in seq order."""
+    returns them sorted by seq; otherwise `entities` must already be in seq order. `live(entity)`
+    skips entities that are gone (a list that keeps deleted tasks until it is rebuilt).
+
+    A page costs what it returns: it starts by bisection and reads on from there (no copy of the
+    list), so page 1,000 of a million-task job costs what page 1 of a small one does."""
     state = list_state(request)
     flt = compile_filter(state["f"], allowed)
     after = state.get("a", 0)
@@ -120,13 +126,14 @@ def page(request: web.Request, entities: Iterable, *, allowed: dict, kind: str,
         items = candidates(flt)
     if items is None:
         items = entities if isinstance(entities, list) else list(entities)
-    if after:
-        items = items[bisect.bisect_right(items, after, key=seq_of):]
+    first = bisect.bisect_right(items, after, key=seq_of) if after else 0
     out = []
     limit = state["m"]
     last_seq = None
     more = False
-    for entity in items:
+    for entity in itertools.islice(items, first, None):
+        if live is not None and not live(entity):
+            continue
         doc = render(entity)
         if flt is not None and not flt.matches(doc):
             continue
@@ -163,11 +170,12 @@ def base_url(request: web.Request) -> str:
 
 
 def task_stats(task) -> dict:
-    info = task.doc.get("executionInfo") or {}
+    doc = task.peek()
+    info = doc.get("executionInfo") or {}
     start = info.get("startTime")
     end = info.get("endTime")
     wall = (clock.parse_iso(end) - clock.parse_iso(start)).total_seconds() if start and end else 0.0
-    return {"url": f"{task.doc['url']}/stats", "startTime": task.doc["creationTime"],
-            "lastUpdateTime": task.doc.get("stateTransitionTime"), "userCPUTime": "PT0S", "kernelCPUTime": "PT0S",
+    return {"url": f"{doc['url']}/stats", "startTime": doc["creationTime"],
+            "lastUpdateTime": doc.get("stateTransitionTime"), "userCPUTime": "PT0S", "kernelCPUTime": "PT0S",
             "wallClockTime": f"PT{wall:.3f}S", "readIOps": "0", "writeIOps": "0", "readIOGiB": 0.0,
             "writeIOGiB": 0.0, "waitTime": "PT0S"}

@@ -47,6 +47,7 @@ def register(app: web.Application, svc, faults) -> None:
         return json_response({"maxRssBytes": rss_kib * 1024, "rssBytes": current,
                               "pools": len(svc.pools), "jobs": len(svc.jobs),
                               "tasks": sum(len(j.tasks) for j in svc.jobs.values()),
+                              "packedTasks": sum(t.packed for j in svc.jobs.values() for t in j.tasks.values()),
                               "requests": faults.requests, "faults": faults.injected})
 
     async def set_emulation(request):

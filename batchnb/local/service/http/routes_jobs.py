@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import bisect
+from operator import attrgetter
 
 from aiohttp import web
 
 from batchnb.local.service.http import odata
 from batchnb.local.service.http.body import read_json
 from batchnb.local.service.http.entity_handlers import add_collection_routes, entity_handlers, run_action
-from batchnb.local.service.http.listing import base_url, docs_page, list_state, model_page, task_stats
+from batchnb.local.service.http.listing import base_url, docs_page, list_state, page, task_stats
 from batchnb.local.service.http.respond import check_conditions, created, entity, json_response
+from batchnb.local.service.model.entities import Task
 
 
 def changed_tasks(job, flt) -> list | None:
@@ -66,17 +68,21 @@ def register(app: web.Application, svc) -> None:
 
     async def list_tasks(request):
         job = svc.get_job(request.match_info["job"])
-        return json_response(model_page(request, job.tasks.values(), allowed=odata.TASK_FILTER_PROPS, kind="tasks",
-                                        candidates=lambda flt: changed_tasks(job, flt), stats=task_stats))
+        # Tasks are read with peek(): a listing must not keep a decoded copy of every packed task.
+        return json_response(page(request, job.ordered_tasks(), allowed=odata.TASK_FILTER_PROPS, kind="tasks",
+                                  render=Task.peek, seq_of=attrgetter("seq"), stats=task_stats,
+                                  candidates=lambda flt: changed_tasks(job, flt),
+                                  live=lambda task: job.tasks.get(task.key) is task))
 
     async def create_task(request):
         return created(request, svc.create_task(request.match_info["job"], await read_json(request)).doc)
 
     async def get_task(request):
         task = svc.get_task(request.match_info["job"], request.match_info["task"])
-        check_conditions(request, task.doc, write=False)
+        doc = task.peek()
+        check_conditions(request, doc, write=False)
         state = list_state(request)
-        doc = task.doc if "stats" not in state["e"] else dict(task.doc, stats=task_stats(task))
+        doc = doc if "stats" not in state["e"] else dict(doc, stats=task_stats(task))
         return entity(request, doc, "tasks", select=state["s"])
 
     _, replace_task, delete_task = entity_handlers(

@@ -339,17 +339,18 @@ class JobOps:
         """Rebuild queues and counters; tasks that were running when the service died are requeued."""
         tasks = sorted(job.tasks.values(), key=lambda t: t.seq)
         job.tasks = {t.key: t for t in tasks}
-        for task in tasks:
-            if task.doc["state"] in ("running", "preparing"):
+        job.order = None
+        for task in tasks:  # state and peek(): waiting and finished tasks stay packed
+            if task.state in ("running", "preparing"):
                 self.scheduler.kill_orphan(task)
                 mark_requeued(task.doc)  # counters are rebuilt below, so no move_task here
                 self.set_state(task, "active")
             else:
-                task.stamp_us = int(clock.parse_iso(task.doc["stateTransitionTime"]).timestamp() * 1_000_000)
-                if task.doc["state"] == "completed":
+                task.stamp_us = int(clock.parse_iso(task.peek()["stateTransitionTime"]).timestamp() * 1_000_000)
+                if task.state == "completed":
                     self.note_completed(task)
             self.count_task(task, +1)
-            if task.doc["state"] == "active":
+            if task.state == "active":
                 self.enqueue(task)
         order = sorted(tasks, key=lambda t: t.stamp_us)
         job.change_us = [t.stamp_us for t in order]

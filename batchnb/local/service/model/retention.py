@@ -19,8 +19,9 @@ from batchnb.local.service.node_layout import task_dir
 class RetentionOps:
     def note_completed(self, task: Task) -> None:
         """Remember when a just-completed task's files expire."""
-        retention = clock.parse_duration(task.doc["constraints"].get("retentionTime"))
-        end = (task.doc.get("executionInfo") or {}).get("endTime")
+        doc = task.peek()  # a finished task stays packed
+        retention = clock.parse_duration(doc["constraints"].get("retentionTime"))
+        end = (doc.get("executionInfo") or {}).get("endTime")
         if retention is None or end is None or task.x.get("files_cleaned"):
             return
         expiry = clock.parse_iso(end).timestamp() + retention.total_seconds() / max(self.config.clock_scale, 1e-9)
@@ -34,7 +35,7 @@ class RetentionOps:
             job = self.jobs.get(job_key)
             task = job.tasks.get(task_key) if job is not None else None
             # A task reactivated (and maybe completed again) since has a newer entry of its own.
-            if task is None or task.doc["state"] != "completed" or task.doc["executionInfo"].get("endTime") != end:
+            if task is None or task.state != "completed" or task.peek()["executionInfo"].get("endTime") != end:
                 continue
             node = self._node_of(task)
             task.x["files_cleaned"] = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -59,7 +60,10 @@ class BatchService(PoolOps, NodeOps, NodeUserOps, JobOps, JobScheduleOps, AutoPo
         self.save(entity)
 
     def save(self, entity: Pool | Node | Job | Task | JobSchedule) -> None:
-        table = {Pool: "pools", Node: "nodes", Job: "jobs", Task: "tasks", JobSchedule: "jobschedules"}[type(entity)]
+        if type(entity) is Task:
+            self.store.put("tasks", entity.key, entity.seq, entity.doc, entity.x, entity.pack)
+            return
+        table = {Pool: "pools", Node: "nodes", Job: "jobs", JobSchedule: "jobschedules"}[type(entity)]
         self.store.put(table, entity.key, entity.seq, entity.doc, entity.x)
 
     def set_state(self, entity: Pool | Node | Job | Task | JobSchedule, state: str, *, field: str = "state") -> None:
@@ -127,8 +131,15 @@ class BatchService(PoolOps, NodeOps, NodeUserOps, JobOps, JobScheduleOps, AutoPo
         for key, seq, doc, x in self.store.load("jobs"):
             self.jobs[key] = Job(key=key, seq=seq, doc=doc, x=x)
             self.seq = max(self.seq, seq)
-        for key, seq, doc, x, job in self._load_children("tasks", self.jobs):
-            job.tasks[key] = Task(key=key, seq=seq, job=job, doc=doc, x=x)
+        for key, seq, text, x in self.store.load_texts("tasks"):
+            job = self.jobs.get(key.split("/", 1)[0])
+            if job is None:
+                self.store.delete("tasks", key)
+                continue
+            self.seq = max(self.seq, seq)
+            task = job.tasks[key] = Task(key=key, seq=seq, job=job, doc=json.loads(text), x=x)
+            # Packed as it is read, from the stored text: a million tasks never sit decoded at once.
+            task.pack(text)
         for key, seq, doc, x in self.store.load("jobschedules"):
             self.job_schedules[key] = JobSchedule(key=key, seq=seq, doc=doc, x=x)
             self.seq = max(self.seq, seq)
@@ -139,6 +150,16 @@ class BatchService(PoolOps, NodeOps, NodeUserOps, JobOps, JobScheduleOps, AutoPo
         for pool in self.pools.values():
             self.recover_pool(pool)
         self.flush()
+        self.pack_tasks()
+
+    def pack_tasks(self) -> int:
+        """Hold every waiting or finished task compactly (see ``Task.pack``); after a restart's load."""
+        packed = 0
+        for job in self.jobs.values():
+            for task in job.tasks.values():
+                if not task.packed:
+                    packed += task.pack(json.dumps(task.doc, separators=(",", ":")))
+        return packed
 
     async def start(self) -> None:
         self.load()

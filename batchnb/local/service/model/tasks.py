@@ -123,6 +123,8 @@ class TaskOps:
                 doc[prop] = body[prop]
         task = Task(key=key, seq=self.next_seq(), job=job, doc=doc, x={"manager": True} if manager else {})
         job.tasks[key] = task
+        if job.order is not None:
+            job.order.append(task)
         job.int_ids = None if job.int_ids is None else _add_int_id(job.int_ids, task)
         self.set_state(task, "active")
         self.count_task(task, +1)
@@ -162,7 +164,7 @@ class TaskOps:
 
     # ---- counters and queues --------------------------------------------------------------------
     def count_task(self, task: Task, sign: int) -> None:
-        job, doc = task.job, task.doc
+        job, doc = task.job, task.peek()  # peek: counting must not unpack a waiting task
         bucket = "running" if doc["state"] == "preparing" else doc["state"]
         slots = task.slots
         job.counts[bucket] += sign
@@ -182,7 +184,7 @@ class TaskOps:
 
     def enqueue(self, task: Task) -> None:
         job = task.job
-        if task.doc.get("dependsOn") and not self.dependencies_met(task):
+        if task.peek().get("dependsOn") and not self.dependencies_met(task):
             job.blocked[task.key] = None
         elif task.x.get("manager"):
             job.pending[task.key] = None
@@ -198,7 +200,7 @@ class TaskOps:
         """Every parent completed with dependencyAction=satisfy. Resumes from the first parent that
         was not met last time, so a merge task over 10,000 parents costs O(parents) overall."""
         job = task.job
-        deps = task.doc["dependsOn"]
+        deps = task.peek()["dependsOn"]
         parents = task.x.get("parents")
         if parents is None:
             parents = [f"{job.key}/{i.lower()}" for i in deps.get("taskIds") or []]
@@ -215,10 +217,10 @@ class TaskOps:
                     for t in job.tasks.values():
                         _add_int_id(job.int_ids, t)
                 candidates = [job.tasks[k] for k in job.int_ids.get(int(ref[1:]), []) if k in job.tasks]
-                ok = any(c.doc["state"] == "completed" and c.x.get("dep") == "satisfy" for c in candidates)
+                ok = any(c.state == "completed" and c.x.get("dep") == "satisfy" for c in candidates)
             else:
                 parent = job.tasks.get(ref)
-                ok = parent is not None and parent.doc["state"] == "completed" and parent.x.get("dep") == "satisfy"
+                ok = parent is not None and parent.state == "completed" and parent.x.get("dep") == "satisfy"
             if not ok:
                 task.x["cursor"] = cursor
                 return False
@@ -230,7 +232,7 @@ class TaskOps:
         moved = False
         for key in list(job.blocked):
             task = job.tasks.get(key)
-            if task is None or task.doc["state"] != "active":
+            if task is None or task.state != "active":
                 job.blocked.pop(key, None)
             elif self.dependencies_met(task):
                 job.blocked.pop(key, None)

@@ -466,7 +466,7 @@ class Scheduler:
             self.stop_task(task, how)
 
     def evict_job(self, job: Job, how: str) -> None:
-        for task in [t for t in job.tasks.values() if t.doc["state"] in ("running", "preparing")]:
+        for task in [t for t in job.tasks.values() if t.state in ("running", "preparing")]:
             self.stop_task(task, how)
 
     # ---- start, prep and release tasks ---------------------------------------------------------
