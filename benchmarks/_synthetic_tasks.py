@@ -66,6 +66,8 @@ def packed_tasks_frame(n: int, *, nodes: int = 500, slots: int = 4, seed: int = 
                                               None)),
         "failure_category": pd.Categorical.from_codes(np.where(failed, 0, -1),
                                                       dtype=pd.CategoricalDtype(frames.FAILURE_CATEGORIES)),
+        "display_name": pd.Series([None] * n, dtype="string"),  # a sweep's parameters; no figure reads them
+        "required_slots": pd.array(np.ones(n, dtype=np.int64), dtype="Int64"),
     }
     index = pd.Index([f"task-{i:07d}" for i in range(n)], dtype="string", name="task_id")
     df = pd.DataFrame({k: v.array if isinstance(v, pd.Series) else v for k, v in columns.items()}, index=index)
