@@ -47,6 +47,16 @@ Raises
 ------
 batchnb.errors.NotFoundError
     {missing}.""",
+    "bytes_returns": """\
+Returns
+-------
+bytes
+    The content.
+
+Raises
+------
+batchnb.errors.NotFoundError
+    {missing}.""",
     # Session.get_pool / get_job and the handles' constructors.
     "entity_id_param": """\
 {kind}_id : str
@@ -90,6 +100,11 @@ batchnb.errors.ValidationError
 batchnb.errors.NotFoundError
     The set has no executed notebook (yet).""",
     # Blob operations.
+    "blob_params": """\
+container : str
+    The container's name.
+blob : str
+    The blob's name.""",
     "container_prefix_params": """\
 container : str
     The container's name.

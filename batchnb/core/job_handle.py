@@ -293,6 +293,7 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         """
         return redact(self.read_bytes(task_id, path, tail=tail).decode(encoding, errors="replace"))
 
+    @fill_doc(missing="No such task or file (yet), or its node is gone")
     def read_bytes(self, task_id: str, path: str, *, tail: int | None = None) -> bytes:
         """A file of the task's directory on its node, as bytes.
 
@@ -305,15 +306,7 @@ class JobHandle(_Handle[batch_models.BatchJob]):
         tail : int, optional
             Only the last ``tail`` bytes, fetched by byte range.
 
-        Returns
-        -------
-        bytes
-            The content.
-
-        Raises
-        ------
-        batchnb.errors.NotFoundError
-            No such task or file (yet), or its node is gone.
+        %(bytes_returns)s
         """
         action = f"read {path!r} of task {task_id!r} in job {self.id!r}"
         ocp_range = None

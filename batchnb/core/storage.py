@@ -480,6 +480,7 @@ class Storage:
         bc.set_http_headers(content_settings=ContentSettings(content_md5=bytearray(md5)))
         return "uploaded"
 
+    @fill_doc
     def upload_bytes(self, data: bytes, *, container: str, blob: str) -> str:
         """Upload ``data`` as one blob (replacing it); the container is created if needed.
 
@@ -487,10 +488,7 @@ class Storage:
         ----------
         data : bytes
             The content.
-        container : str
-            The container's name.
-        blob : str
-            The blob's name.
+        %(blob_params)s
 
         Returns
         -------
@@ -585,6 +583,7 @@ class Storage:
                                        **self._signing(until))
         return f"{self.url}/{container}?{token}"
 
+    @fill_doc
     def blob_sas(self, container: str, blob: str, *, read: bool = True, write: bool = False,
                  create: bool = False, expiry: dt.timedelta | dt.datetime | float | None = None,
                  default_expiry: dt.timedelta = DEFAULT_EXPIRY) -> str:
@@ -592,10 +591,7 @@ class Storage:
 
         Parameters
         ----------
-        container : str
-            The container's name.
-        blob : str
-            The blob's name.
+        %(blob_params)s
         read, write, create : bool
             The permissions.
         expiry : timedelta, datetime or float, optional
@@ -789,27 +785,17 @@ class Storage:
         finally:
             bar(None)
 
+    @fill_doc(missing="No such blob")
     def read_bytes(self, container: str, blob: str, *, etag: str | None = None) -> bytes:
         """One blob's content.
 
         Parameters
         ----------
-        container : str
-            The container's name.
-        blob : str
-            The blob's name.
+        %(blob_params)s
         etag : str, optional
             Read it only if it is still this version.
 
-        Returns
-        -------
-        bytes
-            The content.
-
-        Raises
-        ------
-        batchnb.errors.NotFoundError
-            No such blob.
+        %(bytes_returns)s
         batchnb.errors.ConflictError
             ``etag`` was given and the blob has changed since.
         """
