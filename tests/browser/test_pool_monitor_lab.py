@@ -8,6 +8,7 @@ and the resize control change the pool's target (checked through the SDK, not th
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -73,6 +74,16 @@ def _heatmap(page: Page, tiles: int, timeout: float) -> dict:
     return state
 
 
+# The pool's cost line once pool.cost() has answered: its text, and whether it fits the monitor.
+COST_LINE_JS = """() => {
+    const line = document.querySelector('.batchnb-pool-monitor .batchnb-cost-line');
+    const box = document.querySelector('.batchnb-pool-monitor');
+    if (!line || !box || !line.textContent.includes('node-h')) return null;
+    const r = line.getBoundingClientRect(), b = box.getBoundingClientRect();
+    return {text: line.textContent, fits: r.width > 0 && r.right <= b.right + 1, line: [r.left, r.right, r.width], box: [b.left, b.right, b.width], parent: line.parentElement.className};
+}"""
+
+
 def test_pool_monitor_heatmap_utilization_and_resize(jupyter_lab: LabServer, browser_page: Page,
                                                      page_record: PageRecord, local_service, batch_client) -> None:
     page = browser_page
@@ -89,6 +100,11 @@ def test_pool_monitor_heatmap_utilization_and_resize(jupyter_lab: LabServer, bro
         wait_for(page, f"() => {{ const u = ({UTILIZATION_JS})(); return u.points >= 2 && u.drawn; }}", timeout=30)
         wait_for(page, "() => document.querySelector('.batchnb-pool-summary').textContent.includes('2 nodes')",
                  timeout=10)
+        # The cost line (issue 14): idle node-hours and what they cost, inside the monitor's width.
+        cost = wait_for(page, COST_LINE_JS, timeout=120)
+        assert isinstance(cost, dict) and cost["fits"], cost
+        assert re.search(r"idle [0-9.]+ node-h costing [0-9.]+ [A-Z]{3} · of [0-9.]+ node-h costing [0-9.]+ [A-Z]{3}",
+                         cost["text"]), cost
         shot = screenshot(page, "pool_monitor", selector=".batchnb-pool-monitor")
         publish_to_docs(shot, "pool_monitor.png")
 

@@ -30,7 +30,8 @@ class _CostLine(widgets.HTML):
     css_class = "batchnb-cost-line"
 
     def __init__(self, *, min_interval: float) -> None:
-        super().__init__(layout=widgets.Layout(width="100%"))
+        # Full width without the widgets' default side margins (they pushed it 2 px past the monitor).
+        super().__init__(layout=widgets.Layout(width="100%", margin="2px 0"))
         self.add_class(self.css_class)
         self.min_interval = min_interval
         self.error: str | None = None
