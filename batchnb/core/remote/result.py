@@ -209,7 +209,8 @@ class MapResult:
         deadline = Deadline(timeout, poll=poll)
         pauses = Backoff(base=_FIRST_POLL, cap=max(_FIRST_POLL, poll), factor=_POLL_GROWTH)
         bar = TaskProgress(self.n_tasks, f"map {self.job_id}", enabled=progress)
-        next_counts = 0.0
+        # A map done within the first second needs no counts: the bar goes straight to done.
+        next_counts, counted = time.monotonic() + _PROGRESS_INTERVAL, False
         try:
             while self._first_unfinished():
                 if deadline.expired():
@@ -219,11 +220,14 @@ class MapResult:
                             "the results")
                 if bar.enabled and time.monotonic() >= next_counts:
                     bar(job.task_counts())
-                    next_counts = time.monotonic() + _PROGRESS_INTERVAL
+                    next_counts, counted = time.monotonic() + _PROGRESS_INTERVAL, True
                 pause, remaining = pauses.next_delay(), deadline.remaining()
                 time.sleep(pause if remaining is None else min(pause, remaining))
             if bar.enabled:
-                bar(job.task_counts())  # the counts may lag the list (Azure says so): the bar says so too
+                # Every task has completed (the list is exact, the counts may lag): the counts, when the
+                # bar has shown them at all, add only the failures.
+                counts = job.task_counts() if counted else {}
+                bar({**counts, "completed": self.n_tasks, "running": 0})
         finally:
             bar.close()
         return self._collect(job)
