@@ -85,22 +85,41 @@ def _add_tasks(ctx: Context, args: Any) -> Any:
 _TASK_STATES = ("active", "preparing", "running", "completed", "succeeded", "failed")
 
 
-def tasks_table(job: JobHandle, state: str | None) -> Any:
+def tasks_table(job: JobHandle, state: str | None, *, every_column: bool = False) -> Any:
     frame = job.tasks()
-    if state is None:
-        return frame
     if state == "failed":
         from batchnb.data.frames import failed_tasks
 
-        return failed_tasks(frame)
-    if state == "succeeded":
-        return frame[(frame["result"] == "success").fillna(False)]
-    return frame[(frame["state"] == state).fillna(False)]
+        frame = failed_tasks(frame)
+    elif state == "succeeded":
+        frame = frame[(frame["result"] == "success").fillna(False)]
+    elif state is not None:
+        frame = frame[(frame["state"] == state).fillna(False)]
+    return frame if every_column else readable_tasks(frame)
+
+
+def readable_tasks(frame: Any) -> Any:
+    """What ``%batch tasks`` shows: the sweep's parameters, then state, exit code, retries, seconds, node
+    and start to the second (``job.tasks()`` has every column, with nanosecond times)."""
+    from batchnb.data.frames import TASK_COLUMNS
+
+    params = [c for c in frame.columns if c not in TASK_COLUMNS]
+    out = frame[params].copy()
+    out["state"] = frame["state"]
+    out["exit_code"] = frame["exit_code"]
+    out["retries"] = frame["retry_count"]
+    out["seconds"] = frame["duration"].dt.total_seconds().round(1)
+    out["node"] = frame["node_id"]
+    out["started (UTC)"] = frame["start_time"].dt.tz_convert(None).dt.floor("s")
+    return out
 
 
 @command("tasks", cell=True)
 @argument("job_id", metavar="JOB")
 @argument("--state", choices=_TASK_STATES, default=None, help="line magic: only tasks in this state")
+@argument("--all", dest="every_column", action="store_true",
+          help="line magic: every column of job.tasks() (default: parameters, state, exit code, retries, "
+               "seconds, node, start)")
 @argument("--pool", default=None, metavar="POOL",
           help="cell magic: create JOB on POOL first if it does not exist (as %%batch job create JOB --pool POOL)")
 @argument("--sweep", nargs="+", action="append", metavar="NAME=VALUES",
@@ -132,7 +151,7 @@ def tasks(ctx: Context, args: Any) -> Any:
         opt = "--" + (cell_only[0] if cell_only else ("zip" if args.zip else "wait")).replace("_", "-")
         raise UsageError(f"%batch tasks: {opt} adds tasks; use the cell magic %%batch tasks with the command "
                          "line in the cell body")
-    return tasks_table(ctx.session().job(args.job_id), args.state)
+    return tasks_table(ctx.session().job(args.job_id), args.state, every_column=args.every_column)
 
 
 # ----------------------------------------------------------------------------------- monitor

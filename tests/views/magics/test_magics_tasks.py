@@ -31,6 +31,13 @@ def test_sweep_with_merge_runs_every_combination_and_rerunning_adds_nothing(shel
     tasks = shell.ok("%batch tasks magics-sweep").result
     assert isinstance(tasks, pd.DataFrame) and len(tasks) == 7
     assert (tasks["exit_code"] == 0).all()
+    # A short, readable table: the sweep's parameters first, seconds to 0.1, start to the second.
+    assert list(tasks.columns) == ["x", "y", "state", "exit_code", "retries", "seconds", "node", "started (UTC)"]
+    assert set(zip(tasks["x"].dropna(), tasks["y"].dropna())) == {(x, y) for x in (1, 2, 3) for y in "ab"}
+    assert (tasks["seconds"].dropna() == tasks["seconds"].dropna().round(1)).all()
+    assert (tasks["started (UTC)"].dropna().dt.microsecond == 0).all()
+    every = shell.ok("%batch tasks magics-sweep --all").result
+    assert {"failure_message", "created", "duration", "display_name"} <= set(every.columns) and len(every) == 7
     assert len(shell.ok("%batch tasks magics-sweep --state succeeded").result) == 7
 
     first = next(p for p in swept.params if p["x"] == 2 and p["y"] == "b")["task_id"]
