@@ -38,22 +38,33 @@ class _CostLine(widgets.HTML):
         self._busy = False
         self._last = -float("inf")
         self._took = 0.0  # seconds the last pricing took
+        self._generation = 0  # which pricing's figures may still be shown (the newest started)
 
     def _due(self, final: bool) -> bool:
+        # The last figures are priced even while an earlier pricing still runs in the background:
+        # the static summary that replaces a finished view is made right after, from them.
+        if final:
+            return True
         # A big job takes seconds to price: never spend more than ~5 % of the time on it.
         interval = max(self.min_interval, 20.0 * self._took)
-        return not self._busy and (final or time.monotonic() - self._last >= interval)
+        return not self._busy and time.monotonic() - self._last >= interval
 
     def _run(self, fn: Any, *, inline: bool) -> None:
         self._busy, self._last = True, time.monotonic()
+        self._generation += 1
+        generation = self._generation
 
         def done(result: Any) -> None:
             self._busy, self.error = False, None
+            if generation != self._generation:
+                return  # an older pricing finished after a newer one started: the newer figures win
             self._took = time.monotonic() - self._last
             self._show(result)
 
         def failed(exc: BaseException) -> None:
             self._busy = False
+            if generation != self._generation:
+                return
             self.error = f"cost unavailable: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
             self._set(f"<span style='color:#6b7280'>{html.escape(self.error)}</span>")
 

@@ -155,3 +155,26 @@ def test_monitors_without_a_handle_hide_the_cost_line(batch_client, pool_id) -> 
         assert view.cost_line.layout.display == "none" and view.cost_line.text() == ""
     finally:
         view.close()
+
+
+def test_a_finished_jobs_summary_has_its_cost_even_while_an_earlier_pricing_still_runs(
+        batch_client, session, pool_id) -> None:
+    # A short job can finish while the line's first pricing still runs in the background: the final
+    # pricing must not wait for it, or the static summary that replaces the view has no cost.
+    job_id = make_job(batch_client, pool_id)
+    try:
+        batch_client.create_tasks(job_id, [m.BatchTaskCreateOptions(id="t", command_line=py("pass"))])
+        watcher = JobWatcher(batch_client, job_id).wait(timeout=90, interval=0.3)
+        view = JobMonitor(watcher, job=session.job(job_id), autostart=False)
+        try:
+            line = view.cost_line
+            line.snapshot, line._final_shown, line._busy = None, False, True  # a pricing in flight
+            line.update(final=True)
+            truth = session.job(job_id).cost().attrs["summary"]
+            assert line.snapshot is not None
+            assert line.snapshot.summary["total_cost"] == pytest.approx(truth["total_cost"], rel=1e-9)
+            assert _money(truth["total_cost"]) in view.static_bundles()[0]["text/html"]
+        finally:
+            view.close()
+    finally:
+        batch_client.begin_delete_job(job_id, polling_interval=0.1).result()
